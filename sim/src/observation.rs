@@ -1,0 +1,113 @@
+//! The observation: a fixed-length `f32` vector whose layout depends only on the arm's number
+//! of joints `n` (43 entries for the default 5-joint arm). In order:
+//!
+//! | entries | content | unit |
+//! |---|---|---|
+//! | n | arm joint positions (+ noise) | rad or m |
+//! | n | arm joint velocities | rad/s or m/s |
+//! | 1 | gripper opening | m |
+//! | 3 | tool position, world frame | m |
+//! | 6 | tool orientation: first two columns of its rotation matrix | – |
+//! | 3 | object position in the tool frame (+ noise) | m |
+//! | 6 | object orientation in the tool frame: first two columns | – |
+//! | 3 | object extents (x, y, z; symmetry axis along z) | m |
+//! | 4 | object shape one-hot (box, cylinder, sphere, capsule) | – |
+//! | 2 | left / right finger touches the object (0 or 1) | – |
+//! | 5 | previous action, normalised to [−1, 1] | – |
+//!
+//! The tool pose is computed from the (noisy) joint positions, as a real arm would.
+
+/// Offsets of each block in the observation vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObsLayout {
+    /// Number of arm joints.
+    pub n: usize,
+}
+
+impl ObsLayout {
+    /// Layout for an arm with `n` joints.
+    pub fn new(n: usize) -> Self {
+        Self { n }
+    }
+    /// Joint positions start.
+    pub fn joint_pos(&self) -> usize {
+        0
+    }
+    /// Joint velocities start.
+    pub fn joint_vel(&self) -> usize {
+        self.n
+    }
+    /// Gripper opening.
+    pub fn gripper(&self) -> usize {
+        2 * self.n
+    }
+    /// Tool position start.
+    pub fn tool_pos(&self) -> usize {
+        2 * self.n + 1
+    }
+    /// Tool orientation start.
+    pub fn tool_rot(&self) -> usize {
+        2 * self.n + 4
+    }
+    /// Object position (tool frame) start.
+    pub fn object_pos(&self) -> usize {
+        2 * self.n + 10
+    }
+    /// Object orientation (tool frame) start.
+    pub fn object_rot(&self) -> usize {
+        2 * self.n + 13
+    }
+    /// Object extents start.
+    pub fn object_size(&self) -> usize {
+        2 * self.n + 19
+    }
+    /// Shape one-hot start.
+    pub fn shape(&self) -> usize {
+        2 * self.n + 22
+    }
+    /// Finger contact flags start.
+    pub fn contacts(&self) -> usize {
+        2 * self.n + 26
+    }
+    /// Previous action start.
+    pub fn prev_action(&self) -> usize {
+        2 * self.n + 28
+    }
+    /// Total length.
+    pub fn len(&self) -> usize {
+        2 * self.n + 33
+    }
+    /// Never empty.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_arm_layout_is_43_long_and_contiguous() {
+        let l = ObsLayout::new(5);
+        assert_eq!(l.len(), 43);
+        let starts = [
+            l.joint_pos(),
+            l.joint_vel(),
+            l.gripper(),
+            l.tool_pos(),
+            l.tool_rot(),
+            l.object_pos(),
+            l.object_rot(),
+            l.object_size(),
+            l.shape(),
+            l.contacts(),
+            l.prev_action(),
+            l.len(),
+        ];
+        let sizes = [5, 5, 1, 3, 6, 3, 6, 3, 4, 2, 5];
+        for i in 0..sizes.len() {
+            assert_eq!(starts[i] + sizes[i], starts[i + 1], "block {i}");
+        }
+    }
+}
