@@ -194,6 +194,8 @@ pub mod limits {
     pub const NOISE: (f64, f64) = (0.0, 0.05);
     /// Action latency (control steps).
     pub const LATENCY_MAX: u32 = 2;
+    /// Keep-out radius (m) around the arm base axis that no part of the object may enter.
+    pub const BASE_KEEP_OUT: f64 = 0.06;
 }
 
 impl Scenario {
@@ -211,10 +213,11 @@ impl Scenario {
 
     /// Loads a scenario from a `.toml` or `.json` file.
     pub fn from_path(path: &Path) -> Result<Self> {
+        let format = Format::from_path(path)?;
         let text =
             std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.to_path_buf(), source })?;
         let name = path.display().to_string();
-        Self::parse(&text, &name, Format::from_path(path)?)
+        Self::parse(&text, &name, format)
     }
 
     /// Checks every field against [`limits`]; the error names the field and its allowed range.
@@ -252,6 +255,19 @@ impl Scenario {
         check_range(src, "object.pose.yaw", p.yaw, -10.0, 10.0, "rad")?;
         let r = p.x.hypot(p.y);
         check_range(src, "object.pose (distance from the base, hypot(x, y))", r, limits::RADIUS.0, limits::RADIUS.1, "m")?;
+        let e = self.object.shape.extents();
+        let reach_out = if p.lying { 0.5 * e[0].hypot(e[2]) } else { 0.5 * e[0].hypot(e[1]) };
+        if r - reach_out < limits::BASE_KEEP_OUT {
+            return Err(SimError::invalid(
+                src,
+                "object.pose",
+                format!(
+                    "the object reaches {:.3} m from the base axis; keep it at least {} m away",
+                    r - reach_out,
+                    limits::BASE_KEEP_OUT
+                ),
+            ));
+        }
         if p.lying && matches!(self.object.shape.kind(), ShapeKind::Box | ShapeKind::Sphere) {
             return Err(SimError::invalid(src, "object.pose.lying", "only cylinders and capsules can lie on their side"));
         }
