@@ -107,7 +107,7 @@ struct BenchSimArgs {
     #[arg(long, default_value_t = 8)]
     envs: usize,
     /// Control steps per env.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 1000)]
     steps: usize,
     /// Print one JSON object on stdout.
     #[arg(long)]

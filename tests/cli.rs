@@ -1,0 +1,67 @@
+//! The command-line contract: verbs print one JSON object with `--json`, and bad input is a
+//! clear error naming the file, with a non-zero exit status and no panic.
+
+use std::process::Command;
+
+fn regrasp(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_regrasp")).args(args).output().expect("runs")
+}
+
+#[test]
+fn scripted_json_reports_rate_outcomes_and_speed() {
+    let out = regrasp(&["scripted", "--episodes", "4", "--seed", "20", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    assert_eq!(v["episodes"], 4);
+    let per_outcome: u64 = v["outcomes"].as_object().unwrap().values().map(|c| c.as_u64().unwrap()).sum();
+    assert_eq!(per_outcome, 4, "every episode has exactly one outcome");
+    assert_eq!(v["successes"], v["outcomes"]["success"]);
+    assert!(v["episodes_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_sim_json_reports_one_thread_and_all_cores() {
+    let out = regrasp(&["bench", "sim", "--envs", "2", "--steps", "20", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["single_thread"]["threads"], 1);
+    assert!(v["single_thread"]["control_steps_per_s"].as_f64().unwrap() > 0.0);
+    let ratio = v["all_cores"]["physics_steps_per_s"].as_f64().unwrap() / v["all_cores"]["control_steps_per_s"].as_f64().unwrap();
+    assert!((ratio - 12.0).abs() < 1e-6, "240 Hz physics / 20 Hz control");
+}
+
+#[test]
+fn missing_arm_file_is_a_clear_error() {
+    let out = regrasp(&["scripted", "--episodes", "1", "--arm", "/nonexistent/a.urdf", "--arm-profile", "/nonexistent/a.toml"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/a.urdf") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_env_config_names_the_file_and_field() {
+    let dir = std::env::temp_dir().join(format!("regrasp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("env.toml");
+    std::fs::write(&cfg, "control_hz = 7.0\n").unwrap();
+    let out = regrasp(&["scripted", "--episodes", "1", "--env-config", cfg.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("env.toml") && err.contains("physics_hz"), "{err}");
+    std::fs::write(&cfg, "[outcome]\ntable_force = -3.0\n").unwrap();
+    let out = regrasp(&["scripted", "--episodes", "1", "--env-config", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("outcome.table_force") && err.contains("[0.1, 10000] N"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn custom_arm_files_load_through_the_cli() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = regrasp(&[
+        "scripted", "--episodes", "2", "--json",
+        "--arm", &format!("{root}/sim/assets/regrasp_arm5.urdf"),
+        "--arm-profile", &format!("{root}/sim/assets/regrasp_arm5.toml"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
