@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use regrasp_sim::outcome::OutcomeKind;
 use regrasp_sim::vec_env::run_scripted;
-use regrasp_sim::{ArmModel, EnvConfig, ScenarioDistribution};
+use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 use serde::Serialize;
 
 /// regrasp: a self-improving robot grasping system.
@@ -82,9 +82,9 @@ impl WorldArgs {
 
 #[derive(Args)]
 struct ScriptedArgs {
-    /// Number of episodes.
-    #[arg(long, default_value_t = 100)]
-    episodes: u64,
+    /// Number of episodes (default: 100, or 1 with --scenario).
+    #[arg(long)]
+    episodes: Option<u64>,
     /// First scenario seed; episode i uses seed + i.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -97,6 +97,10 @@ struct ScriptedArgs {
     /// Also list every failed episode (seed, mode, evidence).
     #[arg(long)]
     show_failures: bool,
+    /// Run this one scenario (TOML or JSON) instead of sampling the distribution; the
+    /// episode's outcome and evidence are always listed.
+    #[arg(long, conflicts_with_all = ["seed", "distribution"])]
+    scenario: Option<PathBuf>,
     #[command(flatten)]
     world: WorldArgs,
 }
@@ -126,7 +130,8 @@ struct ScriptedReport {
     control_steps_per_s: f64,
     wall_s: f64,
     threads: usize,
-    failures: Vec<serde_json::Value>,
+    /// Failed episodes (with `--show-failures`), or every episode of a `--scenario` run.
+    episodes_listed: Vec<serde_json::Value>,
 }
 
 fn progress(n: u64, json: bool) -> ProgressBar {
@@ -147,13 +152,17 @@ fn atty_stderr() -> bool {
 }
 
 fn scripted(a: ScriptedArgs) -> Result<()> {
-    if a.episodes == 0 {
+    let episodes = a.episodes.unwrap_or(if a.scenario.is_some() { 1 } else { 100 });
+    if episodes == 0 {
         bail!("--episodes must be at least 1");
     }
     let (arm, cfg, dist) = a.world.load()?;
-    let scenarios: Vec<_> = (0..a.episodes).map(|i| dist.sample(a.seed + i)).collect();
+    let (scenarios, show_failures): (Vec<_>, bool) = match &a.scenario {
+        Some(path) => (vec![Scenario::from_path(path)?; episodes as usize], true),
+        None => ((0..episodes).map(|i| dist.sample(a.seed + i)).collect(), a.show_failures),
+    };
     let threads = if a.threads == 0 { rayon::current_num_threads() } else { a.threads };
-    let pb = progress(a.episodes, a.json);
+    let pb = progress(episodes, a.json);
     let start = Instant::now();
     let results = run_scripted(arm, cfg, &scenarios, threads, &|| pb.inc(1))?;
     pb.finish_and_clear();
@@ -164,7 +173,7 @@ fn scripted(a: ScriptedArgs) -> Result<()> {
     for (r, s) in results.iter().zip(&scenarios) {
         *outcomes.entry(r.outcome.kind.name()).or_default() += 1;
         steps += r.steps as u64;
-        if r.outcome.kind.is_failure() && a.show_failures {
+        if (r.outcome.kind.is_failure() && show_failures) || a.scenario.is_some() {
             failures.push(serde_json::json!({
                 "seed": r.seed, "mode": r.outcome.kind.name(), "evidence": r.outcome.evidence, "scenario": s,
             }));
@@ -172,15 +181,15 @@ fn scripted(a: ScriptedArgs) -> Result<()> {
     }
     let successes = outcomes["success"];
     let report = ScriptedReport {
-        episodes: a.episodes,
+        episodes,
         successes,
-        success_rate: successes as f64 / a.episodes as f64,
+        success_rate: successes as f64 / episodes as f64,
         outcomes,
-        episodes_per_s: a.episodes as f64 / wall,
+        episodes_per_s: episodes as f64 / wall,
         control_steps_per_s: steps as f64 / wall,
         wall_s: wall,
         threads,
-        failures,
+        episodes_listed: failures,
     };
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -200,8 +209,8 @@ fn scripted(a: ScriptedArgs) -> Result<()> {
                 println!("  {k:<20} {v}");
             }
         }
-        for f in &report.failures {
-            println!("  failure: {f}");
+        for f in &report.episodes_listed {
+            println!("  {} (seed {}): {}", f["mode"].as_str().unwrap_or("?"), f["seed"], f["evidence"]["note"].as_str().unwrap_or(""));
         }
     }
     Ok(())

@@ -65,3 +65,23 @@ fn custom_arm_files_load_through_the_cli() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn shipped_example_scenarios_run_and_a_broken_one_names_its_field() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for f in ["mug_sized_cylinder.toml", "slippery_capsule.json"] {
+        let out = regrasp(&["scripted", "--json", "--episodes", "1", "--scenario", &format!("{root}/examples/scenarios/{f}")]);
+        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["episodes_listed"].as_array().unwrap().len(), 1, "{f}");
+    }
+    let dir = std::env::temp_dir().join(format!("regrasp-cli-scn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(format!("{root}/examples/scenarios/mug_sized_cylinder.toml")).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, text.replace("mass = 0.25", "mass = 25.0")).unwrap();
+    let out = regrasp(&["scripted", "--scenario", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("bad.toml") && err.contains("object.mass") && err.contains("[0.005, 2] kg"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
