@@ -47,11 +47,13 @@ struct WorldArgs {
     /// Arm profile TOML naming the arm joints, gripper joints, end-effector link and tool frame.
     #[arg(long, requires = "arm")]
     arm_profile: Option<PathBuf>,
-    /// Env config TOML (rates, action bounds, motor gains, outcome thresholds, reward weights);
-    /// absent fields take their defaults.
+    /// Env config TOML (rates, solver, contacts, action bounds, workspace, motor gains, outcome
+    /// thresholds, reward weights); absent fields take their defaults. Every field, with its
+    /// unit and default, is in examples/env.toml.
     #[arg(long)]
     env_config: Option<PathBuf>,
-    /// Scenario distribution TOML (default: the training distribution).
+    /// Scenario distribution TOML (default: the training distribution); every field, with its
+    /// unit and default, is in examples/distribution.toml.
     #[arg(long)]
     distribution: Option<PathBuf>,
 }

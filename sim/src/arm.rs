@@ -357,15 +357,14 @@ fn joint_spec(j: &urdf_rs::Joint, src: &str, profile_field: &str, want_prismatic
             ));
         }
     };
-    if let Some(w) = want_prismatic {
-        if w != prismatic {
+    if let Some(w) = want_prismatic
+        && w != prismatic {
             return Err(SimError::invalid(
                 src,
                 format!("joint[{}].type", j.name),
                 format!("{profile_field} must be {}", if w { "prismatic" } else { "revolute" }),
             ));
         }
-    }
     let f = |k: &str| format!("joint[{}].{k}", j.name);
     let (span, unit) = if prismatic { (1.0, "m") } else { (2.0 * std::f64::consts::PI, "rad") };
     check_range(src, &f("limit.lower"), j.limit.lower, -span, span, unit)?;

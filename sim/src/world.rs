@@ -359,12 +359,11 @@ impl SimWorld {
         let mut r = ContactReadings::default();
         for (i, fingers) in self.finger_colliders.iter().enumerate() {
             for &f in fingers {
-                if let Some(pair) = np.contact_pair(f, self.object_collider) {
-                    if pair.has_any_active_contact() {
+                if let Some(pair) = np.contact_pair(f, self.object_collider)
+                    && pair.has_any_active_contact() {
                         r.finger_contact[i] = true;
                         r.grip_force += pair.total_impulse_magnitude() as f64 / dt;
                     }
-                }
             }
         }
         for pair in np.contact_pairs_with(self.table_collider) {
@@ -440,10 +439,9 @@ impl SimWorld {
 }
 
 fn set_motor(set: &mut MultibodyJointSet, s: &JointSlot, c: &MotorCommand, k: f64, d: f64, max_force: f64) {
-    if let Some((mb, link_id)) = set.get_mut(s.handle) {
-        if let Some(link) = mb.link_mut(link_id) {
+    if let Some((mb, link_id)) = set.get_mut(s.handle)
+        && let Some(link) = mb.link_mut(link_id) {
             link.joint.data.set_motor(s.axis, c.position as f32, c.velocity as f32, k as f32, d as f32);
             link.joint.data.set_motor_max_force(s.axis, max_force as f32);
         }
-    }
 }

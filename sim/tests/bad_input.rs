@@ -13,7 +13,7 @@ fn load(urdf: &str, profile: &str) -> Result<ArmModel, SimError> {
 }
 
 fn err_text(r: Result<ArmModel, SimError>) -> String {
-    r.err().expect("must be rejected").to_string()
+    r.expect_err("must be rejected").to_string()
 }
 
 #[test]
@@ -285,4 +285,14 @@ proptest! {
             if st.done { break; }
         }
     }
+}
+
+#[test]
+fn shipped_example_configs_document_the_defaults() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let env = EnvConfig::from_path(format!("{root}/env.toml").as_ref()).unwrap();
+    assert_eq!(env, EnvConfig::default(), "examples/env.toml drifted from EnvConfig::default()");
+    let text = std::fs::read_to_string(format!("{root}/distribution.toml")).unwrap();
+    let d: ScenarioDistribution = toml::from_str(&text).unwrap();
+    assert_eq!(d, ScenarioDistribution::default(), "examples/distribution.toml drifted");
 }
