@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod reward;
 pub mod scenario;
 pub mod scripted;
+pub mod suite;
 pub mod vec_env;
 pub mod world;
 
