@@ -1,0 +1,196 @@
+//! `TrainConfig`: everything a training run reads (TOML, serde defaults, validated with named
+//! fields). It is stored inside every checkpoint.
+
+use std::path::Path;
+
+use regrasp_sim::{EnvConfig, ScenarioDistribution};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PolicyError, Result};
+
+/// PPO hyper-parameters.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PpoConfig {
+    /// Adam learning rate at the start.
+    pub learning_rate: f64,
+    /// Learning rate at the end of the step budget (linear schedule).
+    pub final_learning_rate: f64,
+    /// Discount per control step.
+    pub gamma: f64,
+    /// GAE λ.
+    pub gae_lambda: f64,
+    /// Clip range of the probability ratio.
+    pub clip: f64,
+    /// Passes over each rollout.
+    pub epochs: usize,
+    /// Samples per minibatch.
+    pub minibatch: usize,
+    /// Weight of the value loss.
+    pub value_coef: f64,
+    /// Weight of the entropy bonus.
+    pub entropy_coef: f64,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f64,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        Self {
+            learning_rate: 3e-4,
+            final_learning_rate: 3e-5,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            clip: 0.2,
+            epochs: 4,
+            minibatch: 512,
+            value_coef: 0.5,
+            entropy_coef: 0.0,
+            max_grad_norm: 0.5,
+        }
+    }
+}
+
+/// Behaviour-cloning warm start from the scripted grasp.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BcConfig {
+    /// Scripted demonstration episodes (successful ones are kept).
+    pub episodes: u64,
+    /// Passes over the demonstrations.
+    pub epochs: usize,
+    /// Samples per minibatch.
+    pub minibatch: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+}
+
+impl Default for BcConfig {
+    fn default() -> Self {
+        Self { episodes: 300, epochs: 40, minibatch: 256, learning_rate: 1e-3 }
+    }
+}
+
+/// Model shape.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Hidden width of each head.
+    pub hidden: usize,
+    /// Initial action log-std (normalised units).
+    pub init_log_std: f32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { hidden: 128, init_log_std: -0.7 }
+    }
+}
+
+/// A training run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Seed of every random choice of the run (scenarios, initialisation, exploration).
+    pub seed: u64,
+    /// Envs stepped in parallel.
+    pub envs: usize,
+    /// Control steps per env per PPO iteration.
+    pub rollout_steps: usize,
+    /// Env control-step budget of PPO (all envs together).
+    pub total_env_steps: u64,
+    /// Save a checkpoint every this many PPO iterations (and at the end).
+    pub checkpoint_every: u64,
+    /// Model shape.
+    pub model: ModelConfig,
+    /// PPO.
+    pub ppo: PpoConfig,
+    /// Behaviour cloning (used with `--warm-start bc`).
+    pub bc: BcConfig,
+    /// The env.
+    pub env: EnvConfig,
+    /// The training scenario distribution.
+    pub distribution: ScenarioDistribution,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            envs: 16,
+            rollout_steps: 128,
+            total_env_steps: 1_000_000,
+            checkpoint_every: 10,
+            model: ModelConfig::default(),
+            ppo: PpoConfig::default(),
+            bc: BcConfig::default(),
+            env: EnvConfig::default(),
+            distribution: ScenarioDistribution::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Loads and validates a TOML file; absent fields take their defaults.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| PolicyError::Io { path: path.to_path_buf(), source })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self> {
+        let c: TrainConfig = toml::from_str(text)
+            .map_err(|e| PolicyError::Config { source_name: source_name.into(), message: e.to_string() })?;
+        c.validate(source_name)?;
+        Ok(c)
+    }
+
+    /// Checks every field.
+    pub fn validate(&self, src: &str) -> Result<()> {
+        let bad = |field: &str, allowed: &str, value: String| {
+            Err(PolicyError::Config {
+                source_name: src.into(),
+                message: format!("field `{field}` = {value} is out of range; allowed {allowed}"),
+            })
+        };
+        let in_range = |v: f64, lo: f64, hi: f64| v.is_finite() && v >= lo && v <= hi;
+        if !(1..=1024).contains(&self.envs) {
+            return bad("envs", "[1, 1024]", self.envs.to_string());
+        }
+        if !(1..=100_000).contains(&self.rollout_steps) {
+            return bad("rollout_steps", "[1, 100000]", self.rollout_steps.to_string());
+        }
+        if self.checkpoint_every == 0 {
+            return bad("checkpoint_every", "[1, ∞)", "0".into());
+        }
+        if !(4..=4096).contains(&self.model.hidden) {
+            return bad("model.hidden", "[4, 4096]", self.model.hidden.to_string());
+        }
+        if !in_range(self.model.init_log_std as f64, -5.0, 2.0) {
+            return bad("model.init_log_std", "[-5, 2]", self.model.init_log_std.to_string());
+        }
+        let p = &self.ppo;
+        for (f, v, lo, hi) in [
+            ("ppo.learning_rate", p.learning_rate, 0.0, 1.0),
+            ("ppo.final_learning_rate", p.final_learning_rate, 0.0, 1.0),
+            ("ppo.gamma", p.gamma, 0.0, 1.0),
+            ("ppo.gae_lambda", p.gae_lambda, 0.0, 1.0),
+            ("ppo.clip", p.clip, 0.0, 1.0),
+            ("ppo.value_coef", p.value_coef, 0.0, 100.0),
+            ("ppo.entropy_coef", p.entropy_coef, 0.0, 1.0),
+            ("ppo.max_grad_norm", p.max_grad_norm, 0.0, 1e6),
+            ("bc.learning_rate", self.bc.learning_rate, 0.0, 1.0),
+        ] {
+            if !in_range(v, lo, hi) {
+                return bad(f, &format!("[{lo}, {hi}]"), v.to_string());
+            }
+        }
+        if p.epochs == 0 || p.minibatch == 0 || self.bc.minibatch == 0 {
+            return bad("ppo.epochs / ppo.minibatch / bc.minibatch", "[1, ∞)", "0".into());
+        }
+        self.env.validate(src)?;
+        self.distribution.validate(src)?;
+        Ok(())
+    }
+}

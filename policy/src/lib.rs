@@ -1,0 +1,18 @@
+//! regrasp-policy: the grasping policy that regrasp improves and that finally drives the arm.
+//!
+//! A burn actor-critic ([`model`]) trained by behaviour cloning from the scripted grasp and by
+//! PPO over the vectorised `GraspEnv`; checkpoints hold the burn record, the TOML config and
+//! metadata (content hash, lineage, env steps); [`inference`] runs a checkpoint without autodiff
+//! in microseconds; [`eval`] measures a policy on a frozen suite.
+
+pub mod error;
+pub mod inference;
+pub mod model;
+pub mod normalizer;
+pub mod stats;
+pub mod checkpoint;
+pub mod config;
+pub mod envs;
+pub mod ppo;
+
+pub use error::{PolicyError, Result};
