@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use regrasp_sim::outcome::OutcomeKind;
 use regrasp_sim::vec_env::run_scripted;
+use regrasp_policy::config::TrainConfig;
+use regrasp_sim::suite::EvalSuite;
 use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 use serde::Serialize;
 
@@ -25,6 +27,11 @@ struct Cli {
 enum Command {
     /// Run the scripted grasp (true object pose) over scenarios from the training distribution.
     Scripted(ScriptedArgs),
+    /// Train a grasping policy (optionally warm-started by behaviour cloning), with periodic
+    /// checkpoints under OUT/checkpoints/ and a log in OUT/train_log.jsonl.
+    Train(TrainArgs),
+    /// Evaluate a checkpoint on a frozen suite (`train`, `heldout`, `ood` or a suite file).
+    Eval(EvalArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -36,6 +43,68 @@ enum Command {
 enum BenchCommand {
     /// Control and physics steps per second on the default scene, one thread and all cores.
     Sim(BenchSimArgs),
+    /// Microseconds per action of policy inference on one core.
+    Policy(BenchPolicyArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Training config TOML (every field has a default; see examples/train.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output directory of the run.
+    #[arg(long)]
+    out: PathBuf,
+    /// Env control-step budget (overrides the config's total_env_steps).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Warm start: `bc` clones the scripted grasp before PPO.
+    #[arg(long, value_parser = ["bc"])]
+    warm_start: Option<String>,
+    /// Continue the run in OUT from its latest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this many PPO iterations in this invocation.
+    #[arg(long)]
+    max_iterations: Option<u64>,
+    /// Arm URDF (default: the shipped arm). Needs --arm-profile.
+    #[arg(long, requires = "arm_profile")]
+    arm: Option<PathBuf>,
+    /// Arm profile TOML.
+    #[arg(long, requires = "arm")]
+    arm_profile: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Checkpoint directory.
+    #[arg(long)]
+    policy: PathBuf,
+    /// Suite: `train`, `heldout`, `ood`, or a suite TOML file.
+    #[arg(long)]
+    suite: String,
+    /// Where to store the episodes (JSON lines) for replay
+    /// (default: runs/eval/<suite>-<policy hash>/episodes.jsonl).
+    #[arg(long)]
+    episodes_out: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    world: WorldArgs,
+}
+
+#[derive(Args)]
+struct BenchPolicyArgs {
+    /// Checkpoint directory (default: a freshly initialised policy of the default size).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Actions to time.
+    #[arg(long, default_value_t = 20000)]
+    actions: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Which arm and env configuration to use.
@@ -244,10 +313,145 @@ fn bench_sim(a: BenchSimArgs) -> Result<()> {
     Ok(())
 }
 
+fn load_arm(urdf: &Option<PathBuf>, profile: &Option<PathBuf>) -> Result<Arc<ArmModel>> {
+    Ok(Arc::new(match (urdf, profile) {
+        (Some(u), Some(p)) => ArmModel::from_files(u, p)?,
+        _ => ArmModel::default_arm()?,
+    }))
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    use regrasp_policy::run::{train, Event, RunOptions};
+    let mut cfg = match &a.config {
+        Some(p) => TrainConfig::from_path(p)?,
+        None => TrainConfig::default(),
+    };
+    if let Some(s) = a.steps {
+        cfg.total_env_steps = s;
+    }
+    let arm = load_arm(&a.arm, &a.arm_profile)?;
+    let pb = ProgressBar::new(cfg.total_env_steps);
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} env steps {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let opts = RunOptions { warm_start_bc: a.warm_start.is_some(), resume: a.resume, max_iterations: a.max_iterations };
+    let final_ckpt = train(cfg, arm, &a.out, opts, &mut |e| match e {
+        Event::BehaviourCloning { kept, episodes, env_steps, stats } => {
+            pb.set_position(*env_steps);
+            pb.println(format!(
+                "behaviour cloning: {kept}/{episodes} demonstrations kept, {} samples, action mse {:.4}",
+                stats.samples, stats.final_action_mse
+            ));
+        }
+        Event::Iteration(s) => {
+            pb.set_position(s.env_steps);
+            let rate = if s.episodes > 0 { 100.0 * s.successes as f64 / s.episodes as f64 } else { 0.0 };
+            pb.set_message(format!(
+                "it {} | success {rate:.0}% | return {:.1} | {:.0} env steps/s | {:.0} learner samples/s",
+                s.iteration, s.mean_return, s.env_steps_per_s, s.learner_samples_per_s
+            ));
+        }
+        Event::Checkpoint { hash, env_steps, .. } => pb.println(format!("checkpoint {hash} at {env_steps} env steps")),
+    })?;
+    pb.finish_and_clear();
+    println!(
+        "trained: {} env steps, {} PPO iterations; final checkpoint {}",
+        final_ckpt.meta.env_steps,
+        final_ckpt.meta.iteration,
+        a.out.join("checkpoints").join(&final_ckpt.meta.content_hash).display()
+    );
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    use regrasp_policy::eval::{evaluate, write_episodes, LoadedPolicy};
+    let (arm, cfg, _) = a.world.load()?;
+    let suite = EvalSuite::load(&a.suite)?;
+    let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
+    let policy = LoadedPolicy::load(&a.policy, &arm, obs_dim)?;
+    let scenarios = suite.scenarios();
+    let pb = progress(scenarios.len() as u64, a.json);
+    let (report, records) = evaluate(&policy, &arm, &cfg, &suite.name, &scenarios, &|| pb.inc(1))?;
+    pb.finish_and_clear();
+    let out = a.episodes_out.unwrap_or_else(|| {
+        PathBuf::from("runs/eval").join(format!("{}-{}", suite.name, policy.hash)).join("episodes.jsonl")
+    });
+    write_episodes(&out, &records)?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["episodes_file"] = serde_json::json!(out.display().to_string());
+        println!("{v}");
+    } else {
+        println!(
+            "{}: {}/{} succeeded ({:.1} %, 95 % CI {:.1}–{:.1} %), policy {}",
+            report.suite,
+            report.successes,
+            report.episodes,
+            100.0 * report.success_rate,
+            100.0 * report.ci95[0],
+            100.0 * report.ci95[1],
+            report.policy_hash
+        );
+        if let Some(t) = report.mean_time_to_lift_s {
+            println!("  mean time to lift: {t:.2} s");
+        }
+        for (k, v) in &report.outcomes {
+            if *v > 0 {
+                println!("  {k:<20} {v}");
+            }
+        }
+        println!("  episodes stored in {}", out.display());
+    }
+    Ok(())
+}
+
+fn bench_policy(a: BenchPolicyArgs) -> Result<()> {
+    use regrasp_policy::eval::LoadedPolicy;
+    use regrasp_policy::inference::Scratch;
+    let arm = ArmModel::default_arm()?;
+    let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
+    let policy = match &a.policy {
+        Some(p) => LoadedPolicy::load(p, &arm, obs_dim)?,
+        None => {
+            let cfg = TrainConfig::default();
+            let model = regrasp_policy::model::ActorCriticConfig::new(obs_dim, regrasp_sim::ACTION_DIM)
+                .with_hidden(cfg.model.hidden)
+                .init(0, &burn_device());
+            LoadedPolicy { net: model.to_inference(), norm: regrasp_policy::normalizer::RunningNorm::new(obs_dim), hash: "untrained".into() }
+        }
+    };
+    let limits = EnvConfig::default().action;
+    let mut s = Scratch::default();
+    let mut obs = vec![0.1f32; obs_dim];
+    let n = a.actions.max(1);
+    let start = Instant::now();
+    let mut checksum = 0.0f32;
+    for i in 0..n {
+        obs[i % obs_dim] += 1e-3;
+        let act = policy.act(&obs, &limits, &mut s)?;
+        checksum += act.gripper;
+    }
+    let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    if a.json {
+        println!("{}", serde_json::json!({"policy": policy.hash, "actions": n, "us_per_action": us, "checksum": checksum}));
+    } else {
+        println!("policy inference: {us:.2} µs per action on one core ({n} actions, policy {})", policy.hash);
+    }
+    Ok(())
+}
+
+fn burn_device() -> regrasp_policy::burn::prelude::Device {
+    regrasp_policy::burn::prelude::Device::flex()
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Scripted(a) => scripted(a),
         Command::Bench { what: BenchCommand::Sim(a) } => bench_sim(a),
+        Command::Bench { what: BenchCommand::Policy(a) } => bench_policy(a),
+        Command::Train(a) => train(a),
+        Command::Eval(a) => eval(a),
     }
 }

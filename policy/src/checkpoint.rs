@@ -27,8 +27,10 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct CheckpointMeta {
     /// [`FORMAT_VERSION`] at writing.
     pub format_version: u32,
-    /// FNV-1a hash (hex) of the model, optimizer, normaliser and config files.
+    /// Identity of the policy: FNV-1a (hex) of its weights, normaliser and config.
     pub content_hash: String,
+    /// FNV-1a (hex) of each file of the checkpoint but this one.
+    pub file_hashes: std::collections::BTreeMap<String, String>,
     /// Content hash of the checkpoint this one was trained from.
     pub parent_hash: Option<String>,
     /// How it was made: `init`, `bc` or `ppo`.
@@ -66,9 +68,26 @@ pub struct Checkpoint {
     pub optimizer_bytes: Vec<u8>,
 }
 
-fn content_hash(model: &[u8], optimizer: &[u8], normalizer: &[u8], config: &[u8]) -> String {
+fn file_hash(bytes: &[u8]) -> String {
     let mut h = Fnv64::new();
-    for part in [model, optimizer, normalizer, config] {
+    h.write(bytes);
+    format!("{:016x}", h.finish())
+}
+
+/// The identity of a policy: its weights in a fixed order, its normaliser and its config.
+pub fn content_hash(net: &crate::inference::PolicyNet, normalizer: &[u8], config: &[u8]) -> String {
+    let mut h = Fnv64::new();
+    for layer in net.actor.iter().chain(net.critic.iter()) {
+        h.write_u64(layer.d_in as u64);
+        h.write_u64(layer.d_out as u64);
+        for v in layer.w.iter().chain(layer.b.iter()) {
+            h.write_f32(*v);
+        }
+    }
+    for v in &net.log_std {
+        h.write_f32(*v);
+    }
+    for part in [normalizer, config] {
         h.write_u64(part.len() as u64);
         h.write(part);
     }
@@ -104,6 +123,7 @@ impl Checkpoint {
             meta: CheckpointMeta {
                 format_version: FORMAT_VERSION,
                 content_hash: String::new(),
+                file_hashes: Default::default(),
                 parent_hash,
                 stage: stage.into(),
                 iteration: progress.0,
@@ -121,7 +141,15 @@ impl Checkpoint {
             optimizer_bytes,
         };
         let (n, t) = c.texts()?;
-        c.meta.content_hash = content_hash(&c.model_bytes, &c.optimizer_bytes, n.as_bytes(), t.as_bytes());
+        c.meta.content_hash = content_hash(&model.valid().to_inference(), n.as_bytes(), t.as_bytes());
+        for (name, bytes) in [
+            ("model.bpk", &c.model_bytes[..]),
+            ("optimizer.bpk", &c.optimizer_bytes[..]),
+            ("normalizer.json", n.as_bytes()),
+            ("config.toml", t.as_bytes()),
+        ] {
+            c.meta.file_hashes.insert(name.into(), file_hash(bytes));
+        }
         Ok(c)
     }
 
@@ -167,12 +195,14 @@ impl Checkpoint {
         let optimizer_bytes = read("optimizer.bpk")?;
         let n = read("normalizer.json")?;
         let t = read("config.toml")?;
-        let hash = content_hash(&model_bytes, &optimizer_bytes, &n, &t);
-        if hash != meta.content_hash {
-            return Err(bad(format!(
-                "content hash {hash} does not match meta.json's {} (truncated or altered files)",
-                meta.content_hash
-            )));
+        for (name, bytes) in
+            [("model.bpk", &model_bytes), ("optimizer.bpk", &optimizer_bytes), ("normalizer.json", &n), ("config.toml", &t)]
+        {
+            let want = meta.file_hashes.get(name).ok_or_else(|| bad(format!("meta.json lists no hash for {name}")))?;
+            let got = file_hash(bytes);
+            if &got != want {
+                return Err(bad(format!("{name}: hash {got} does not match meta.json's {want} (truncated or altered)")));
+            }
         }
         let normalizer: RunningNorm =
             serde_json::from_slice(&n).map_err(|e| bad(format!("normalizer.json: {e}")))?;
@@ -182,8 +212,12 @@ impl Checkpoint {
         let t = String::from_utf8(t).map_err(|e| bad(format!("config.toml: {e}")))?;
         let config = TrainConfig::parse(&t, &dir.join("config.toml").display().to_string())?;
         let c = Checkpoint { meta, config, normalizer, model_bytes, optimizer_bytes };
-        // The model must load too.
-        c.model(&Device::flex())?;
+        // The model must load, and be the policy the metadata names.
+        let net = c.model(&Device::flex())?.to_inference();
+        let identity = content_hash(&net, &n, t.as_bytes());
+        if identity != c.meta.content_hash {
+            return Err(bad(format!("the weights hash to {identity}, not to the content hash {}", c.meta.content_hash)));
+        }
         Ok(c)
     }
 

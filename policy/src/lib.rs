@@ -14,5 +14,9 @@ pub mod checkpoint;
 pub mod config;
 pub mod envs;
 pub mod ppo;
+pub mod bc;
+pub mod eval;
+pub mod run;
 
+pub use burn;
 pub use error::{PolicyError, Result};

@@ -102,6 +102,12 @@ impl ActorCritic {
         self.log_std().sum().add_scalar((HALF_LN_2PI + 0.5) * dim as f32)
     }
 
+    /// This model on `device` with every parameter tracking gradients, wherever it came from
+    /// (a fresh init, a checkpoint loaded on a plain device, an inference copy).
+    pub fn trainable(self, device: &Device) -> Self {
+        self.fork(device).train().set_require_grad(true)
+    }
+
     /// Copies the weights out into plain arrays for fast, batch-independent inference.
     pub fn to_inference(&self) -> crate::inference::PolicyNet {
         let lin = |l: &Linear| {

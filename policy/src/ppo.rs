@@ -121,7 +121,7 @@ impl<E: Environment> Trainer<E> {
         progress: Progress,
     ) -> Result<Self> {
         let device = Device::flex().autodiff();
-        let model = model.fork(&device);
+        let model = model.trainable(&device);
         let mut optim = optimizer(cfg.ppo.max_grad_norm);
         if !optimizer_bytes.is_empty() {
             optim = optim
@@ -157,7 +157,7 @@ impl<E: Environment> Trainer<E> {
 
     /// Replaces the model, normaliser and optimizer (after a warm start).
     pub fn set_model(&mut self, model: ActorCritic, norm: RunningNorm) {
-        self.model = model.fork(&self.device);
+        self.model = model.trainable(&self.device);
         self.norm = norm;
         self.optim = optimizer(self.cfg.ppo.max_grad_norm);
         self.net = self.model.valid().to_inference();
