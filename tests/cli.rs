@@ -85,3 +85,55 @@ fn shipped_example_scenarios_run_and_a_broken_one_names_its_field() {
     assert!(!out.status.success() && err.contains("bad.toml") && err.contains("object.mass") && err.contains("[0.005, 2] kg"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn train_then_eval_stores_replayable_episodes() {
+    let dir = std::env::temp_dir().join(format!("regrasp-cli-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("train.toml");
+    std::fs::write(&cfg, "envs = 2\nrollout_steps = 8\ntotal_env_steps = 240\n[model]\nhidden = 16\n[ppo]\nminibatch = 8\n[bc]\nepisodes = 4\nepochs = 2\n").unwrap();
+    let out = dir.join("run");
+    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--warm-start", "bc"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let hash = std::fs::read_to_string(out.join("latest")).unwrap();
+    let ckpt = out.join("checkpoints").join(hash.trim());
+    let log = std::fs::read_to_string(out.join("train_log.jsonl")).unwrap();
+    assert!(log.contains("behaviour_cloning") && log.contains("\"iteration\""), "{log}");
+
+    let suite = dir.join("tiny.toml");
+    std::fs::write(&suite, "name = \"tiny\"\nseed_space = \"heldout\"\n[[part]]\ncount = 3\n").unwrap();
+    let episodes = dir.join("episodes.jsonl");
+    let r = regrasp(&["eval", "--policy", ckpt.to_str().unwrap(), "--suite", suite.to_str().unwrap(), "--json", "--episodes-out", episodes.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["episodes"], 3);
+    assert_eq!(v["policy_hash"].as_str().unwrap(), hash.trim());
+    let lo = v["ci95"][0].as_f64().unwrap();
+    let hi = v["ci95"][1].as_f64().unwrap();
+    let rate = v["success_rate"].as_f64().unwrap();
+    assert!(lo <= rate && rate <= hi);
+    // Every stored episode replays to its recorded final state.
+    let arm = std::sync::Arc::new(regrasp_sim::ArmModel::default_arm().unwrap());
+    let mut env = regrasp_sim::GraspEnv::new(arm, std::sync::Arc::new(regrasp_sim::EnvConfig::default())).unwrap();
+    let text = std::fs::read_to_string(&episodes).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    for line in text.lines() {
+        let rec: regrasp_policy::eval::EpisodeRecord = serde_json::from_str(line).unwrap();
+        let (h, o) = regrasp_sim::vec_env::replay(&mut env, &rec.scenario, &rec.actions).unwrap();
+        assert_eq!(h, rec.final_state_hash);
+        assert_eq!(o.as_ref(), Some(&rec.outcome));
+    }
+    // A broken checkpoint path is a clear error.
+    let r = regrasp(&["eval", "--policy", dir.join("nope").to_str().unwrap(), "--suite", "heldout"]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("not a checkpoint directory"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bench_policy_reports_microseconds_per_action() {
+    let out = regrasp(&["bench", "policy", "--actions", "200", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["us_per_action"].as_f64().unwrap() > 0.0);
+}

@@ -52,6 +52,9 @@ impl Demos {
     }
 }
 
+/// One demonstration: observations, normalised actions, rewards, success.
+type DemoEpisode = (Vec<Vec<f32>>, Vec<[f32; ACTION_DIM]>, Vec<f32>, bool);
+
 /// Runs the scripted grasp on the scenarios of `seeds` (in parallel; the result does not depend
 /// on the thread count) and keeps the successful episodes.
 pub fn collect_demos(
@@ -61,7 +64,7 @@ pub fn collect_demos(
     seeds: &[u64],
     gamma: f64,
 ) -> Result<Demos> {
-    let per_episode: Vec<(Vec<Vec<f32>>, Vec<[f32; ACTION_DIM]>, Vec<f32>, bool)> = seeds
+    let per_episode: Vec<DemoEpisode> = seeds
         .par_iter()
         .map(|&seed| -> Result<_> {
             let mut env = GraspEnv::new(Arc::clone(arm), Arc::clone(env_cfg))?;

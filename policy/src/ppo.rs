@@ -281,8 +281,8 @@ impl<E: Environment> Trainer<E> {
         // GAE(λ), per env, backwards in time.
         let lam = self.cfg.ppo.gae_lambda as f32;
         let mut adv = vec![0.0f32; total];
-        for i in 0..n {
-            let mut next_v = last_val[i];
+        for (i, &last) in last_val.iter().enumerate() {
+            let mut next_v = last;
             let mut next_adv = 0.0f32;
             for t in (0..t_len).rev() {
                 let k = t * n + i;

@@ -160,3 +160,16 @@ fn a_checkpoint_for_another_observation_size_or_arm_is_refused() {
     assert!(e.contains("arm description hash"), "{e}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn shipped_example_train_config_documents_the_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/train.toml");
+    let c = TrainConfig::from_path(Path::new(path)).unwrap();
+    assert_eq!(c, TrainConfig::default(), "examples/train.toml drifted from TrainConfig::default()");
+    let e = TrainConfig::parse("envs = 0\n", "t.toml").unwrap_err().to_string();
+    assert!(e.contains("t.toml") && e.contains("envs") && e.contains("[1, 1024]"), "{e}");
+    let e = TrainConfig::parse("[ppo]\nclip = 2.0\n", "t.toml").unwrap_err().to_string();
+    assert!(e.contains("ppo.clip"), "{e}");
+    let e = TrainConfig::parse("[ppo]\nclipp = 0.1\n", "t.toml").unwrap_err().to_string();
+    assert!(e.contains("clipp"), "{e}");
+}
