@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use regrasp_sim::outcome::OutcomeKind;
-use regrasp_sim::vec_env::run_scripted;
+use regrasp_sim::vec_env::run_controller;
 use regrasp_policy::config::TrainConfig;
 use regrasp_sim::suite::EvalSuite;
 use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
@@ -168,6 +168,10 @@ struct ScriptedArgs {
     /// Also list every failed episode (seed, mode, evidence).
     #[arg(long)]
     show_failures: bool,
+    /// Which controller: `scripted` (the reference-trajectory grasp) or `expert` (the
+    /// state-driven grasp expert used to label learner states).
+    #[arg(long, default_value = "scripted", value_parser = ["scripted", "expert"])]
+    controller: String,
     /// Run this one scenario (TOML or JSON) instead of sampling the distribution; the
     /// episode's outcome and evidence are always listed.
     #[arg(long, conflicts_with_all = ["seed", "distribution"])]
@@ -235,7 +239,7 @@ fn scripted(a: ScriptedArgs) -> Result<()> {
     let threads = if a.threads == 0 { rayon::current_num_threads() } else { a.threads };
     let pb = progress(episodes, a.json);
     let start = Instant::now();
-    let results = run_scripted(arm, cfg, &scenarios, threads, &|| pb.inc(1))?;
+    let results = run_controller(arm, cfg, &scenarios, threads, &|| pb.inc(1), a.controller == "expert")?;
     pb.finish_and_clear();
     let wall = start.elapsed().as_secs_f64();
     let mut outcomes: BTreeMap<&'static str, u64> = OutcomeKind::ALL.iter().map(|k| (k.name(), 0)).collect();
@@ -342,6 +346,12 @@ fn train(a: TrainArgs) -> Result<()> {
             pb.println(format!(
                 "behaviour cloning: {kept}/{episodes} demonstrations kept, {} samples, action mse {:.4}",
                 stats.samples, stats.final_action_mse
+            ));
+        }
+        Event::Dagger { round, beta, episodes, successes, samples, stats } => {
+            pb.println(format!(
+                "DAgger round {round}: β {beta:.2}, {successes}/{episodes} episodes succeeded, {samples} samples, action mse {:.4}",
+                stats.final_action_mse
             ));
         }
         Event::Iteration(s) => {

@@ -92,7 +92,7 @@ fn train_then_eval_stores_replayable_episodes() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("train.toml");
-    std::fs::write(&cfg, "envs = 2\nrollout_steps = 8\ntotal_env_steps = 240\n[model]\nhidden = 16\n[ppo]\nminibatch = 8\n[bc]\nepisodes = 4\nepochs = 2\n").unwrap();
+    std::fs::write(&cfg, "envs = 2\nrollout_steps = 8\ntotal_env_steps = 700\n[model]\nhidden = 16\n[ppo]\nminibatch = 8\n[bc]\nepisodes = 4\nepochs = 2\ndagger_rounds = 1\ndagger_episodes = 2\ndagger_epochs = 1\n").unwrap();
     let out = dir.join("run");
     let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--warm-start", "bc"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -1,6 +1,8 @@
-//! Behaviour cloning from the scripted grasp: demonstrations on training scenarios (successful
-//! episodes kept), then the actor's mean regressed onto the demonstrated normalised actions and
-//! the critic onto the demonstrations' discounted returns. The warm start for PPO.
+//! Behaviour cloning from the grasp expert, with DAgger: expert demonstrations on training
+//! scenarios (successful episodes kept), the actor's mean regressed onto the expert's normalised
+//! actions and the critic onto discounted returns; then rounds in which a mixture of learner and
+//! expert acts, the expert labels every state the learner visits, and the learner retrains on
+//! everything gathered. The warm start for PPO.
 
 use std::sync::Arc;
 
@@ -11,11 +13,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use regrasp_sim::outcome::OutcomeKind;
-use regrasp_sim::scripted::{ScriptedGrasp, ScriptedParams};
-use regrasp_sim::{ArmModel, EnvConfig, GraspEnv, ScenarioDistribution, ACTION_DIM};
+use regrasp_sim::scripted::{Expert, ScriptedParams};
+use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, ScenarioDistribution, ACTION_DIM};
 use serde::Serialize;
 
 use crate::config::BcConfig;
+use crate::inference::{PolicyNet, Scratch};
 use crate::error::{PolicyError, Result};
 use crate::model::ActorCritic;
 use crate::normalizer::RunningNorm;
@@ -52,34 +55,57 @@ impl Demos {
     }
 }
 
-/// One demonstration: observations, normalised actions, rewards, success.
-type DemoEpisode = (Vec<Vec<f32>>, Vec<[f32; ACTION_DIM]>, Vec<f32>, bool);
+/// One labelled episode: observations, expert labels, rewards, success.
+type LabelledEpisode = (Vec<Vec<f32>>, Vec<[f32; ACTION_DIM]>, Vec<f32>, bool);
 
-/// Runs the scripted grasp on the scenarios of `seeds` (in parallel; the result does not depend
-/// on the thread count) and keeps the successful episodes.
-pub fn collect_demos(
+/// A learner that acts during collection (DAgger).
+#[derive(Clone, Copy)]
+pub struct Learner<'a> {
+    /// Its inference weights.
+    pub net: &'a PolicyNet,
+    /// Its observation normaliser.
+    pub norm: &'a RunningNorm,
+    /// Probability that the expert's action is executed instead of the learner's at each step.
+    pub beta: f64,
+    /// Seed of the mixing choices.
+    pub seed: u64,
+}
+
+/// Runs episodes on the scenarios of `seeds` (in parallel; the result does not depend on the
+/// thread count) and labels every visited state with the state-driven expert's action. With no
+/// learner the expert acts (demonstrations, of which the successful episodes are kept); with a
+/// learner the β-mixture acts and every episode is kept (DAgger).
+pub fn collect_labels(
     arm: &Arc<ArmModel>,
     env_cfg: &Arc<EnvConfig>,
     distribution: &ScenarioDistribution,
     seeds: &[u64],
     gamma: f64,
-) -> Result<Demos> {
-    let per_episode: Vec<DemoEpisode> = seeds
+    learner: Option<Learner<'_>>,
+) -> Result<(Demos, u64)> {
+    let per_episode: Vec<LabelledEpisode> = seeds
         .par_iter()
         .map(|&seed| -> Result<_> {
             let mut env = GraspEnv::new(Arc::clone(arm), Arc::clone(env_cfg))?;
             let scenario = distribution.sample(seed);
             let mut obs = env.reset(&scenario)?;
-            let mut ctl = ScriptedGrasp::new(&scenario, arm, ScriptedParams::default());
+            let expert = Expert::new(&scenario, arm, ScriptedParams::default());
             let limits = env.config().action;
+            let mut mix = ChaCha8Rng::seed_from_u64(stream_seed(learner.map(|l| l.seed).unwrap_or(0), 11, seed));
+            let mut scratch = Scratch::default();
             let (mut o, mut a, mut r) = (Vec::new(), Vec::new(), Vec::new());
             loop {
                 let p = env.privileged().ok_or(regrasp_sim::SimError::NotRunning("no episode"))?;
-                let act = ctl.act(&p, &limits).clipped(&limits);
-                let norm = act.to_normalized(&limits).map(|v| v.clamp(-0.97, 0.97));
-                let step = env.step(&act)?;
+                let label = expert.act(&scenario, &p, &limits).clipped(&limits);
+                let executed = match learner {
+                    Some(l) if mix.random::<f64>() >= l.beta => {
+                        Action::from_normalized(&l.net.act(l.norm, &obs, &mut scratch), &limits)
+                    }
+                    _ => label,
+                };
+                let step = env.step(&executed)?;
                 o.push(obs);
-                a.push(norm);
+                a.push(label.to_normalized(&limits).map(|v| v.clamp(-0.97, 0.97)));
                 r.push(step.reward as f32);
                 obs = step.obs;
                 if let Some(out) = step.outcome {
@@ -88,11 +114,14 @@ pub fn collect_demos(
             }
         })
         .collect::<Result<_>>()?;
+    let keep_all = learner.is_some();
     let obs_dim = per_episode.first().and_then(|e| e.0.first()).map(|o| o.len()).unwrap_or(0);
     let mut d = Demos { obs_dim, episodes: seeds.len() as u64, ..Default::default() };
+    let mut successes = 0;
     for (o, a, r, ok) in per_episode {
         d.env_steps += r.len() as u64;
-        if !ok {
+        successes += ok as u64;
+        if !ok && !keep_all {
             continue;
         }
         d.kept += 1;
@@ -108,7 +137,33 @@ pub fn collect_demos(
         }
         d.returns.extend(rets);
     }
-    Ok(d)
+    Ok((d, successes))
+}
+
+/// Expert demonstrations on the scenarios of `seeds`; the successful episodes are kept.
+pub fn collect_demos(
+    arm: &Arc<ArmModel>,
+    env_cfg: &Arc<EnvConfig>,
+    distribution: &ScenarioDistribution,
+    seeds: &[u64],
+    gamma: f64,
+) -> Result<Demos> {
+    Ok(collect_labels(arm, env_cfg, distribution, seeds, gamma, None)?.0)
+}
+
+impl Demos {
+    /// Appends another set of labelled samples.
+    pub fn extend(&mut self, other: &Demos) {
+        if self.is_empty() {
+            self.obs_dim = other.obs_dim;
+        }
+        self.obs.extend_from_slice(&other.obs);
+        self.actions.extend_from_slice(&other.actions);
+        self.returns.extend_from_slice(&other.returns);
+        self.episodes += other.episodes;
+        self.kept += other.kept;
+        self.env_steps += other.env_steps;
+    }
 }
 
 /// How behaviour cloning went.
@@ -124,6 +179,17 @@ pub struct BcStats {
 
 /// Fits the normaliser to the demonstrations and trains `model` (on an autodiff device) on them.
 pub fn behaviour_clone(model: ActorCritic, demos: &Demos, cfg: &BcConfig, seed: u64) -> Result<(ActorCritic, RunningNorm, BcStats)> {
+    behaviour_clone_epochs(model, demos, cfg, cfg.epochs, seed)
+}
+
+/// [`behaviour_clone`] for a given number of epochs.
+pub fn behaviour_clone_epochs(
+    model: ActorCritic,
+    demos: &Demos,
+    cfg: &BcConfig,
+    epochs: usize,
+    seed: u64,
+) -> Result<(ActorCritic, RunningNorm, BcStats)> {
     if demos.is_empty() {
         return Err(PolicyError::Config {
             source_name: "bc".into(),
@@ -146,7 +212,7 @@ pub fn behaviour_clone(model: ActorCritic, demos: &Demos, cfg: &BcConfig, seed: 
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, 7, 0));
     let mut idx: Vec<usize> = (0..n).collect();
     let (mut a_mse, mut v_mse) = (0.0, 0.0);
-    for _ in 0..cfg.epochs {
+    for _ in 0..epochs {
         for i in (1..n).rev() {
             idx.swap(i, rng.random_range(0..=i));
         }

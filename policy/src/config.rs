@@ -63,11 +63,28 @@ pub struct BcConfig {
     pub minibatch: usize,
     /// Adam learning rate.
     pub learning_rate: f64,
+    /// DAgger rounds after the demonstrations (0: plain behaviour cloning).
+    pub dagger_rounds: usize,
+    /// Episodes per DAgger round.
+    pub dagger_episodes: u64,
+    /// Passes over all gathered samples after each round.
+    pub dagger_epochs: usize,
+    /// Probability that the expert acts in the first round; it falls linearly to 0 by the last.
+    pub dagger_beta: f64,
 }
 
 impl Default for BcConfig {
     fn default() -> Self {
-        Self { episodes: 300, epochs: 40, minibatch: 256, learning_rate: 1e-3 }
+        Self {
+            episodes: 300,
+            epochs: 40,
+            minibatch: 256,
+            learning_rate: 1e-3,
+            dagger_rounds: 8,
+            dagger_episodes: 150,
+            dagger_epochs: 8,
+            dagger_beta: 0.5,
+        }
     }
 }
 
@@ -181,6 +198,7 @@ impl TrainConfig {
             ("ppo.entropy_coef", p.entropy_coef, 0.0, 1.0),
             ("ppo.max_grad_norm", p.max_grad_norm, 0.0, 1e6),
             ("bc.learning_rate", self.bc.learning_rate, 0.0, 1.0),
+            ("bc.dagger_beta", self.bc.dagger_beta, 0.0, 1.0),
         ] {
             if !in_range(v, lo, hi) {
                 return bad(f, &format!("[{lo}, {hi}]"), v.to_string());

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use regrasp_sim::ArmModel;
 use serde::Serialize;
 
-use crate::bc::{behaviour_clone, collect_demos, BcStats};
+use burn::module::Module;
+
+use crate::bc::{behaviour_clone, behaviour_clone_epochs, collect_demos, collect_labels, BcStats, Learner};
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::envs::GraspTask;
@@ -20,6 +22,21 @@ use crate::ppo::{draw_seed, IterationStats, Progress, Trainer};
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// A DAgger round: the learner acted (mixed with the expert), the expert labelled.
+    Dagger {
+        /// Round number (1-based).
+        round: usize,
+        /// Probability that the expert acted.
+        beta: f64,
+        /// Episodes run.
+        episodes: u64,
+        /// Episodes that succeeded.
+        successes: u64,
+        /// Samples gathered so far.
+        samples: usize,
+        /// Fit statistics after retraining.
+        stats: BcStats,
+    },
     /// Demonstrations collected and cloned.
     BehaviourCloning {
         /// Demonstration episodes run.
@@ -120,11 +137,26 @@ pub fn train(
         let mut parent = None;
         if opts.warm_start_bc {
             let seeds: Vec<u64> = (0..cfg.bc.episodes).map(|_| draw_seed(cfg.seed, &mut t.progress)).collect();
-            let demos = collect_demos(&arm, &env_cfg, &cfg.distribution, &seeds, cfg.ppo.gamma)?;
-            let (model, norm, stats) = behaviour_clone(t.model().clone(), &demos, &cfg.bc, cfg.seed)?;
-            t.set_model(model, norm);
+            let mut demos = collect_demos(&arm, &env_cfg, &cfg.distribution, &seeds, cfg.ppo.gamma)?;
+            let (mut model, mut norm, stats) = behaviour_clone(t.model().clone(), &demos, &cfg.bc, cfg.seed)?;
             t.progress.env_steps += demos.env_steps;
             log(&Event::BehaviourCloning { episodes: demos.episodes, kept: demos.kept, env_steps: demos.env_steps, stats })?;
+            let rounds = cfg.bc.dagger_rounds;
+            for round in 1..=rounds {
+                let beta = cfg.bc.dagger_beta * (rounds - round) as f64 / rounds.max(2).saturating_sub(1) as f64;
+                let seeds: Vec<u64> = (0..cfg.bc.dagger_episodes).map(|_| draw_seed(cfg.seed, &mut t.progress)).collect();
+                let net = model.valid().to_inference();
+                let learner = Learner { net: &net, norm: &norm, beta, seed: cfg.seed ^ round as u64 };
+                let (gathered, successes) =
+                    collect_labels(&arm, &env_cfg, &cfg.distribution, &seeds, cfg.ppo.gamma, Some(learner))?;
+                t.progress.env_steps += gathered.env_steps;
+                demos.extend(&gathered);
+                let (m, n, stats) = behaviour_clone_epochs(model, &demos, &cfg.bc, cfg.bc.dagger_epochs, cfg.seed ^ round as u64)?;
+                model = m;
+                norm = n;
+                log(&Event::Dagger { round, beta, episodes: seeds.len() as u64, successes, samples: demos.len(), stats })?;
+            }
+            t.set_model(model, norm);
             let p = t.progress;
             let c = Checkpoint::new(t.model(), t.optimizer_bytes()?, t.normalizer().clone(), t.cfg.clone(), "bc", None, (p.iteration, p.env_steps, p.scenarios_drawn), &arm)?;
             save(out, &c, &mut log)?;

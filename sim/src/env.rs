@@ -57,6 +57,8 @@ pub struct Privileged {
     pub q_cmd: Vec<f64>,
     /// Control steps taken.
     pub steps: u32,
+    /// Actions given but not yet applied (the action-latency queue, oldest first).
+    pub pending: Vec<Action>,
 }
 
 /// Counters that survive across episodes.
@@ -264,6 +266,7 @@ impl GraspEnv {
             q,
             q_cmd: ep.q_cmd.clone(),
             steps: ep.steps,
+            pending: ep.queue.iter().copied().collect(),
         })
     }
 

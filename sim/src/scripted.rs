@@ -216,3 +216,74 @@ impl ScriptedGrasp {
         }
     }
 }
+
+/// A state-driven grasp expert: the same approach → descend → close → lift strategy, but its
+/// phase is recomputed from the measured state at every step and its commands account for the
+/// actions still in the latency queue. It can therefore label any state, including those a
+/// learning policy visits (DAgger), not only its own trajectories.
+#[derive(Clone, Debug)]
+pub struct Expert {
+    params: ScriptedParams,
+    grasp_z: f64,
+    min_width: f64,
+    max_opening: f64,
+    full_grip: f64,
+}
+
+impl Expert {
+    /// An expert for episodes of `scenario`.
+    pub fn new(scenario: &Scenario, arm: &ArmModel, params: ScriptedParams) -> Self {
+        let facts = crate::env::object_facts(scenario);
+        let effort: f64 = arm.gripper_joints.iter().map(|g| g.effort).sum();
+        Self {
+            params,
+            grasp_z: grasp_height(scenario, arm),
+            min_width: facts.min_width,
+            max_opening: arm.max_opening(),
+            full_grip: effort * scenario.physics.gripper_force_scale,
+        }
+    }
+
+    /// The expert's action in state `p` of an episode of `scenario`.
+    pub fn act(&self, scenario: &Scenario, p: &Privileged, limits: &ActionLimits) -> Action {
+        let obj = p.object.translation.vector;
+        let tool = p.tool.translation.vector;
+        let pending: Vector3<f64> = p.pending.iter().fold(Vector3::zeros(), |acc, a| {
+            acc + Vector3::new(a.translation[0] as f64, a.translation[1] as f64, a.translation[2] as f64)
+        });
+        let pending_yaw: f64 = p.pending.iter().map(|a| a.yaw as f64).sum();
+        let yaw = grasp_yaw(scenario, &p.object.rotation, self.max_opening);
+        let xy_err = (obj.xy() - tool.xy()).norm();
+        let approach_z = self.grasp_z + self.params.approach_height;
+        let held = p.finger_contact[0] && p.finger_contact[1] && p.grip_force > 0.6 * self.full_grip;
+        let closed_on_nothing = p.gripper_opening < self.min_width - 0.003 && !p.finger_contact[0] && !p.finger_contact[1];
+        let at_grasp = xy_err < 0.004 && (tool.z - self.grasp_z).abs() < 0.004;
+        let touching = p.finger_contact[0] || p.finger_contact[1];
+        let (goal, gripper) = if held {
+            (Vector3::new(tool.x, tool.y, self.grasp_z + self.params.lift_height), 1.0)
+        } else if closed_on_nothing {
+            // Missed: open and go back up above the object.
+            (Vector3::new(tool.x, tool.y, approach_z), -1.0)
+        } else if at_grasp || (touching && xy_err < 0.01 && tool.z < self.grasp_z + 0.01) {
+            (Vector3::new(tool.x, tool.y, tool.z), 1.0)
+        } else if xy_err < 0.006 && tool.z < approach_z + 0.01 {
+            (Vector3::new(obj.x, obj.y, self.grasp_z), -1.0)
+        } else if tool.z < approach_z - 0.015 && xy_err > 0.02 {
+            // Low and far: rise first so as not to sweep through the object.
+            (Vector3::new(tool.x, tool.y, approach_z), -1.0)
+        } else {
+            (Vector3::new(obj.x, obj.y, approach_z), -1.0)
+        };
+        // Command the displacement that brings the *measured* tool to the goal once the queued
+        // actions have landed; near the goal this also removes the servos' steady sag.
+        let target = p.tool_target + pending;
+        let sag = if (goal - target).norm() < 0.01 { p.tool_target - tool } else { Vector3::zeros() };
+        let want = goal + sag - target;
+        let step_max = limits.max_translation * self.params.speed;
+        let scale = if want.amax() > step_max { step_max / want.amax() } else { 1.0 };
+        let d = want * scale;
+        let yaw_max = limits.max_yaw * self.params.speed;
+        let dyaw = wrap_angle(yaw - (p.tool_target_yaw + pending_yaw)).clamp(-yaw_max, yaw_max);
+        Action { translation: [d.x as f32, d.y as f32, d.z as f32], yaw: dyaw as f32, gripper }
+    }
+}

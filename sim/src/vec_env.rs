@@ -106,6 +106,32 @@ pub fn run_scripted_episode(env: &mut GraspEnv, scenario: &Scenario, params: Scr
     }
 }
 
+/// Runs the state-driven [`crate::scripted::Expert`] on one scenario.
+pub fn run_expert_episode(env: &mut GraspEnv, scenario: &Scenario, params: ScriptedParams) -> Result<EpisodeSummary> {
+    env.reset(scenario)?;
+    let expert = crate::scripted::Expert::new(scenario, env.arm(), params);
+    let limits = env.config().action;
+    let mut actions = Vec::new();
+    let mut ret = 0.0;
+    loop {
+        let p = env.privileged().ok_or(crate::error::SimError::NotRunning("no episode"))?;
+        let a = expert.act(scenario, &p, &limits);
+        let step = env.step(&a)?;
+        actions.push(a);
+        ret += step.reward;
+        if let Some(outcome) = step.outcome {
+            return Ok(EpisodeSummary {
+                seed: scenario.seed,
+                outcome,
+                steps: actions.len() as u32,
+                episode_return: ret,
+                final_state_hash: env.state_hash(),
+                actions,
+            });
+        }
+    }
+}
+
 /// Replays `actions` on `scenario`; returns the final state hash and the outcome, if reached.
 pub fn replay(env: &mut GraspEnv, scenario: &Scenario, actions: &[Action]) -> Result<(u64, Option<Outcome>)> {
     env.reset(scenario)?;
@@ -129,6 +155,19 @@ pub fn run_scripted(
     threads: usize,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<EpisodeSummary>> {
+    run_controller(arm, cfg, scenarios, threads, on_done, false)
+}
+
+/// Runs the scripted grasp (`expert = false`) or the state-driven expert on every scenario,
+/// like [`run_scripted`].
+pub fn run_controller(
+    arm: Arc<ArmModel>,
+    cfg: Arc<EnvConfig>,
+    scenarios: &[Scenario],
+    threads: usize,
+    on_done: &(dyn Fn() + Sync),
+    expert: bool,
+) -> Result<Vec<EpisodeSummary>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -140,7 +179,11 @@ pub fn run_scripted(
                 || GraspEnv::new(Arc::clone(&arm), Arc::clone(&cfg)),
                 |env, s| {
                     let env = env.as_mut().map_err(|e| crate::error::SimError::invalid("env", "config", e.to_string()))?;
-                    let r = run_scripted_episode(env, s, ScriptedParams::default());
+                    let r = if expert {
+                        run_expert_episode(env, s, ScriptedParams::default())
+                    } else {
+                        run_scripted_episode(env, s, ScriptedParams::default())
+                    };
                     on_done();
                     r
                 },
