@@ -71,6 +71,9 @@ pub struct BcConfig {
     pub dagger_epochs: usize,
     /// Probability that the expert acts in the first round; it falls linearly to 0 by the last.
     pub dagger_beta: f64,
+    /// Action log-std PPO fine-tuning starts from after the warm start (normalised units):
+    /// small, so exploration does not wreck the cloned policy.
+    pub finetune_log_std: f32,
 }
 
 impl Default for BcConfig {
@@ -84,6 +87,7 @@ impl Default for BcConfig {
             dagger_episodes: 150,
             dagger_epochs: 8,
             dagger_beta: 0.5,
+            finetune_log_std: -1.6,
         }
     }
 }
@@ -183,6 +187,9 @@ impl TrainConfig {
         }
         if !(4..=4096).contains(&self.model.hidden) {
             return bad("model.hidden", "[4, 4096]", self.model.hidden.to_string());
+        }
+        if !in_range(self.bc.finetune_log_std as f64, -5.0, 2.0) {
+            return bad("bc.finetune_log_std", "[-5, 2]", self.bc.finetune_log_std.to_string());
         }
         if !in_range(self.model.init_log_std as f64, -5.0, 2.0) {
             return bad("model.init_log_std", "[-5, 2]", self.model.init_log_std.to_string());

@@ -102,6 +102,15 @@ impl ActorCritic {
         self.log_std().sum().add_scalar((HALF_LN_2PI + 0.5) * dim as f32)
     }
 
+    /// This model with its action log-std set to `log_std` in every dimension (the exploration
+    /// noise PPO starts from after a warm start).
+    pub fn with_log_std(mut self, log_std: f32) -> Self {
+        let dims = self.log_std.val().dims();
+        let device = self.log_std.val().device();
+        self.log_std = Param::from_tensor(Tensor::full(dims, log_std, &device));
+        self
+    }
+
     /// This model on `device` with every parameter tracking gradients, wherever it came from
     /// (a fresh init, a checkpoint loaded on a plain device, an inference copy).
     pub fn trainable(self, device: &Device) -> Self {

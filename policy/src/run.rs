@@ -156,7 +156,7 @@ pub fn train(
                 norm = n;
                 log(&Event::Dagger { round, beta, episodes: seeds.len() as u64, successes, samples: demos.len(), stats })?;
             }
-            t.set_model(model, norm);
+            t.set_model(model.with_log_std(cfg.bc.finetune_log_std), norm);
             let p = t.progress;
             let c = Checkpoint::new(t.model(), t.optimizer_bytes()?, t.normalizer().clone(), t.cfg.clone(), "bc", None, (p.iteration, p.env_steps, p.scenarios_drawn), &arm)?;
             save(out, &c, &mut log)?;

@@ -34,6 +34,18 @@ fn saved(name: &str) -> (PathBuf, Checkpoint) {
     (dir, c)
 }
 
+/// Writes `bytes` as the checkpoint's model file and "fixes up" meta.json's file hash to match,
+/// as a careless or malicious edit would.
+fn replace_model_consistently(dir: &Path, bytes: &[u8]) {
+    std::fs::write(dir.join("model.bpk"), bytes).unwrap();
+    let meta_text = std::fs::read_to_string(dir.join("meta.json")).unwrap();
+    let mut meta: serde_json::Value = serde_json::from_str(&meta_text).unwrap();
+    let mut h = regrasp_sim::hash::Fnv64::new();
+    h.write(bytes);
+    meta["file_hashes"]["model.bpk"] = serde_json::json!(format!("{:016x}", h.finish()));
+    std::fs::write(dir.join("meta.json"), serde_json::to_string(&meta).unwrap()).unwrap();
+}
+
 fn load_err(dir: &Path) -> String {
     let obs_dim = ObsLayout::new(5).len();
     match LoadedPolicy::load(dir, &arm(), obs_dim) {
@@ -102,13 +114,7 @@ fn truncated_or_altered_files_are_refused() {
     let mut altered = model.clone();
     let k = altered.len() - 9;
     altered[k] ^= 0x40;
-    std::fs::write(dir.join("model.bpk"), &altered).unwrap();
-    let meta_text = std::fs::read_to_string(dir.join("meta.json")).unwrap();
-    let mut meta: serde_json::Value = serde_json::from_str(&meta_text).unwrap();
-    let mut h = regrasp_sim::hash::Fnv64::new();
-    h.write(&altered);
-    meta["file_hashes"]["model.bpk"] = serde_json::json!(format!("{:016x}", h.finish()));
-    std::fs::write(dir.join("meta.json"), serde_json::to_string(&meta).unwrap()).unwrap();
+    replace_model_consistently(&dir, &altered);
     let e = load_err(&dir);
     assert!(e.contains("content hash") || e.contains("model.bpk"), "{e}");
     std::fs::remove_dir_all(dir).ok();
@@ -118,13 +124,7 @@ fn truncated_or_altered_files_are_refused() {
 fn garbage_model_file_is_an_error_not_a_panic() {
     let (dir, _) = saved("garbage");
     let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-    std::fs::write(dir.join("model.bpk"), &garbage).unwrap();
-    let meta_text = std::fs::read_to_string(dir.join("meta.json")).unwrap();
-    let mut meta: serde_json::Value = serde_json::from_str(&meta_text).unwrap();
-    let mut h = regrasp_sim::hash::Fnv64::new();
-    h.write(&garbage);
-    meta["file_hashes"]["model.bpk"] = serde_json::json!(format!("{:016x}", h.finish()));
-    std::fs::write(dir.join("meta.json"), serde_json::to_string(&meta).unwrap()).unwrap();
+    replace_model_consistently(&dir, &garbage);
     let e = load_err(&dir);
     assert!(e.contains("model.bpk"), "{e}");
     std::fs::remove_dir_all(dir).ok();

@@ -80,16 +80,19 @@ pub struct EpisodeSummary {
     pub actions: Vec<Action>,
 }
 
-/// Runs the scripted grasp on one scenario.
-pub fn run_scripted_episode(env: &mut GraspEnv, scenario: &Scenario, params: ScriptedParams) -> Result<EpisodeSummary> {
+/// Runs one episode of `scenario`, asking `controller` for each action from the privileged state.
+pub fn run_episode_with(
+    env: &mut GraspEnv,
+    scenario: &Scenario,
+    mut controller: impl FnMut(&crate::env::Privileged, &crate::config::ActionLimits) -> Action,
+) -> Result<EpisodeSummary> {
     env.reset(scenario)?;
-    let mut ctl = ScriptedGrasp::new(scenario, env.arm(), params);
     let limits = env.config().action;
     let mut actions = Vec::new();
     let mut ret = 0.0;
     loop {
         let p = env.privileged().ok_or(crate::error::SimError::NotRunning("no episode"))?;
-        let a = ctl.act(&p, &limits);
+        let a = controller(&p, &limits);
         let step = env.step(&a)?;
         actions.push(a);
         ret += step.reward;
@@ -106,30 +109,16 @@ pub fn run_scripted_episode(env: &mut GraspEnv, scenario: &Scenario, params: Scr
     }
 }
 
+/// Runs the scripted grasp on one scenario.
+pub fn run_scripted_episode(env: &mut GraspEnv, scenario: &Scenario, params: ScriptedParams) -> Result<EpisodeSummary> {
+    let mut ctl = ScriptedGrasp::new(scenario, env.arm(), params);
+    run_episode_with(env, scenario, |p, limits| ctl.act(p, limits))
+}
+
 /// Runs the state-driven [`crate::scripted::Expert`] on one scenario.
 pub fn run_expert_episode(env: &mut GraspEnv, scenario: &Scenario, params: ScriptedParams) -> Result<EpisodeSummary> {
-    env.reset(scenario)?;
     let expert = crate::scripted::Expert::new(scenario, env.arm(), params);
-    let limits = env.config().action;
-    let mut actions = Vec::new();
-    let mut ret = 0.0;
-    loop {
-        let p = env.privileged().ok_or(crate::error::SimError::NotRunning("no episode"))?;
-        let a = expert.act(scenario, &p, &limits);
-        let step = env.step(&a)?;
-        actions.push(a);
-        ret += step.reward;
-        if let Some(outcome) = step.outcome {
-            return Ok(EpisodeSummary {
-                seed: scenario.seed,
-                outcome,
-                steps: actions.len() as u32,
-                episode_return: ret,
-                final_state_hash: env.state_hash(),
-                actions,
-            });
-        }
-    }
+    run_episode_with(env, scenario, |p, limits| expert.act(scenario, p, limits))
 }
 
 /// Replays `actions` on `scenario`; returns the final state hash and the outcome, if reached.
