@@ -15,6 +15,21 @@ use regrasp_sim::suite::EvalSuite;
 use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 use serde::Serialize;
 
+/// Prints a line on stdout. A closed stdout (output piped into `head`, say) ends the program
+/// quietly instead of panicking; other write errors are returned.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = writeln!(stdout, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+
 /// regrasp: a self-improving robot grasping system.
 #[derive(Parser)]
 #[command(name = "regrasp", version, about)]
@@ -267,9 +282,9 @@ fn scripted(a: ScriptedArgs) -> Result<()> {
         episodes_listed: failures,
     };
     if a.json {
-        println!("{}", serde_json::to_string(&report)?);
+        out!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
+        out!(
             "scripted grasp: {}/{} succeeded ({:.1} %) in {:.1} s on {} threads ({:.1} episodes/s, {:.0} control steps/s)",
             report.successes,
             report.episodes,
@@ -281,11 +296,11 @@ fn scripted(a: ScriptedArgs) -> Result<()> {
         );
         for (k, v) in &report.outcomes {
             if *v > 0 {
-                println!("  {k:<20} {v}");
+                out!("  {k:<20} {v}");
             }
         }
         for f in &report.episodes_listed {
-            println!("  {} (seed {}): {}", f["mode"].as_str().unwrap_or("?"), f["seed"], f["evidence"]["note"].as_str().unwrap_or(""));
+            out!("  {} (seed {}): {}", f["mode"].as_str().unwrap_or("?"), f["seed"], f["evidence"]["note"].as_str().unwrap_or(""));
         }
     }
     Ok(())
@@ -304,11 +319,11 @@ fn bench_sim(a: BenchSimArgs) -> Result<()> {
         "cores": cores,
     });
     if a.json {
-        println!("{report}");
+        out!("{report}");
     } else {
-        println!("physics {} Hz, control {} Hz", cfg.physics_hz, cfg.control_hz);
+        out!("physics {} Hz, control {} Hz", cfg.physics_hz, cfg.control_hz);
         for t in [&single, &multi] {
-            println!(
+            out!(
                 "  {} thread(s), {} env(s): {:.0} control steps/s ({:.0} per thread), {:.0} physics steps/s",
                 t.threads, t.envs, t.control_steps_per_s, t.control_steps_per_s_per_thread, t.physics_steps_per_s
             );
@@ -365,7 +380,7 @@ fn train(a: TrainArgs) -> Result<()> {
         Event::Checkpoint { hash, env_steps, .. } => pb.println(format!("checkpoint {hash} at {env_steps} env steps")),
     })?;
     pb.finish_and_clear();
-    println!(
+    out!(
         "trained: {} env steps, {} PPO iterations; final checkpoint {}",
         final_ckpt.meta.env_steps,
         final_ckpt.meta.iteration,
@@ -391,9 +406,9 @@ fn eval(a: EvalArgs) -> Result<()> {
     if a.json {
         let mut v = serde_json::to_value(&report)?;
         v["episodes_file"] = serde_json::json!(out.display().to_string());
-        println!("{v}");
+        out!("{v}");
     } else {
-        println!(
+        out!(
             "{}: {}/{} succeeded ({:.1} %, 95 % CI {:.1}–{:.1} %), policy {}",
             report.suite,
             report.successes,
@@ -404,14 +419,14 @@ fn eval(a: EvalArgs) -> Result<()> {
             report.policy_hash
         );
         if let Some(t) = report.mean_time_to_lift_s {
-            println!("  mean time to lift: {t:.2} s");
+            out!("  mean time to lift: {t:.2} s");
         }
         for (k, v) in &report.outcomes {
             if *v > 0 {
-                println!("  {k:<20} {v}");
+                out!("  {k:<20} {v}");
             }
         }
-        println!("  episodes stored in {}", out.display());
+        out!("  episodes stored in {}", out.display());
     }
     Ok(())
 }
@@ -444,9 +459,9 @@ fn bench_policy(a: BenchPolicyArgs) -> Result<()> {
     }
     let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
     if a.json {
-        println!("{}", serde_json::json!({"policy": policy.hash, "actions": n, "us_per_action": us, "checksum": checksum}));
+        out!("{}", serde_json::json!({"policy": policy.hash, "actions": n, "us_per_action": us, "checksum": checksum}));
     } else {
-        println!("policy inference: {us:.2} µs per action on one core ({n} actions, policy {})", policy.hash);
+        out!("policy inference: {us:.2} µs per action on one core ({n} actions, policy {})", policy.hash);
     }
     Ok(())
 }

@@ -137,3 +137,19 @@ fn bench_policy_reports_microseconds_per_action() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["us_per_action"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly_instead_of_panicking() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_regrasp"))
+        .args(["scripted", "--episodes", "3", "--show-failures"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -0`: nobody reads stdout
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+}
