@@ -32,6 +32,10 @@ pub struct PpoConfig {
     pub entropy_coef: f64,
     /// Global gradient-norm clip.
     pub max_grad_norm: f64,
+    /// Keep updating the observation normaliser with rollout data. A warm start turns this off:
+    /// a cloned policy was fitted to the demonstrations' statistics, and shifting them under it
+    /// changes its behaviour without any gradient step.
+    pub update_normalizer: bool,
 }
 
 impl Default for PpoConfig {
@@ -47,6 +51,7 @@ impl Default for PpoConfig {
             value_coef: 0.5,
             entropy_coef: 0.0,
             max_grad_norm: 0.5,
+            update_normalizer: true,
         }
     }
 }

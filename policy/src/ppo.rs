@@ -294,8 +294,10 @@ impl<E: Environment> Trainer<E> {
             }
         }
         let returns: Vec<f32> = adv.iter().zip(&b_val).map(|(a, v)| a + v).collect();
-        for o in &raw_obs {
-            self.norm.update(o);
+        if self.cfg.ppo.update_normalizer {
+            for o in &raw_obs {
+                self.norm.update(o);
+            }
         }
 
         // The update.

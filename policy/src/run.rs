@@ -157,6 +157,9 @@ pub fn train(
                 log(&Event::Dagger { round, beta, episodes: seeds.len() as u64, successes, samples: demos.len(), stats })?;
             }
             t.set_model(model.with_log_std(cfg.bc.finetune_log_std), norm);
+            // The cloned policy keeps the normalisation it was fitted with (stored in the
+            // checkpoint's config, so a resumed run keeps it too).
+            t.cfg.ppo.update_normalizer = false;
             let p = t.progress;
             let c = Checkpoint::new(t.model(), t.optimizer_bytes()?, t.normalizer().clone(), t.cfg.clone(), "bc", None, (p.iteration, p.env_steps, p.scenarios_drawn), &arm)?;
             save(out, &c, &mut log)?;

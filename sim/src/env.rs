@@ -87,6 +87,8 @@ struct Episode {
     outcome: Option<Outcome>,
     contacts: ContactReadings,
     grip_force: f64,
+    /// Shaping potential of the current state.
+    potential: f64,
 }
 
 /// The grasping environment.
@@ -241,7 +243,10 @@ impl GraspEnv {
             outcome: None,
             contacts: ContactReadings::default(),
             grip_force: 0.0,
+            potential: 0.0,
         };
+        let start_distance = (tool.translation.vector - Vector3::new(facts.start_pos[0], facts.start_pos[1], facts.start_pos[2])).norm();
+        ep.potential = self.cfg.reward.potential(start_distance, false, 0.0, self.cfg.outcome.success_lift);
         // Hold the start pose for the first physics update.
         let cmds: Vec<MotorCommand> = ep.q_cmd.iter().map(|&q| MotorCommand { position: q, velocity: 0.0 }).collect();
         ep.world.command_arm(&self.arm, &self.cfg, &cmds);
@@ -389,14 +394,14 @@ impl GraspEnv {
         let lift = signals.object_pos[2] - object_facts(&ep.scenario).start_pos[2];
         let norm = applied.to_normalized(&cfg.action);
         let action_sq: f64 = norm.iter().map(|v| (*v as f64) * (*v as f64)).sum();
-        let reward = cfg.reward.reward(
+        let potential = cfg.reward.potential(
             if distance.is_finite() { distance } else { 1.0 },
             held,
             if lift.is_finite() { lift } else { 0.0 },
             cfg.outcome.success_lift,
-            action_sq,
-            outcome.as_ref().map(|o| o.kind),
         );
+        let reward = cfg.reward.reward(ep.potential, potential, action_sq, outcome.as_ref().map(|o| o.kind));
+        ep.potential = potential;
         ep.prev_action = applied;
         ep.outcome = outcome.clone();
         let obs = self.observe(ep);

@@ -1,29 +1,36 @@
-//! The dense shaped reward, per control step:
+//! The reward: potential-based shaping (Ng, Harada & Russell, 1999) plus a success bonus and a
+//! failure penalty, per control step:
 //!
 //! ```text
-//! r = w_reach · (1 − tanh(10 · d))          d: tool-to-object distance (m)
-//!   + w_grasp · [both fingers touch the object]
-//!   + w_lift  · [held] · clamp(lift / success_lift, 0, 1)
-//!   − w_action · ‖a‖²                        a: the normalised action in [−1, 1]⁵
-//!   + success_bonus   on the step that ends in Success
-//!   − failure_penalty on the step that ends in any failure but Timeout
+//! Φ(s) = w_reach · (1 − tanh(10 · d))                 d: tool-to-object distance (m)
+//!      + [held] · (w_grasp + w_lift · clamp(lift / success_lift, 0, 1))
+//! r    = γ · Φ(s′) − Φ(s)          (Φ(s′) = 0 when s′ ends the episode, except a timeout)
+//!      − w_action · ‖a‖²           a: the normalised action in [−1, 1]⁵
+//!      + success_bonus             on the step that ends in Success
+//!      − failure_penalty           on the step that ends in any failure but Timeout
 //! ```
-//! Timeout carries no penalty: running out of time is already the absence of the bonus.
+//!
+//! The shaping guides learning (closer, then held, then higher is better at every step) but
+//! cannot change which policy is optimal. An earlier version paid Φ(s′) itself every step:
+//! holding the object just below the success height then earned about 1.35/(1 − γ) ≈ 135,
+//! far more than succeeding (≈ 37), and PPO learned to hover instead of finishing. With
+//! potential differences, hovering earns (γ − 1)·Φ < 0 per step. A timeout is a time-limit cut,
+//! not a terminal state, so its step keeps γ·Φ(s′).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_range, Result};
 use crate::outcome::OutcomeKind;
 
-/// Reward weights (dimensionless).
+/// Reward weights (dimensionless) and the discount the shaping assumes.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RewardWeights {
-    /// Reaching term weight.
+    /// Reaching term of the potential.
     pub reach: f64,
-    /// Both-finger contact weight.
+    /// Both-finger contact term of the potential.
     pub grasp: f64,
-    /// Lift progress weight.
+    /// Lift progress term of the potential.
     pub lift: f64,
     /// Squared-action penalty weight.
     pub action: f64,
@@ -31,11 +38,21 @@ pub struct RewardWeights {
     pub success_bonus: f64,
     /// Penalty on a failure other than timeout.
     pub failure_penalty: f64,
+    /// Discount per control step used by the shaping; set it to the learner's γ.
+    pub gamma: f64,
 }
 
 impl Default for RewardWeights {
     fn default() -> Self {
-        Self { reach: 0.1, grasp: 0.25, lift: 1.0, action: 0.01, success_bonus: 10.0, failure_penalty: 2.0 }
+        Self {
+            reach: 0.1,
+            grasp: 0.25,
+            lift: 1.0,
+            action: 0.01,
+            success_bonus: 10.0,
+            failure_penalty: 2.0,
+            gamma: 0.99,
+        }
     }
 }
 
@@ -52,29 +69,29 @@ impl RewardWeights {
         ] {
             check_range(src, f, v, 0.0, 1e3, "")?;
         }
+        check_range(src, "reward.gamma", self.gamma, 0.0, 1.0, "")?;
         Ok(())
     }
 
-    /// The reward of one control step.
+    /// The shaping potential Φ of a state.
     ///
     /// `distance`: tool to object centre (m); `held`: both fingers touch the object; `lift`:
-    /// object height above its start (m); `success_lift`: the success height (m);
-    /// `action_sq`: squared norm of the normalised action; `outcome`: the outcome decided on
-    /// this step, if any.
-    pub fn reward(
-        &self,
-        distance: f64,
-        held: bool,
-        lift: f64,
-        success_lift: f64,
-        action_sq: f64,
-        outcome: Option<OutcomeKind>,
-    ) -> f64 {
-        let mut r = self.reach * (1.0 - (10.0 * distance).tanh());
+    /// object height above its start (m); `success_lift`: the success height (m).
+    pub fn potential(&self, distance: f64, held: bool, lift: f64, success_lift: f64) -> f64 {
+        let mut phi = self.reach * (1.0 - (10.0 * distance).tanh());
         if held {
-            r += self.grasp + self.lift * (lift / success_lift).clamp(0.0, 1.0);
+            phi += self.grasp + self.lift * (lift / success_lift).clamp(0.0, 1.0);
         }
-        r -= self.action * action_sq;
+        phi
+    }
+
+    /// The reward of one control step from a state of potential `phi_before` to one of
+    /// potential `phi_after`, given the normalised action's squared norm and the outcome decided
+    /// on this step, if any.
+    pub fn reward(&self, phi_before: f64, phi_after: f64, action_sq: f64, outcome: Option<OutcomeKind>) -> f64 {
+        let terminal = outcome.is_some_and(|k| k != OutcomeKind::Timeout);
+        let next = if terminal { 0.0 } else { self.gamma * phi_after };
+        let mut r = next - phi_before - self.action * action_sq;
         match outcome {
             Some(OutcomeKind::Success) => r += self.success_bonus,
             Some(OutcomeKind::Timeout) | None => {}
@@ -89,18 +106,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn closer_held_higher_is_better() {
+    fn potential_orders_states_closer_held_higher() {
         let w = RewardWeights::default();
-        let far = w.reward(0.3, false, 0.0, 0.1, 0.0, None);
-        let near = w.reward(0.01, false, 0.0, 0.1, 0.0, None);
-        let held = w.reward(0.01, true, 0.0, 0.1, 0.0, None);
-        let lifted = w.reward(0.01, true, 0.05, 0.1, 0.0, None);
+        let far = w.potential(0.3, false, 0.0, 0.1);
+        let near = w.potential(0.01, false, 0.0, 0.1);
+        let held = w.potential(0.01, true, 0.0, 0.1);
+        let lifted = w.potential(0.01, true, 0.05, 0.1);
         assert!(far < near && near < held && held < lifted);
-        assert!(w.reward(0.0, true, 0.1, 0.1, 0.0, Some(OutcomeKind::Success)) > 10.0);
-        assert!(w.reward(0.0, false, 0.0, 0.1, 0.0, Some(OutcomeKind::TableCollision)) < 0.0);
-        assert_eq!(
-            w.reward(0.05, false, 0.0, 0.1, 0.0, Some(OutcomeKind::Timeout)),
-            w.reward(0.05, false, 0.0, 0.1, 0.0, None)
-        );
+    }
+
+    #[test]
+    fn progress_pays_and_hovering_costs() {
+        let w = RewardWeights::default();
+        let held_low = w.potential(0.0, true, 0.02, 0.1);
+        let held_high = w.potential(0.0, true, 0.09, 0.1);
+        assert!(w.reward(held_low, held_high, 0.0, None) > 0.0, "lifting pays");
+        assert!(w.reward(held_high, held_high, 0.0, None) < 0.0, "hovering costs");
+        // Hovering forever is worth less than finishing: the discounted sum of hovering rewards
+        // is negative, while the success step pays the bonus.
+        let hover_forever = w.reward(held_high, held_high, 0.0, None) / (1.0 - w.gamma);
+        let succeed = w.reward(held_high, held_high, 0.0, Some(OutcomeKind::Success));
+        assert!(succeed > 0.0 && succeed > hover_forever);
+        assert!(w.reward(held_high, 0.0, 0.0, Some(OutcomeKind::TableCollision)) < 0.0);
+    }
+
+    #[test]
+    fn shaping_telescopes_over_an_episode() {
+        // Σ γᵗ (γ Φₜ₊₁ − Φₜ) = γᵀ Φ_T − Φ₀: the shaping adds only a start-state constant.
+        let w = RewardWeights { action: 0.0, ..RewardWeights::default() };
+        let phis = [0.01, 0.05, 0.3, 0.5, 0.9, 1.2, 1.35, 1.3];
+        let mut ret = 0.0;
+        let mut disc = 1.0;
+        for t in 0..phis.len() - 1 {
+            ret += disc * w.reward(phis[t], phis[t + 1], 0.0, None);
+            disc *= w.gamma;
+        }
+        let expected = disc * phis[phis.len() - 1] - phis[0];
+        assert!((ret - expected).abs() < 1e-12, "{ret} vs {expected}");
     }
 }
