@@ -173,3 +173,11 @@ fn shipped_example_train_config_documents_the_defaults() {
     let e = TrainConfig::parse("[ppo]\nclipp = 0.1\n", "t.toml").unwrap_err().to_string();
     assert!(e.contains("clipp"), "{e}");
 }
+
+#[test]
+fn shipped_finetune_config_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/finetune.toml");
+    let c = TrainConfig::from_path(Path::new(path)).unwrap();
+    assert!(c.ppo.learning_rate < TrainConfig::default().ppo.learning_rate);
+    assert_eq!(c.rollout_steps, 256);
+}
