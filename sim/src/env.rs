@@ -15,7 +15,7 @@ use crate::action::Action;
 use crate::arm::ArmModel;
 use crate::config::EnvConfig;
 use crate::error::{Result, SimError};
-use crate::kinematics::{tool_yaw, top_down_rotation, wrap_angle, IkParams};
+use crate::kinematics::{top_down_rotation, wrap_angle, IkParams};
 use crate::observation::ObsLayout;
 use crate::outcome::{Classifier, ObjectFacts, Outcome, StepSignals};
 use crate::scenario::{Scenario, ShapeKind};
@@ -89,6 +89,8 @@ struct Episode {
     grip_force: f64,
     /// Shaping potential of the current state.
     potential: f64,
+    /// Height of the object's centre at the start (m).
+    start_z: f64,
 }
 
 /// The grasping environment.
@@ -244,6 +246,7 @@ impl GraspEnv {
             contacts: ContactReadings::default(),
             grip_force: 0.0,
             potential: 0.0,
+            start_z: facts.start_pos[2],
         };
         let start_distance = (tool.translation.vector - Vector3::new(facts.start_pos[0], facts.start_pos[1], facts.start_pos[2])).norm();
         ep.potential = self.cfg.reward.potential(start_distance, false, 0.0, self.cfg.outcome.success_lift);
@@ -339,14 +342,12 @@ impl GraspEnv {
         let mut grip_force: f64 = 0.0;
         let mut finite = true;
         let force_scale = ep.scenario.physics.gripper_force_scale;
+        let mut cmds = vec![MotorCommand { position: 0.0, velocity: 0.0 }; q_new.len()];
         for k in 1..=n {
             let a = k as f64 / n as f64;
-            let cmds: Vec<MotorCommand> = ep
-                .q_cmd
-                .iter()
-                .zip(&q_new)
-                .map(|(&from, &to)| MotorCommand { position: from + (to - from) * a, velocity: (to - from) / dt })
-                .collect();
+            for ((c, &from), &to) in cmds.iter_mut().zip(&ep.q_cmd).zip(&q_new) {
+                *c = MotorCommand { position: from + (to - from) * a, velocity: (to - from) / dt };
+            }
             ep.world.command_arm(&arm, &cfg, &cmds);
             let f = MotorCommand {
                 position: ep.finger_cmd + (finger_new - ep.finger_cmd) * a,
@@ -391,7 +392,7 @@ impl GraspEnv {
         let outcome = ep.classifier.update(&signals);
         let distance = (tool.translation.vector - obj.translation.vector).norm();
         let held = Classifier::held(&signals);
-        let lift = signals.object_pos[2] - object_facts(&ep.scenario).start_pos[2];
+        let lift = signals.object_pos[2] - ep.start_z;
         let norm = applied.to_normalized(&cfg.action);
         let action_sq: f64 = norm.iter().map(|v| (*v as f64) * (*v as f64)).sum();
         let potential = cfg.reward.potential(
@@ -461,9 +462,3 @@ fn rot_columns(r: &UnitQuaternion<f64>) -> [f64; 6] {
     let m: Matrix3<f64> = r.to_rotation_matrix().into_inner();
     [m[(0, 0)], m[(1, 0)], m[(2, 0)], m[(0, 1)], m[(1, 1)], m[(2, 1)]]
 }
-
-/// The tool yaw (rad) of the measured tool pose; a convenience for policies and tests.
-pub fn measured_tool_yaw(p: &Privileged) -> f64 {
-    tool_yaw(&p.tool.rotation)
-}
-
