@@ -47,6 +47,14 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a checkpoint on a frozen suite (`train`, `heldout`, `ood` or a suite file).
     Eval(EvalArgs),
+    /// The main job: the self-improvement loop. A warm-started champion is evaluated on a probe
+    /// set; its failures drive a curriculum; each challenger trains on it for a fixed budget and
+    /// replaces the champion only if it is significantly better on the frozen held-out suite and
+    /// no worse on OOD, canaries and safety. Leaves OUT/ledger.sqlite, checkpoints, episodes,
+    /// report.txt and report.png.
+    Improve(ImproveArgs),
+    /// Print the report of an `improve` run and write its plot.
+    Report(ReportArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -88,6 +96,56 @@ struct TrainArgs {
     /// Arm profile TOML.
     #[arg(long, requires = "arm")]
     arm_profile: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ImproveArgs {
+    /// Loop config TOML (every field has a default; see examples/improve.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run directory (default: runs/improve-<curriculum>-s<seed>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Curriculum: `targeted` (failure-targeted, the default) or `uniform` (the ablation).
+    #[arg(long, value_parser = ["targeted", "uniform"])]
+    curriculum: Option<String>,
+    /// Run seed (overrides the config's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Generations at most (overrides the config's max_generations).
+    #[arg(long)]
+    generations: Option<u32>,
+    /// Continue the run in OUT (its stored config is used).
+    #[arg(long)]
+    resume: bool,
+    /// Stop after deciding this many generations in this invocation (for crash drills).
+    #[arg(long, hide = true)]
+    stop_after: Option<u32>,
+    /// Print one JSON object (summary and report) on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Arm URDF (default: the shipped arm). Needs --arm-profile.
+    #[arg(long, requires = "arm_profile")]
+    arm: Option<PathBuf>,
+    /// Arm profile TOML.
+    #[arg(long, requires = "arm")]
+    arm_profile: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The run directory of `regrasp improve`.
+    run: PathBuf,
+    /// The uniform ablation to show beside it (default: a sibling run with curriculum
+    /// `uniform`, the same seed and the same budget, if there is one).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Where to write the plot (default: RUN/report.png).
+    #[arg(long)]
+    png: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -354,7 +412,12 @@ fn train(a: TrainArgs) -> Result<()> {
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} env steps {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let opts = RunOptions { warm_start_bc: a.warm_start.is_some(), resume: a.resume, max_iterations: a.max_iterations };
+    let opts = RunOptions {
+        warm_start_bc: a.warm_start.is_some(),
+        resume: a.resume,
+        max_iterations: a.max_iterations,
+        ..RunOptions::default()
+    };
     let final_ckpt = train(cfg, arm, &a.out, opts, &mut |e| match e {
         Event::BehaviourCloning { kept, episodes, env_steps, stats } => {
             pb.set_position(*env_steps);
@@ -478,5 +541,91 @@ fn main() -> Result<()> {
         Command::Bench { what: BenchCommand::Policy(a) } => bench_policy(a),
         Command::Train(a) => train(a),
         Command::Eval(a) => eval(a),
+        Command::Improve(a) => improve(a),
+        Command::Report(a) => report(a),
     }
+}
+
+fn improve(a: ImproveArgs) -> Result<()> {
+    use regrasp_curriculum::{improve, CurriculumMode, ImproveConfig, ImproveEvent, ImproveOptions};
+    let mut cfg = match &a.config {
+        Some(p) => ImproveConfig::from_path(p)?,
+        None => ImproveConfig::default(),
+    };
+    if let Some(c) = &a.curriculum {
+        cfg.curriculum = if c == "uniform" { CurriculumMode::Uniform } else { CurriculumMode::Targeted };
+    }
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    if let Some(g) = a.generations {
+        cfg.max_generations = g;
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/improve-{}-s{}", cfg.curriculum.name(), cfg.seed)));
+    let arm = load_arm(&a.arm, &a.arm_profile)?;
+    let start = Instant::now();
+    let opts = ImproveOptions { resume: a.resume, max_generations_now: a.stop_after };
+    let summary = improve(cfg, arm, &out, opts, &mut |e| {
+        let t = start.elapsed().as_secs();
+        let line = match e {
+            ImproveEvent::Stage { generation, what } => format!("gen {generation}: {what}"),
+            ImproveEvent::Evaluated { policy, suite, success_rate, episodes } => {
+                format!("  {policy} on {suite}: {:.1}% of {episodes}", 100.0 * success_rate)
+            }
+            ImproveEvent::Decided { generation, promoted, heldout, p_value, reasons, composition } => {
+                let comp: Vec<String> = composition.iter().filter(|(_, v)| *v > 0.0).map(|(k, v)| format!("{k} {:.0}%", 100.0 * v)).collect();
+                format!(
+                    "gen {generation}: {} (held-out {:.1}% -> {:.1}%, p = {p_value:.4}; curriculum {}){}",
+                    if *promoted { "PROMOTED" } else { "rolled back" },
+                    100.0 * heldout.0,
+                    100.0 * heldout.1,
+                    comp.join(", "),
+                    if *promoted { String::new() } else { format!("\n    why: {reasons}") }
+                )
+            }
+            ImproveEvent::Stopped { reason } => format!("stopped: {reason}"),
+        };
+        eprintln!("[{:02}:{:02}:{:02}] {line}", t / 3600, t / 60 % 60, t % 60);
+    })
+    .with_context(|| format!("improve run {}", out.display()))?;
+    let (text, rep) = write_report(&out, None, None)?;
+    if a.json {
+        out!("{}", serde_json::json!({ "summary": summary, "report": rep, "wall_s": start.elapsed().as_secs_f64() }));
+    } else {
+        out!("{text}");
+        out!("report: {} and {}", out.join("report.txt").display(), out.join("report.png").display());
+    }
+    Ok(())
+}
+
+/// Builds a run's report (with its ablation), writes report.txt and the plot; returns the text.
+fn write_report(
+    run: &std::path::Path,
+    baseline: Option<&std::path::Path>,
+    png: Option<&std::path::Path>,
+) -> Result<(String, regrasp_curriculum::report::RunReport)> {
+    use regrasp_curriculum::report::{build, find_baseline, plot, render};
+    let mut rep = build(run)?;
+    let base_dir = match baseline {
+        Some(b) => Some(b.to_path_buf()),
+        None => find_baseline(&rep),
+    };
+    if let Some(b) = base_dir {
+        rep.baseline = Some(Box::new(build(&b).with_context(|| format!("baseline {}", b.display()))?));
+    }
+    let text = render(&rep);
+    std::fs::write(run.join("report.txt"), &text).with_context(|| format!("writing {}", run.join("report.txt").display()))?;
+    let png = png.map(|p| p.to_path_buf()).unwrap_or_else(|| run.join("report.png"));
+    plot(&rep, &png)?;
+    Ok((text, rep))
+}
+
+fn report(a: ReportArgs) -> Result<()> {
+    let (text, rep) = write_report(&a.run, a.baseline.as_deref(), a.png.as_deref())?;
+    if a.json {
+        out!("{}", serde_json::to_string(&rep)?);
+    } else {
+        out!("{text}");
+    }
+    Ok(())
 }

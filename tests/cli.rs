@@ -153,3 +153,77 @@ fn a_closed_stdout_ends_quietly_instead_of_panicking() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{err}");
 }
+
+/// (generation, challenger, status) of every generation of a run, and its champion.
+fn improve_outcome(dir: &std::path::Path) -> (Vec<(u32, Option<String>, String)>, Option<(String, u32)>) {
+    let l = regrasp_curriculum::Ledger::open(&dir.join("ledger.sqlite")).unwrap();
+    let gens = l.generations().unwrap().into_iter().map(|g| (g.generation, g.challenger, g.status)).collect();
+    (gens, l.champion().unwrap())
+}
+
+#[test]
+fn improve_killed_at_any_moment_resumes_to_the_same_result() {
+    let base = std::env::temp_dir().join(format!("regrasp-cli-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let straight = base.join("straight");
+    let o = regrasp(&["improve", "--config", "examples/improve-smoke.toml", "--out", straight.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["generations"], 2);
+    assert!(straight.join("report.png").exists() && straight.join("report.txt").exists());
+
+    // kill -9 as soon as each of these appears: the ledger (warm start running), the first
+    // challenger's first checkpoint (training), its episode files (evaluating), the second
+    // generation's directory.
+    let crashed = base.join("crashed");
+    let triggers = [
+        crashed.join("ledger.sqlite"),
+        crashed.join("generations/1/latest"),
+        crashed.join("generations/2"),
+        crashed.join("generations/2/latest"),
+    ];
+    let mut kills = 0;
+    for (i, trigger) in triggers.iter().enumerate() {
+        let mut args = vec!["improve", "--config", "examples/improve-smoke.toml", "--out", crashed.to_str().unwrap()];
+        if i > 0 {
+            args.push("--resume");
+        }
+        let log = base.join(format!("stderr-{i}.txt"));
+        std::fs::create_dir_all(&base).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_regrasp"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let status = loop {
+            if trigger.exists() && child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                kills += 1;
+                child.wait().unwrap();
+                break None;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            std::thread::yield_now();
+        };
+        // Every run that was not killed must have succeeded.
+        if let Some(status) = status {
+            assert!(status.success(), "run {i}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+    }
+    assert!(kills >= 2, "only {kills} kills landed before the run finished");
+    let o = regrasp(&["improve", "--out", crashed.to_str().unwrap(), "--resume"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(improve_outcome(&crashed), improve_outcome(&straight));
+
+    // The report verb reads both runs; a directory without a ledger is a clear error.
+    let o = regrasp(&["report", crashed.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["generations"].as_array().map(|a| a.len()), Some(2));
+    let o = regrasp(&["report", base.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no ledger.sqlite"));
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use regrasp_sim::outcome::OutcomeKind;
-use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, ScenarioDistribution, ACTION_DIM};
+use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, ScenarioSource, ACTION_DIM};
 
 use crate::error::Result;
 
@@ -33,16 +33,17 @@ pub trait Environment: Send {
     fn step(&mut self, action: &[f32; ACTION_DIM]) -> Result<Transition>;
 }
 
-/// The grasping task: scenarios drawn from a distribution by seed.
+/// The grasping task: scenarios drawn by seed from a source (the training distribution, or a
+/// curriculum).
 pub struct GraspTask {
     env: GraspEnv,
-    distribution: ScenarioDistribution,
+    source: Arc<dyn ScenarioSource>,
 }
 
 impl GraspTask {
     /// A task over a new `GraspEnv`.
-    pub fn new(arm: Arc<ArmModel>, cfg: Arc<EnvConfig>, distribution: ScenarioDistribution) -> Result<Self> {
-        Ok(Self { env: GraspEnv::new(arm, cfg)?, distribution })
+    pub fn new(arm: Arc<ArmModel>, cfg: Arc<EnvConfig>, source: Arc<dyn ScenarioSource>) -> Result<Self> {
+        Ok(Self { env: GraspEnv::new(arm, cfg)?, source })
     }
 
     /// The underlying env.
@@ -57,7 +58,7 @@ impl Environment for GraspTask {
     }
 
     fn reset(&mut self, seed: u64) -> Result<Vec<f32>> {
-        Ok(self.env.reset(&self.distribution.sample(seed))?)
+        Ok(self.env.reset(&self.source.scenario(seed))?)
     }
 
     fn step(&mut self, action: &[f32; ACTION_DIM]) -> Result<Transition> {

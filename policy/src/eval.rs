@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use regrasp_sim::outcome::OutcomeKind;
-use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, Outcome, Scenario};
+use regrasp_sim::{Action, ArmModel, EnvConfig, EpisodeSafety, GraspEnv, Outcome, Scenario};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
@@ -53,6 +53,21 @@ impl LoadedPolicy {
     }
 }
 
+/// What an evaluated episode measured beyond its outcome: safety figures for the promotion
+/// gate and the learning signal that prioritised replay ranks scenarios by.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct EpisodeMetrics {
+    /// Peak contact forces (N) and joint-limit steps.
+    pub safety: EpisodeSafety,
+    /// Mean squared second difference of successive normalised actions (the actions command
+    /// tool velocity, so this is jerk × control period², in normalised units).
+    pub action_jerk: f64,
+    /// Discounted return of the episode (the env's reward and γ).
+    pub discounted_return: f64,
+    /// The policy's value estimate of the first observation.
+    pub initial_value: f64,
+}
+
 /// One evaluated episode: enough to replay it exactly.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EpisodeRecord {
@@ -66,6 +81,9 @@ pub struct EpisodeRecord {
     pub final_state_hash: u64,
     /// How it ended.
     pub outcome: Outcome,
+    /// Safety and learning figures (absent in records written before they existed).
+    #[serde(default)]
+    pub metrics: EpisodeMetrics,
 }
 
 /// The result of evaluating a policy on a suite.
@@ -108,20 +126,41 @@ pub fn evaluate(
             let mut obs = env.reset(s)?;
             let limits = env.config().action;
             let mut scratch = Scratch::default();
+            let mut x = vec![0.0f32; obs.len()];
+            policy.norm.apply(&obs, &mut x);
+            let initial_value = policy.net.value(&x, &mut scratch) as f64;
+            let gamma = env.config().reward.gamma;
+            let (mut ret, mut discount, mut jerk_sum) = (0.0f64, 1.0f64, 0.0f64);
+            let mut normalized: Vec<[f32; regrasp_sim::ACTION_DIM]> = Vec::new();
             let mut actions = Vec::new();
             loop {
                 let a = policy.act(&obs, &limits, &mut scratch)?;
                 let step = env.step(&a)?;
+                ret += discount * step.reward;
+                discount *= gamma;
+                normalized.push(a.to_normalized(&limits));
+                if let [.., p2, p1, p0] = normalized.as_slice() {
+                    jerk_sum += (0..regrasp_sim::ACTION_DIM)
+                        .map(|k| ((p0[k] - 2.0 * p1[k] + p2[k]) as f64).powi(2))
+                        .sum::<f64>();
+                }
                 actions.push(a);
                 obs = step.obs;
                 if let Some(outcome) = step.outcome {
                     on_done();
+                    let metrics = EpisodeMetrics {
+                        safety: env.safety().unwrap_or_default(),
+                        action_jerk: jerk_sum / normalized.len().saturating_sub(2).max(1) as f64,
+                        discounted_return: ret,
+                        initial_value,
+                    };
                     return Ok(EpisodeRecord {
                         scenario: *s,
                         policy_hash: policy.hash.clone(),
                         actions,
                         final_state_hash: env.state_hash(),
                         outcome,
+                        metrics,
                     });
                 }
             }

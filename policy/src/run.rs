@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use regrasp_sim::ArmModel;
+use regrasp_sim::{ArmModel, ScenarioSource};
 use serde::Serialize;
 
 use burn::module::Module;
@@ -62,10 +62,16 @@ pub enum Event {
 }
 
 /// Options of [`train`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Warm-start by behaviour cloning from the scripted grasp.
     pub warm_start_bc: bool,
+    /// Start PPO from this checkpoint (its weights, normaliser and action noise; a fresh
+    /// optimizer), e.g. a champion that a challenger fine-tunes.
+    pub init: Option<PathBuf>,
+    /// Draw training scenarios from this source instead of the config's distribution (a
+    /// curriculum). Demonstrations for a warm start still come from the distribution.
+    pub source: Option<Arc<dyn ScenarioSource>>,
     /// Continue from `OUT/latest`.
     pub resume: bool,
     /// Stop after this many PPO iterations in this invocation (for tests and crash drills).
@@ -112,9 +118,11 @@ pub fn train(
     };
     let env_cfg = Arc::new(cfg.env.clone());
     let make_envs = |cfg: &TrainConfig| -> Result<Vec<GraspTask>> {
-        (0..cfg.envs)
-            .map(|_| GraspTask::new(Arc::clone(&arm), Arc::clone(&env_cfg), cfg.distribution.clone()))
-            .collect()
+        let source: Arc<dyn ScenarioSource> = match &opts.source {
+            Some(s) => Arc::clone(s),
+            None => Arc::new(cfg.distribution.clone()),
+        };
+        (0..cfg.envs).map(|_| GraspTask::new(Arc::clone(&arm), Arc::clone(&env_cfg), Arc::clone(&source))).collect()
     };
 
     let (mut trainer, mut parent) = if opts.resume {
@@ -135,7 +143,13 @@ pub fn train(
         let envs = make_envs(&cfg)?;
         let mut t = Trainer::new(cfg.clone(), envs)?;
         let mut parent = None;
-        if opts.warm_start_bc {
+        if let Some(dir) = &opts.init {
+            let c = Checkpoint::load(dir)?;
+            c.check_fits(dir, &arm, t.normalizer().dim())?;
+            t.set_model(c.model(&burn::prelude::Device::flex())?, c.normalizer.clone());
+            t.cfg.ppo.update_normalizer = c.config.ppo.update_normalizer;
+            parent = Some(c.meta.content_hash.clone());
+        } else if opts.warm_start_bc {
             let seeds: Vec<u64> = (0..cfg.bc.episodes).map(|_| draw_seed(cfg.seed, &mut t.progress)).collect();
             let mut demos = collect_demos(&arm, &env_cfg, &cfg.distribution, &seeds, cfg.ppo.gamma)?;
             let (mut model, mut norm, stats) = behaviour_clone(t.model().clone(), &demos, &cfg.bc, cfg.seed)?;

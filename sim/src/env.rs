@@ -61,6 +61,18 @@ pub struct Privileged {
     pub pending: Vec<Action>,
 }
 
+/// Safety figures of the current episode (what a promotion gate must not let regress).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EpisodeSafety {
+    /// Largest total contact force (N) of the arm and fingers on the table or the object, over
+    /// every physics step of the episode.
+    pub peak_contact_force: f64,
+    /// Largest arm–table contact force (N) over every physics step.
+    pub peak_table_force: f64,
+    /// Control steps at which the IK solution sat at a joint limit.
+    pub joint_limit_steps: u32,
+}
+
 /// Counters that survive across episodes.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EnvCounters {
@@ -91,6 +103,7 @@ struct Episode {
     potential: f64,
     /// Height of the object's centre at the start (m).
     start_z: f64,
+    safety: EpisodeSafety,
 }
 
 /// The grasping environment.
@@ -247,6 +260,7 @@ impl GraspEnv {
             grip_force: 0.0,
             potential: 0.0,
             start_z: facts.start_pos[2],
+            safety: EpisodeSafety::default(),
         };
         let start_distance = (tool.translation.vector - Vector3::new(facts.start_pos[0], facts.start_pos[1], facts.start_pos[2])).norm();
         ep.potential = self.cfg.reward.potential(start_distance, false, 0.0, self.cfg.outcome.success_lift);
@@ -256,6 +270,11 @@ impl GraspEnv {
         let obs = self.observe(&mut ep);
         self.ep = Some(ep);
         Ok(obs)
+    }
+
+    /// Safety figures of the current (or just ended) episode.
+    pub fn safety(&self) -> Option<EpisodeSafety> {
+        self.ep.as_ref().map(|e| e.safety)
     }
 
     /// Ground truth of the current episode.
@@ -358,6 +377,7 @@ impl GraspEnv {
             let c = ep.world.contacts();
             table_force = table_force.max(c.table_force);
             grip_force = grip_force.max(c.grip_force);
+            ep.safety.peak_contact_force = ep.safety.peak_contact_force.max(c.table_force + c.grip_force);
             ep.contacts = c;
             if !ep.world.is_finite() {
                 finite = false;
@@ -370,6 +390,8 @@ impl GraspEnv {
         ep.finger_cmd = finger_new;
         ep.steps += 1;
         ep.grip_force = grip_force;
+        ep.safety.peak_table_force = ep.safety.peak_table_force.max(table_force);
+        ep.safety.joint_limit_steps += joint_at_limit.is_some() as u32;
 
         let obj = ep.world.object_pose();
         let up = obj.rotation * ep.world.object_up_local;

@@ -330,6 +330,19 @@ impl Format {
     }
 }
 
+/// Anything that turns a training seed into a scenario, deterministically: a distribution, or a
+/// curriculum that mixes several.
+pub trait ScenarioSource: Send + Sync {
+    /// The scenario for `seed`; the same seed always gives the same scenario.
+    fn scenario(&self, seed: u64) -> Scenario;
+}
+
+impl ScenarioSource for ScenarioDistribution {
+    fn scenario(&self, seed: u64) -> Scenario {
+        self.sample(seed)
+    }
+}
+
 /// A closed interval `[lo, hi]` sampled uniformly.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

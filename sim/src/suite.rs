@@ -97,6 +97,8 @@ pub mod shipped {
     pub const HELDOUT: &str = include_str!("../../suites/heldout.toml");
     /// `suites/ood.toml`: shapes, sizes, masses and frictions outside the training ranges.
     pub const OOD: &str = include_str!("../../suites/ood.toml");
+    /// `suites/canary.toml`: the training distribution, from the canary seed space.
+    pub const CANARY: &str = include_str!("../../suites/canary.toml");
 }
 
 impl EvalSuite {
@@ -108,12 +110,13 @@ impl EvalSuite {
         Ok(s)
     }
 
-    /// A shipped suite by name (`train`, `heldout`, `ood`), or a suite file by path.
+    /// A shipped suite by name (`train`, `heldout`, `ood`, `canary`), or a suite file by path.
     pub fn load(name_or_path: &str) -> Result<Self> {
         let shipped = match name_or_path {
             "train" => Some(shipped::TRAIN),
             "heldout" => Some(shipped::HELDOUT),
             "ood" => Some(shipped::OOD),
+            "canary" => Some(shipped::CANARY),
             _ => None,
         };
         match shipped {
@@ -192,7 +195,12 @@ mod tests {
 
     #[test]
     fn shipped_suites_are_valid_and_in_their_spaces() {
-        for (name, space) in [("train", SeedSpace::Train), ("heldout", SeedSpace::Heldout), ("ood", SeedSpace::Ood)] {
+        for (name, space) in [
+            ("train", SeedSpace::Train),
+            ("heldout", SeedSpace::Heldout),
+            ("ood", SeedSpace::Ood),
+            ("canary", SeedSpace::Canary),
+        ] {
             let s = EvalSuite::load(name).unwrap();
             assert_eq!(s.seed_space, space);
             let scenarios = s.scenarios();

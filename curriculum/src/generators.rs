@@ -1,0 +1,476 @@
+//! Curriculum generators and the plan they make together. Each generator proposes training
+//! scenarios from the failure archive: `uniform` (the training ranges: the baseline), `replay`
+//! (prioritised replay of probe scenarios by learning potential, with a staleness term, as in
+//! Prioritized Level Replay), `boundary` (per-parameter ranges widened where success at the
+//! edge is high and narrowed where it is low, as in automatic domain randomisation) and
+//! `mutate` (small edits of failed scenarios). A [`CurriculumPlan`] mixes their proposals by
+//! share and turns each training seed into one scenario, deterministically.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use regrasp_sim::scenario::Shape;
+use regrasp_sim::suite::SeedSpace;
+use regrasp_sim::{Scenario, ScenarioDistribution, ScenarioSource};
+use serde::{Deserialize, Serialize};
+
+use crate::archive::{ArchiveEntry, FailureArchive, Param, Side};
+use crate::config::GeneratorsConfig;
+
+/// The generators.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum GeneratorKind {
+    /// Domain randomisation over the training ranges.
+    Uniform,
+    /// Prioritised replay of probe scenarios.
+    Replay,
+    /// Automatic-domain-randomisation ranges.
+    Boundary,
+    /// Edits of failed scenarios.
+    Mutate,
+}
+
+impl GeneratorKind {
+    /// Every generator, in bandit-arm order.
+    pub const ALL: [GeneratorKind; 4] =
+        [GeneratorKind::Uniform, GeneratorKind::Replay, GeneratorKind::Boundary, GeneratorKind::Mutate];
+
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeneratorKind::Uniform => "uniform",
+            GeneratorKind::Replay => "replay",
+            GeneratorKind::Boundary => "boundary",
+            GeneratorKind::Mutate => "mutate",
+        }
+    }
+}
+
+/// What a generator proposes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Proposal {
+    /// Sample this distribution with the training seed.
+    Distribution {
+        /// The distribution.
+        distribution: ScenarioDistribution,
+    },
+    /// Pick one of these scenarios with probability proportional to its weight.
+    Scenarios {
+        /// Scenarios with (positive) weights.
+        scenarios: Vec<(Scenario, f64)>,
+    },
+}
+
+impl Proposal {
+    /// Whether there is nothing to draw from.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Proposal::Scenarios { scenarios } if scenarios.iter().all(|(_, w)| *w <= 0.0))
+    }
+}
+
+/// One generator's part of a curriculum.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CurriculumPart {
+    /// Who proposed it.
+    pub generator: GeneratorKind,
+    /// Fraction of training scenarios drawn from it.
+    pub share: f64,
+    /// What it proposed.
+    pub proposal: Proposal,
+}
+
+/// A curriculum: the parts, and the base distribution every invalid draw falls back to.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CurriculumPlan {
+    /// The training distribution.
+    pub base: ScenarioDistribution,
+    /// Parts; their shares sum to 1.
+    pub parts: Vec<CurriculumPart>,
+}
+
+/// A uniform number in [0, 1) from a seed and a stream (SplitMix64).
+pub fn unit(seed: u64, stream: u64) -> f64 {
+    (SeedSpace::training_seed(seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F), stream) >> 9) as f64 / (1u64 << 53) as f64
+}
+
+fn pick_weighted(weights: impl Iterator<Item = f64> + Clone, u: f64) -> Option<usize> {
+    let total: f64 = weights.clone().filter(|w| *w > 0.0).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut acc = 0.0;
+    let mut last = None;
+    for (i, w) in weights.enumerate() {
+        if w <= 0.0 {
+            continue;
+        }
+        acc += w / total;
+        last = Some(i);
+        if u < acc {
+            return Some(i);
+        }
+    }
+    last
+}
+
+impl CurriculumPlan {
+    /// The uniform curriculum: the base distribution only.
+    pub fn uniform(base: &ScenarioDistribution) -> Self {
+        Self {
+            base: base.clone(),
+            parts: vec![CurriculumPart {
+                generator: GeneratorKind::Uniform,
+                share: 1.0,
+                proposal: Proposal::Distribution { distribution: base.clone() },
+            }],
+        }
+    }
+
+    /// Share per generator (0 for generators without a part).
+    pub fn composition(&self) -> BTreeMap<GeneratorKind, f64> {
+        let mut m: BTreeMap<GeneratorKind, f64> = GeneratorKind::ALL.iter().map(|g| (*g, 0.0)).collect();
+        for p in &self.parts {
+            *m.entry(p.generator).or_default() += p.share;
+        }
+        m
+    }
+
+    /// Every explicit scenario the plan can produce (for the firewall).
+    pub fn explicit_scenarios(&self) -> impl Iterator<Item = &Scenario> {
+        self.parts.iter().flat_map(|p| match &p.proposal {
+            Proposal::Scenarios { scenarios } => scenarios.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+            Proposal::Distribution { .. } => Vec::new(),
+        })
+    }
+
+    /// The part and the raw draw for `seed` (before the validity fallback).
+    fn draw(&self, seed: u64) -> Option<(GeneratorKind, Scenario)> {
+        let i = pick_weighted(self.parts.iter().map(|p| if p.proposal.is_empty() { 0.0 } else { p.share }), unit(seed, 1))?;
+        let part = &self.parts[i];
+        let s = match &part.proposal {
+            Proposal::Distribution { distribution } => distribution.sample(seed),
+            Proposal::Scenarios { scenarios } => {
+                let j = pick_weighted(scenarios.iter().map(|(_, w)| *w), unit(seed, 2))?;
+                scenarios[j].0
+            }
+        };
+        Some((part.generator, s))
+    }
+
+    /// Which generator `seed` draws from.
+    pub fn generator_of(&self, seed: u64) -> GeneratorKind {
+        match self.draw(seed) {
+            Some((g, s)) if s.validate("curriculum").is_ok() => g,
+            _ => GeneratorKind::Uniform,
+        }
+    }
+}
+
+impl ScenarioSource for CurriculumPlan {
+    /// A valid scenario for every seed: a draw that fails validation (a widened range can make
+    /// an object reach into the base keep-out) falls back to the base distribution.
+    fn scenario(&self, seed: u64) -> Scenario {
+        match self.draw(seed) {
+            Some((_, s)) if s.validate("curriculum").is_ok() => s,
+            _ => self.base.sample(seed),
+        }
+    }
+}
+
+/// `uniform`: the training distribution.
+pub fn uniform(base: &ScenarioDistribution) -> Proposal {
+    Proposal::Distribution { distribution: base.clone() }
+}
+
+/// The learning potential of an archived episode: the policy's value error on it
+/// (|return − V(s₀)|, large where the critic is surprised), plus one for a failure.
+pub fn learning_potential(e: &ArchiveEntry) -> f64 {
+    let m = &e.metrics;
+    let err = (m.discounted_return - m.initial_value).abs();
+    (if err.is_finite() { err } else { 0.0 }) + if e.failed() { 1.0 } else { 0.0 }
+}
+
+/// `replay`: Prioritized Level Replay over the newest evaluation of each probe scenario.
+/// Score priority: rank-based, h = rank^(−1/β); staleness priority: generations since the
+/// scenario was last replayed; P = (1 − ρ)·P_score + ρ·P_staleness. Keeps the `replay_size`
+/// most likely scenarios with their probabilities as weights.
+pub fn replay(
+    archive: &FailureArchive,
+    generation: u32,
+    last_replayed: &HashMap<u64, u32>,
+    cfg: &GeneratorsConfig,
+) -> Proposal {
+    // The newest evaluation of each probe scenario (keyed by seed).
+    let mut newest: BTreeMap<u64, &ArchiveEntry> = BTreeMap::new();
+    for e in archive.entries.iter().filter(|e| e.suite == "probe") {
+        newest.insert(e.scenario.seed, e);
+    }
+    let items: Vec<&ArchiveEntry> = newest.into_values().collect();
+    if items.is_empty() {
+        return Proposal::Scenarios { scenarios: Vec::new() };
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| {
+        learning_potential(items[b]).total_cmp(&learning_potential(items[a])).then(items[a].scenario.seed.cmp(&items[b].scenario.seed))
+    });
+    let mut score = vec![0.0; items.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        score[i] = ((rank + 1) as f64).powf(-1.0 / cfg.replay_temperature);
+    }
+    let stale: Vec<f64> = items
+        .iter()
+        .map(|e| (generation + 1).saturating_sub(last_replayed.get(&e.scenario.seed).map_or(0, |g| g + 1)) as f64)
+        .collect();
+    let (ss, st) = (score.iter().sum::<f64>(), stale.iter().sum::<f64>());
+    let rho = cfg.replay_staleness;
+    let p: Vec<f64> = (0..items.len())
+        .map(|i| (1.0 - rho) * score[i] / ss.max(1e-300) + if st > 0.0 { rho * stale[i] / st } else { 0.0 })
+        .collect();
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+    idx.truncate(cfg.replay_size);
+    Proposal::Scenarios { scenarios: idx.into_iter().map(|i| (items[i].scenario, p[i])).collect() }
+}
+
+/// The boundary probes of a distribution: for every parameter and end, scenarios sampled from
+/// `d` with that parameter pinned to the end. Seeds come from the training space (stream
+/// `seed`), invalid pins are skipped.
+pub fn boundary_probes(d: &ScenarioDistribution, seed: u64, per_edge: usize) -> Vec<(Param, Side, Scenario)> {
+    let mut out = Vec::new();
+    let mut k = 0u64;
+    for p in Param::ALL {
+        let iv = p.interval(d);
+        for side in [Side::Lo, Side::Hi] {
+            let v = if side == Side::Lo { iv.lo } else { iv.hi };
+            let mut made = 0;
+            let mut tries = 0;
+            while made < per_edge && tries < 4 * per_edge.max(1) {
+                let s = p.pinned(&d.sample(SeedSpace::training_seed(seed, k)), v);
+                k += 1;
+                tries += 1;
+                if s.validate("boundary probe").is_ok() {
+                    out.push((p, side, s));
+                    made += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `boundary`: moves each parameter's ends by the probe success there: an end whose success
+/// is at least `boundary_widen_above` moves out by `boundary_step` × the base width (not past
+/// the hard limits); one below `boundary_narrow_below` moves in (never inside the middle of
+/// the base range). A move that makes the distribution invalid is not made. Returns the new
+/// distribution and the success per edge it saw.
+pub fn boundary(
+    current: &ScenarioDistribution,
+    base: &ScenarioDistribution,
+    probes: &[(Param, Side, bool)],
+    cfg: &GeneratorsConfig,
+) -> (ScenarioDistribution, BTreeMap<(Param, Side), (u64, u64)>) {
+    let mut seen: BTreeMap<(Param, Side), (u64, u64)> = BTreeMap::new();
+    for &(p, side, success) in probes {
+        let e = seen.entry((p, side)).or_default();
+        e.0 += success as u64;
+        e.1 += 1;
+    }
+    let mut next = current.clone();
+    for (&(p, side), &(wins, n)) in &seen {
+        if n == 0 {
+            continue;
+        }
+        let rate = wins as f64 / n as f64;
+        let b = p.interval(base);
+        let step = cfg.boundary_step * (b.hi - b.lo);
+        let mid = 0.5 * (b.lo + b.hi);
+        let (hard_lo, hard_hi) = p.hard_limits();
+        let mut trial = next.clone();
+        let iv = p.interval_mut(&mut trial);
+        let outward = if rate >= cfg.boundary_widen_above {
+            1.0
+        } else if rate < cfg.boundary_narrow_below {
+            -1.0
+        } else {
+            continue;
+        };
+        match side {
+            Side::Lo => iv.lo = (iv.lo - outward * step).clamp(hard_lo, mid),
+            Side::Hi => iv.hi = (iv.hi + outward * step).clamp(mid, hard_hi),
+        }
+        if trial.validate("boundary").is_ok() {
+            next = trial;
+        }
+    }
+    (next, seen)
+}
+
+/// `mutate`: small edits of the most recent failures: the object moved by up to
+/// `mutate_position`, turned, and its size, mass and friction scaled by up to ±`mutate_scale`;
+/// each variant gets a fresh training seed. Invalid variants are skipped.
+pub fn mutate(archive: &FailureArchive, seed: u64, cfg: &GeneratorsConfig) -> Proposal {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    let mut k = 0u64;
+    for e in archive.recent_failures().take(cfg.mutate_failures) {
+        for _ in 0..cfg.mutate_per_failure {
+            let mut s = e.scenario;
+            let scale = |rng: &mut ChaCha8Rng| 1.0 + cfg.mutate_scale * (2.0 * rng.random::<f64>() - 1.0);
+            s.object.pose.x += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
+            s.object.pose.y += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
+            s.object.pose.yaw = regrasp_sim::kinematics::wrap_angle(s.object.pose.yaw + 0.3 * (2.0 * rng.random::<f64>() - 1.0));
+            let f = scale(&mut rng);
+            s.object.shape = match s.object.shape {
+                Shape::Box { size } => Shape::Box { size: size.map(|v| v * f) },
+                Shape::Cylinder { radius, height } => Shape::Cylinder { radius: radius * f, height: height * f },
+                Shape::Sphere { radius } => Shape::Sphere { radius: radius * f },
+                Shape::Capsule { radius, length } => Shape::Capsule { radius: radius * f, length: length * f },
+            };
+            s.object.mass *= scale(&mut rng);
+            s.object.friction *= scale(&mut rng);
+            s.seed = SeedSpace::training_seed(seed, k);
+            k += 1;
+            if s.validate("mutation").is_ok() {
+                out.push((s, 1.0));
+            }
+        }
+    }
+    Proposal::Scenarios { scenarios: out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regrasp_policy::eval::EpisodeMetrics;
+    use regrasp_sim::OutcomeKind;
+
+    fn entry(seed: u64, outcome: OutcomeKind, value_error: f64) -> ArchiveEntry {
+        ArchiveEntry {
+            generation: 0,
+            policy: "p".into(),
+            suite: "probe".into(),
+            scenario: ScenarioDistribution::default().sample(seed),
+            outcome,
+            metrics: EpisodeMetrics { discounted_return: value_error, ..EpisodeMetrics::default() },
+        }
+    }
+
+    /// 40 probe episodes: seeds 0–9 failed, the rest succeeded with a small value error.
+    fn synthetic() -> FailureArchive {
+        FailureArchive {
+            entries: (0..40)
+                .map(|s| if s < 10 { entry(s, OutcomeKind::SlipDuringLift, 0.5) } else { entry(s, OutcomeKind::Success, 0.05) })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn replay_prefers_failures_and_stale_scenarios() {
+        let cfg = GeneratorsConfig { replay_size: 20, ..GeneratorsConfig::default() };
+        let Proposal::Scenarios { scenarios } = replay(&synthetic(), 3, &HashMap::new(), &cfg) else { panic!() };
+        assert_eq!(scenarios.len(), 20);
+        let w = |seed: u64| scenarios.iter().find(|(s, _)| s.seed == seed).map(|(_, w)| *w);
+        let failed: f64 = (0..10).filter_map(w).sum();
+        let total: f64 = scenarios.iter().map(|(_, w)| w).sum();
+        assert!(failed / total > 0.7, "failures get {:.2} of the replay mass", failed / total);
+        // A failure replayed last generation is less likely than one never replayed.
+        let just_replayed: HashMap<u64, u32> = [(0u64, 3u32)].into();
+        let Proposal::Scenarios { scenarios: again } = replay(&synthetic(), 4, &just_replayed, &cfg) else { panic!() };
+        let p = |v: &Vec<(Scenario, f64)>, seed| v.iter().find(|(s, _)| s.seed == seed).map(|(_, w)| *w).unwrap_or(0.0);
+        let (s0, s1) = (p(&again, 0), p(&again, 1));
+        assert!(s0 < p(&scenarios, 0) || s0 < s1, "staleness did not lower a just-replayed scenario");
+    }
+
+    #[test]
+    fn boundary_widens_easy_edges_and_narrows_hard_ones() {
+        let base = ScenarioDistribution::default();
+        let cfg = GeneratorsConfig::default();
+        // Mass: every probe at the heavy end succeeded; friction: every probe at the slippery end failed.
+        let mut probes = vec![(Param::Mass, Side::Hi, true); 6];
+        probes.extend(vec![(Param::Friction, Side::Lo, false); 6]);
+        probes.extend(vec![(Param::Radius, Side::Hi, true), (Param::Radius, Side::Hi, true), (Param::Radius, Side::Hi, false)]);
+        let (next, seen) = boundary(&base, &base, &probes, &cfg);
+        assert!(next.mass.hi > base.mass.hi, "mass hi {} not widened", next.mass.hi);
+        assert!(next.friction.lo > base.friction.lo, "friction lo {} not narrowed", next.friction.lo);
+        assert_eq!(next.radius, base.radius, "a 67 % edge stays");
+        assert_eq!(next.size, base.size, "an unprobed edge stays");
+        assert_eq!(seen[&(Param::Mass, Side::Hi)], (6, 6));
+        next.validate("next").unwrap();
+        // Never past the hard limits, however often it widens.
+        let mut d = base.clone();
+        for _ in 0..100 {
+            d = boundary(&d, &base, &[(Param::Mass, Side::Hi, true)], &cfg).0;
+        }
+        assert!(d.mass.hi <= regrasp_sim::scenario::limits::MASS.1);
+    }
+
+    #[test]
+    fn boundary_probes_sit_on_the_edges_and_are_valid() {
+        let d = ScenarioDistribution::default();
+        let probes = boundary_probes(&d, 9, 3);
+        assert_eq!(probes.len(), Param::ALL.len() * 2 * 3);
+        for (p, side, s) in &probes {
+            s.validate("probe").unwrap();
+            let iv = p.interval(&d);
+            let want = if *side == Side::Lo { iv.lo } else { iv.hi };
+            assert!((p.value(s, *side) - want).abs() < 1e-9, "{p:?} {side:?}");
+            assert_eq!(SeedSpace::of(s.seed), Some(SeedSpace::Train));
+        }
+    }
+
+    #[test]
+    fn mutate_makes_small_valid_edits_of_failures_only() {
+        let cfg = GeneratorsConfig::default();
+        let a = synthetic();
+        let Proposal::Scenarios { scenarios } = mutate(&a, 5, &cfg) else { panic!() };
+        assert!(scenarios.len() >= 30, "{} variants", scenarios.len());
+        for (s, _) in &scenarios {
+            s.validate("m").unwrap();
+            assert_eq!(SeedSpace::of(s.seed), Some(SeedSpace::Train));
+            // Each variant is near one of the failed scenarios (seeds 0–9).
+            let near = a.entries[..10].iter().any(|e| {
+                let o = &e.scenario.object;
+                e.scenario.object.shape.kind() == s.object.shape.kind()
+                    && (o.pose.x - s.object.pose.x).abs() <= cfg.mutate_position + 1e-12
+                    && (o.pose.y - s.object.pose.y).abs() <= cfg.mutate_position + 1e-12
+                    && (s.object.mass / o.mass - 1.0).abs() <= cfg.mutate_scale + 1e-12
+            });
+            assert!(near, "variant {s:?} is not a small edit of a failure");
+        }
+        assert_eq!(mutate(&a, 5, &cfg), mutate(&a, 5, &cfg), "deterministic");
+    }
+
+    #[test]
+    fn a_plan_mixes_by_share_and_always_gives_valid_scenarios() {
+        let base = ScenarioDistribution::default();
+        let a = synthetic();
+        let plan = CurriculumPlan {
+            base: base.clone(),
+            parts: vec![
+                CurriculumPart { generator: GeneratorKind::Uniform, share: 0.25, proposal: uniform(&base) },
+                CurriculumPart { generator: GeneratorKind::Mutate, share: 0.75, proposal: mutate(&a, 1, &GeneratorsConfig::default()) },
+            ],
+        };
+        let n = 4000;
+        let mutated = (0..n).filter(|&i| plan.generator_of(SeedSpace::training_seed(3, i)) == GeneratorKind::Mutate).count();
+        let share = mutated as f64 / n as f64;
+        assert!((share - 0.75).abs() < 0.03, "mutate share {share}");
+        for i in 0..200 {
+            let seed = SeedSpace::training_seed(3, i);
+            plan.scenario(seed).validate("plan").unwrap();
+            assert_eq!(plan.scenario(seed), plan.scenario(seed));
+        }
+        // An empty proposal gets nothing.
+        let empty = CurriculumPlan {
+            base: base.clone(),
+            parts: vec![
+                CurriculumPart { generator: GeneratorKind::Uniform, share: 0.1, proposal: uniform(&base) },
+                CurriculumPart { generator: GeneratorKind::Replay, share: 0.9, proposal: Proposal::Scenarios { scenarios: vec![] } },
+            ],
+        };
+        assert!((0..100).all(|i| empty.generator_of(i) == GeneratorKind::Uniform));
+    }
+}

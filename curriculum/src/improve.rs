@@ -1,0 +1,504 @@
+//! The generation loop (`regrasp improve`): champion → evaluate on the probe set → mine its
+//! failures → build a curriculum → train a challenger for a fixed env-step budget → evaluate
+//! the challenger on the probe set and, with the champion, on the same frozen held-out, OOD and
+//! canary scenarios → promote or roll back → repeat until the budget, the target or the
+//! patience runs out. Every step is recorded in the ledger before the next begins and every
+//! result is a pure function of the config and seed, so `--resume` after a crash at any moment
+//! continues exactly as if nothing had happened.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use regrasp_policy::checkpoint::Checkpoint;
+use regrasp_policy::eval::{evaluate, write_episodes, LoadedPolicy};
+use regrasp_policy::ppo::stream_seed;
+use regrasp_policy::run::{train, RunOptions};
+use regrasp_sim::suite::{EvalSuite, SeedSpace};
+use regrasp_sim::{ArmModel, GraspEnv, Scenario, ScenarioDistribution};
+use serde::Serialize;
+
+use crate::archive::{FailureArchive, Param, Side};
+use crate::bandit::Exp3;
+use crate::config::{CurriculumMode, ImproveConfig};
+use crate::error::{CurriculumError, Result};
+use crate::firewall::Firewall;
+use crate::gate::{judge, GateInput, Judged};
+use crate::generators::{self, CurriculumPart, CurriculumPlan, GeneratorKind, Proposal};
+use crate::ledger::{EvaluationRow, GenerationRow, Ledger};
+
+/// Seed streams of a run (mixed with the run seed).
+mod stream {
+    pub const PROBE: u64 = 101;
+    pub const CHALLENGER: u64 = 102;
+    pub const BANDIT: u64 = 103;
+    pub const BOUNDARY: u64 = 104;
+    pub const MUTATE: u64 = 105;
+}
+
+/// The probe set of a run: `probe_size` training-space scenarios of the training distribution.
+pub fn probe_scenarios(cfg: &ImproveConfig) -> Vec<Scenario> {
+    let base = &cfg.train.distribution;
+    (0..cfg.probe_size).map(|i| base.sample(SeedSpace::training_seed(stream_seed(cfg.seed, stream::PROBE, 0), i))).collect()
+}
+
+/// The frozen suites of a run, each checked to lie in its own seed space.
+#[derive(Clone, Debug)]
+pub struct FrozenSuites {
+    /// Held-out scenarios.
+    pub heldout: Vec<Scenario>,
+    /// OOD scenarios.
+    pub ood: Vec<Scenario>,
+    /// Canary scenarios.
+    pub canary: Vec<Scenario>,
+}
+
+impl FrozenSuites {
+    /// Loads the suites a config names.
+    pub fn load(cfg: &ImproveConfig) -> Result<Self> {
+        let get = |name: &str, space: SeedSpace| -> Result<Vec<Scenario>> {
+            let s = EvalSuite::load(name)?;
+            if s.seed_space != space {
+                return Err(CurriculumError::Config {
+                    source_name: name.into(),
+                    message: format!("suite `{}` lies in the {:?} seed space; this slot needs {space:?}", s.name, s.seed_space),
+                });
+            }
+            Ok(s.scenarios())
+        };
+        Ok(Self {
+            heldout: get(&cfg.suites.heldout, SeedSpace::Heldout)?,
+            ood: get(&cfg.suites.ood, SeedSpace::Ood)?,
+            canary: get(&cfg.suites.canary, SeedSpace::Canary)?,
+        })
+    }
+
+    /// The firewall around them.
+    pub fn firewall(&self) -> Firewall {
+        Firewall::new([("heldout", self.heldout.as_slice()), ("ood", self.ood.as_slice()), ("canary", self.canary.as_slice())])
+    }
+}
+
+/// What the loop reports as it goes.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ImproveEvent {
+    /// Something started.
+    Stage {
+        /// Generation.
+        generation: u32,
+        /// What, in words.
+        what: String,
+    },
+    /// An evaluation finished (or was found in the ledger).
+    Evaluated {
+        /// Policy hash.
+        policy: String,
+        /// Suite.
+        suite: String,
+        /// Success rate.
+        success_rate: f64,
+        /// Episodes.
+        episodes: u64,
+    },
+    /// The gate decided a generation.
+    Decided {
+        /// Generation.
+        generation: u32,
+        /// Promoted (else rolled back).
+        promoted: bool,
+        /// Champion and challenger held-out success.
+        heldout: (f64, f64),
+        /// p-value.
+        p_value: f64,
+        /// Reasons.
+        reasons: String,
+        /// Curriculum shares by generator.
+        composition: Vec<(String, f64)>,
+    },
+    /// The loop stopped.
+    Stopped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How `improve` ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImproveSummary {
+    /// Run directory.
+    pub run: PathBuf,
+    /// Final champion.
+    pub champion: String,
+    /// Generations decided.
+    pub generations: u32,
+    /// Promotions.
+    pub promotions: u32,
+    /// Why it stopped (`None` if stopped early on request).
+    pub stop_reason: Option<String>,
+}
+
+/// Options of [`improve`].
+#[derive(Clone, Debug, Default)]
+pub struct ImproveOptions {
+    /// Continue the run in `out` (its ledger's config wins).
+    pub resume: bool,
+    /// Stop after deciding this many generations in this invocation (tests, crash drills).
+    pub max_generations_now: Option<u32>,
+}
+
+struct Run<'a> {
+    cfg: ImproveConfig,
+    out: PathBuf,
+    arm: Arc<ArmModel>,
+    env_cfg: Arc<regrasp_sim::EnvConfig>,
+    obs_dim: usize,
+    ledger: Ledger,
+    suites: FrozenSuites,
+    probe: Vec<Scenario>,
+    on_event: &'a mut dyn FnMut(&ImproveEvent),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CurriculumError + '_ {
+    move |source| CurriculumError::Io { path: path.to_path_buf(), source }
+}
+
+impl Run<'_> {
+    fn policy(&self, hash: &str) -> Result<(LoadedPolicy, PathBuf)> {
+        let (rel, _, _) = self
+            .ledger
+            .checkpoint(hash)?
+            .ok_or_else(|| CurriculumError::Corrupt { path: self.ledger.path().into(), what: format!("checkpoint {hash} is not recorded") })?;
+        let dir = self.out.join(rel);
+        Ok((LoadedPolicy::load(&dir, &self.arm, self.obs_dim)?, dir))
+    }
+
+    /// The evaluation of `policy` on `suite`, from the ledger or run now and recorded.
+    fn evaluated(&mut self, policy: &LoadedPolicy, suite: &str, generation: u32, scenarios: &[Scenario]) -> Result<EvaluationRow> {
+        if let Some(row) = self.ledger.evaluation(&policy.hash, suite)? {
+            return Ok(row);
+        }
+        (self.on_event)(&ImproveEvent::Stage { generation, what: format!("evaluating {} on {suite} ({} scenarios)", policy.hash, scenarios.len()) });
+        let (report, records) = evaluate(policy, &self.arm, &self.env_cfg, suite, scenarios, &|| {})?;
+        let file = format!("episodes/{}-{}.jsonl", policy.hash, suite.replace('/', "-"));
+        write_episodes(&self.out.join(&file), &records)?;
+        self.ledger.record_evaluation(generation, &report, &records, Some(&file))?;
+        let row = self.ledger.evaluation(&policy.hash, suite)?.ok_or_else(|| CurriculumError::Corrupt {
+            path: self.ledger.path().into(),
+            what: format!("evaluation {} / {suite} vanished after recording", policy.hash),
+        })?;
+        (self.on_event)(&ImproveEvent::Evaluated {
+            policy: policy.hash.clone(),
+            suite: suite.into(),
+            success_rate: row.success_rate(),
+            episodes: row.episodes,
+        });
+        Ok(row)
+    }
+
+    /// Evaluates a policy on the probe set and the frozen suites; returns their episodes in
+    /// the order probe, held-out, OOD, canary.
+    fn evaluate_all(&mut self, policy: &LoadedPolicy, generation: u32) -> Result<[Vec<Judged>; 4]> {
+        let probe = self.probe.clone();
+        let frozen = self.suites.clone();
+        let mut out: [Vec<Judged>; 4] = Default::default();
+        for (i, (suite, scenarios)) in
+            [("probe", &probe), ("heldout", &frozen.heldout), ("ood", &frozen.ood), ("canary", &frozen.canary)].into_iter().enumerate()
+        {
+            let row = self.evaluated(policy, suite, generation, scenarios)?;
+            out[i] = self.ledger.judged(row.id)?;
+        }
+        Ok(out)
+    }
+
+    /// Generation 0: behaviour cloning + DAgger from the expert gives the first champion.
+    fn warm_start(&mut self) -> Result<String> {
+        if let Some((hash, _)) = self.ledger.champion()? {
+            return Ok(hash);
+        }
+        (self.on_event)(&ImproveEvent::Stage { generation: 0, what: "warm start: behaviour cloning + DAgger".into() });
+        let dir = self.out.join("warmstart");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        let mut tc = self.cfg.train.clone();
+        tc.seed = self.cfg.seed;
+        tc.total_env_steps = 0;
+        let c = train(tc, Arc::clone(&self.arm), &dir, RunOptions { warm_start_bc: true, ..RunOptions::default() }, &mut |_| {})?;
+        let rel = format!("checkpoints/{}", c.meta.content_hash);
+        c.save(&self.out.join(&rel))?;
+        self.ledger.record_checkpoint(&c.meta.content_hash, None, "bc", c.meta.env_steps, &rel)?;
+        self.ledger.set_meta("warm_start_env_steps", &c.meta.env_steps.to_string())?;
+        self.ledger.set_initial_champion(&c.meta.content_hash)?;
+        Ok(c.meta.content_hash)
+    }
+
+    /// Why the loop should stop before generation `next`, if it should.
+    fn stop_reason(&self, decided: &[GenerationRow], champion_heldout: f64) -> Option<String> {
+        if champion_heldout >= self.cfg.target_heldout {
+            return Some(format!(
+                "target: champion held-out success {:.1}% reached the target {:.1}%",
+                100.0 * champion_heldout,
+                100.0 * self.cfg.target_heldout
+            ));
+        }
+        let k = self.cfg.patience as usize;
+        if decided.len() >= k && decided[decided.len() - k..].iter().all(|g| g.status == "rolled_back") {
+            return Some(format!("patience: {k} generations in a row without a promotion"));
+        }
+        if decided.len() as u32 >= self.cfg.max_generations {
+            return Some(format!("budget: {} generations of {} env steps spent", decided.len(), self.cfg.generation_env_steps));
+        }
+        None
+    }
+
+    /// Builds generation `g`'s curriculum against the champion `champion`.
+    fn curriculum(&mut self, g: u32, champion: &LoadedPolicy, history: &[GenerationRow]) -> Result<(CurriculumPlan, Option<String>)> {
+        let base = self.cfg.train.distribution.clone();
+        if self.cfg.curriculum == CurriculumMode::Uniform {
+            return Ok((CurriculumPlan::uniform(&base), None));
+        }
+        let gc = self.cfg.generators.clone();
+        // Boundary: probe the edges of the current ranges with the champion.
+        let current = history
+            .iter()
+            .rev()
+            .flat_map(|r| r.curriculum.parts.iter())
+            .find_map(|p| match (&p.generator, &p.proposal) {
+                (GeneratorKind::Boundary, Proposal::Distribution { distribution }) => Some(distribution.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| base.clone());
+        let probes = generators::boundary_probes(&current, stream_seed(self.cfg.seed, stream::BOUNDARY, g as u64), gc.boundary_probes_per_edge);
+        let scenarios: Vec<Scenario> = probes.iter().map(|(_, _, s)| *s).collect();
+        let seen: Vec<(Param, Side, bool)> = if scenarios.is_empty() {
+            Vec::new()
+        } else {
+            let row = self.evaluated(champion, &format!("boundary/{g}"), g, &scenarios)?;
+            let judged = self.ledger.judged(row.id)?;
+            probes.iter().zip(&judged).map(|((p, side, _), j)| (*p, *side, j.success())).collect()
+        };
+        let (widened, _) = generators::boundary(&current, &base, &seen, &gc);
+
+        // Replay and mutate work on the champion's own probe episodes.
+        let all = self.ledger.archive()?;
+        let mine = FailureArchive { entries: all.entries.into_iter().filter(|e| e.policy == champion.hash).collect() };
+        let mut last_replayed: HashMap<u64, u32> = HashMap::new();
+        for r in history {
+            for p in r.curriculum.parts.iter().filter(|p| p.generator == GeneratorKind::Replay) {
+                if let Proposal::Scenarios { scenarios } = &p.proposal {
+                    for (s, _) in scenarios {
+                        last_replayed.insert(s.seed, r.generation);
+                    }
+                }
+            }
+        }
+        let proposals = [
+            (GeneratorKind::Uniform, generators::uniform(&base)),
+            (GeneratorKind::Replay, generators::replay(&mine, g, &last_replayed, &gc)),
+            (GeneratorKind::Boundary, Proposal::Distribution { distribution: widened }),
+            (GeneratorKind::Mutate, generators::mutate(&mine, stream_seed(self.cfg.seed, stream::MUTATE, g as u64), &gc)),
+        ];
+        // The bandit picks the lead; the rest is shared by its probabilities.
+        let bandit = self.ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, gc.bandit_gamma));
+        let lead = bandit.pick(&mut ChaCha8Rng::seed_from_u64(stream_seed(self.cfg.seed, stream::BANDIT, g as u64)));
+        let probs = bandit.probabilities();
+        let mut parts: Vec<CurriculumPart> = proposals
+            .into_iter()
+            .enumerate()
+            .map(|(i, (generator, proposal))| {
+                let share = (1.0 - gc.lead_share) * probs[i] + if i == lead { gc.lead_share } else { 0.0 };
+                CurriculumPart { generator, share, proposal }
+            })
+            .filter(|p| !p.proposal.is_empty() && p.share > 0.0)
+            .collect();
+        let total: f64 = parts.iter().map(|p| p.share).sum();
+        if parts.is_empty() || total <= 0.0 {
+            return Ok((CurriculumPlan::uniform(&base), Some(GeneratorKind::ALL[lead].name().into())));
+        }
+        parts.iter_mut().for_each(|p| p.share /= total);
+        Ok((CurriculumPlan { base, parts }, Some(GeneratorKind::ALL[lead].name().into())))
+    }
+
+    /// Trains generation `g`'s challenger (resuming its own run directory if it has one).
+    fn train_challenger(&mut self, row: &GenerationRow, champion_dir: &Path) -> Result<String> {
+        let dir = self.out.join("generations").join(row.generation.to_string());
+        let resume = dir.join("latest").exists();
+        if !resume && dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        (self.on_event)(&ImproveEvent::Stage {
+            generation: row.generation,
+            what: format!("{} challenger: {} env steps of PPO from {}", if resume { "resuming" } else { "training" }, row.budget, row.champion),
+        });
+        let mut tc = self.cfg.train.clone();
+        tc.seed = row.seed;
+        tc.total_env_steps = row.budget;
+        let opts = RunOptions {
+            resume,
+            init: Some(champion_dir.to_path_buf()),
+            source: Some(Arc::new(row.curriculum.clone())),
+            ..RunOptions::default()
+        };
+        let c: Checkpoint = train(tc, Arc::clone(&self.arm), &dir, opts, &mut |_| {})?;
+        let rel = format!("checkpoints/{}", c.meta.content_hash);
+        c.save(&self.out.join(&rel))?;
+        self.ledger.record_checkpoint(&c.meta.content_hash, Some(&row.champion), "challenger", c.meta.env_steps, &rel)?;
+        self.ledger.set_challenger(row.generation, &c.meta.content_hash)?;
+        Ok(c.meta.content_hash)
+    }
+}
+
+/// Runs (or resumes) the self-improvement loop in `out`.
+pub fn improve(
+    cfg: ImproveConfig,
+    arm: Arc<ArmModel>,
+    out: &Path,
+    opts: ImproveOptions,
+    on_event: &mut dyn FnMut(&ImproveEvent),
+) -> Result<ImproveSummary> {
+    let ledger_path = out.join("ledger.sqlite");
+    let exists = ledger_path.exists();
+    if opts.resume && !exists {
+        return Err(CurriculumError::Run { path: out.into(), message: "no ledger.sqlite here to resume; start a run without --resume".into() });
+    }
+    if !opts.resume && exists {
+        return Err(CurriculumError::Run {
+            path: out.into(),
+            message: "a run already exists here; pass --resume to continue it, or choose another --out".into(),
+        });
+    }
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let arm_hash = format!("{:016x}", arm.content_hash);
+    if !opts.resume {
+        // A new ledger appears complete (schema and config) or not at all: built aside, then
+        // renamed into place.
+        cfg.validate("improve config")?;
+        let fresh = out.join("ledger.sqlite.new");
+        if fresh.exists() {
+            std::fs::remove_file(&fresh).map_err(io(&fresh))?;
+        }
+        let l = Ledger::open(&fresh)?;
+        l.set_meta("config", &cfg.to_toml())?;
+        l.set_meta("curriculum", cfg.curriculum.name())?;
+        l.set_meta("arm_hash", &arm_hash)?;
+        drop(l);
+        std::fs::rename(&fresh, &ledger_path).map_err(io(&ledger_path))?;
+    }
+    let ledger = Ledger::open(&ledger_path)?;
+    let cfg = if opts.resume {
+        let text = ledger.meta("config")?.ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no config recorded".into() })?;
+        let stored = ImproveConfig::parse(&text, &format!("{} (stored config)", ledger_path.display()))?;
+        let stored_arm = ledger.meta("arm_hash")?.unwrap_or_default();
+        if stored_arm != arm_hash {
+            return Err(CurriculumError::Run {
+                path: out.into(),
+                message: format!("the run was made for arm {stored_arm}, not this arm {arm_hash}"),
+            });
+        }
+        stored
+    } else {
+        cfg
+    };
+    let env_cfg = Arc::new(cfg.train.env.clone());
+    let obs_dim = GraspEnv::new(Arc::clone(&arm), Arc::clone(&env_cfg))?.obs_dim();
+    let suites = FrozenSuites::load(&cfg)?;
+    let probe = probe_scenarios(&cfg);
+    let firewall = suites.firewall();
+    firewall.check("probe set", &probe)?;
+    let mut run = Run { cfg, out: out.to_path_buf(), arm, env_cfg, obs_dim, ledger, suites, probe, on_event };
+
+    run.warm_start()?;
+    let mut decided_now = 0u32;
+    let stop_reason = loop {
+        let history = run.ledger.generations()?;
+        let decided: Vec<GenerationRow> = history.iter().filter(|g| g.status != "training").cloned().collect();
+        let pending = history.iter().find(|g| g.status == "training").cloned();
+        let (champion_hash, _) = run.ledger.champion()?.ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no champion".into() })?;
+        let (champion, champion_dir) = run.policy(&champion_hash)?;
+        let g = decided.len() as u32 + 1;
+        let champ = run.evaluate_all(&champion, g - 1)?;
+        if pending.is_none() {
+            if let Some(reason) = run.stop_reason(&decided, crate::gate::success_rate(&champ[1])) {
+                run.ledger.set_meta("stop_reason", &reason)?;
+                break Some(reason);
+            }
+            if opts.max_generations_now.is_some_and(|m| decided_now >= m) {
+                break None;
+            }
+        }
+        let row = match pending {
+            Some(row) => row,
+            None => {
+                (run.on_event)(&ImproveEvent::Stage { generation: g, what: "building the curriculum".into() });
+                let (plan, lead) = run.curriculum(g, &champion, &history)?;
+                let row = GenerationRow {
+                    generation: g,
+                    champion: champion_hash.clone(),
+                    seed: stream_seed(run.cfg.seed, stream::CHALLENGER, g as u64),
+                    budget: run.cfg.generation_env_steps,
+                    lead,
+                    curriculum: plan,
+                    status: "training".into(),
+                    challenger: None,
+                    decision: None,
+                };
+                firewall.check(&format!("generation {g} curriculum"), row.curriculum.explicit_scenarios())?;
+                run.ledger.start_generation(&row)?;
+                row
+            }
+        };
+        firewall.check(&format!("generation {g} curriculum"), row.curriculum.explicit_scenarios())?;
+        let challenger_hash = run.train_challenger(&row, &champion_dir)?;
+        let (challenger, _) = run.policy(&challenger_hash)?;
+        let chall = run.evaluate_all(&challenger, g)?;
+        let input = GateInput {
+            probe: (&champ[0], &chall[0]),
+            heldout: (&champ[1], &chall[1]),
+            ood: (&champ[2], &chall[2]),
+            canary: (&champ[3], &chall[3]),
+            table_force: run.cfg.train.env.outcome.table_force,
+        };
+        let decision = judge(&input, &run.cfg.gate);
+        let bandit = match (&row.lead, run.cfg.curriculum) {
+            (Some(lead), CurriculumMode::Targeted) => {
+                let mut b = run.ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, run.cfg.generators.bandit_gamma));
+                if let Some(i) = b.arms.iter().position(|a| a.name() == lead) {
+                    b.update(i, Exp3::reward_of_gain(decision.heldout_gain, run.cfg.generators.bandit_full_gain));
+                }
+                Some(b)
+            }
+            _ => None,
+        };
+        run.ledger.decide(g, &challenger_hash, &decision, bandit.as_ref())?;
+        decided_now += 1;
+        let composition = row.curriculum.composition().into_iter().map(|(k, v)| (k.name().to_string(), v)).collect();
+        (run.on_event)(&ImproveEvent::Decided {
+            generation: g,
+            promoted: decision.promote,
+            heldout: (crate::gate::success_rate(&champ[1]), crate::gate::success_rate(&chall[1])),
+            p_value: decision.p_value,
+            reasons: decision.reasons(),
+            composition,
+        });
+    };
+    if let Some(reason) = &stop_reason {
+        (run.on_event)(&ImproveEvent::Stopped { reason: reason.clone() });
+    }
+    let gens = run.ledger.generations()?;
+    let (champion, _) = run.ledger.champion()?.unwrap_or_default();
+    Ok(ImproveSummary {
+        run: out.to_path_buf(),
+        champion,
+        generations: gens.iter().filter(|g| g.status != "training").count() as u32,
+        promotions: gens.iter().filter(|g| g.status == "promoted").count() as u32,
+        stop_reason,
+    })
+}
+
+/// The training distribution a config uses (for reports).
+pub fn base_distribution(cfg: &ImproveConfig) -> &ScenarioDistribution {
+    &cfg.train.distribution
+}

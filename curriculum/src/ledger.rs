@@ -1,0 +1,525 @@
+//! The run ledger: one SQLite file per run (`runs/<id>/ledger.sqlite`, bundled SQLite) holding
+//! the config, checkpoints and their lineage, generations with their curriculum, every
+//! evaluation and its episodes, gate decisions with reasons, and the bandit's state. Each
+//! state change is one transaction, so a crash at any moment leaves the previous state intact.
+//! The schema version is SQLite's `user_version`; an unknown version is refused.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use regrasp_policy::eval::{EpisodeMetrics, EpisodeRecord, EvalReport};
+use regrasp_sim::{OutcomeKind, Scenario};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::archive::{ArchiveEntry, FailureArchive};
+use crate::bandit::Exp3;
+use crate::error::{CurriculumError, Result};
+use crate::gate::{Decision, Judged};
+use crate::generators::CurriculumPlan;
+
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migrations from version `i + 1` to `i + 2` (none yet: version 1 is the first).
+const MIGRATIONS: &[&str] = &[];
+
+const SCHEMA_V1: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE checkpoints (
+    hash TEXT PRIMARY KEY, parent TEXT, stage TEXT NOT NULL, env_steps INTEGER NOT NULL, path TEXT NOT NULL);
+CREATE TABLE champion (id INTEGER PRIMARY KEY CHECK (id = 1), hash TEXT NOT NULL REFERENCES checkpoints(hash),
+    generation INTEGER NOT NULL);
+CREATE TABLE generations (
+    generation INTEGER PRIMARY KEY, champion TEXT NOT NULL, seed INTEGER NOT NULL, budget INTEGER NOT NULL,
+    lead TEXT, curriculum TEXT NOT NULL, status TEXT NOT NULL, challenger TEXT, promoted INTEGER,
+    reasons TEXT, decision TEXT, heldout_gain REAL, p_value REAL);
+CREATE TABLE evaluations (
+    id INTEGER PRIMARY KEY, policy TEXT NOT NULL, suite TEXT NOT NULL, generation INTEGER NOT NULL,
+    episodes INTEGER NOT NULL, successes INTEGER NOT NULL, ci_lo REAL NOT NULL, ci_hi REAL NOT NULL,
+    outcomes TEXT NOT NULL, mean_time_to_lift REAL, episode_file TEXT, UNIQUE (policy, suite));
+CREATE TABLE episodes (
+    evaluation INTEGER NOT NULL REFERENCES evaluations(id), idx INTEGER NOT NULL, seed INTEGER NOT NULL,
+    outcome TEXT NOT NULL, scenario TEXT NOT NULL, metrics TEXT NOT NULL, final_state_hash TEXT NOT NULL,
+    PRIMARY KEY (evaluation, idx));
+CREATE TABLE bandit (generation INTEGER PRIMARY KEY, state TEXT NOT NULL);
+";
+
+/// A generation's row.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct GenerationRow {
+    /// Generation number (1-based; 0 is the warm start).
+    pub generation: u32,
+    /// Champion the challenger started from.
+    pub champion: String,
+    /// Training seed of the challenger.
+    pub seed: u64,
+    /// PPO env steps of the challenger.
+    pub budget: u64,
+    /// Lead generator, if the bandit picked one.
+    pub lead: Option<String>,
+    /// The curriculum.
+    pub curriculum: CurriculumPlan,
+    /// `training` until decided, then `promoted` or `rolled_back`.
+    pub status: String,
+    /// The challenger's checkpoint hash, once trained.
+    pub challenger: Option<String>,
+    /// The gate's verdict, once decided.
+    pub decision: Option<Decision>,
+}
+
+/// An evaluation's row (without its episodes).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvaluationRow {
+    /// Row id.
+    pub id: i64,
+    /// Policy hash.
+    pub policy: String,
+    /// Suite name.
+    pub suite: String,
+    /// Generation in which it was evaluated.
+    pub generation: u32,
+    /// Episodes.
+    pub episodes: u64,
+    /// Successes.
+    pub successes: u64,
+    /// 95 % Wilson interval.
+    pub ci95: [f64; 2],
+    /// Episodes per outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Mean time to lift (s), over successes.
+    pub mean_time_to_lift_s: Option<f64>,
+    /// The episode file (JSON lines of `EpisodeRecord`), relative to the run directory.
+    pub episode_file: Option<String>,
+}
+
+impl EvaluationRow {
+    /// Success rate.
+    pub fn success_rate(&self) -> f64 {
+        if self.episodes == 0 { 0.0 } else { self.successes as f64 / self.episodes as f64 }
+    }
+}
+
+/// The open ledger of a run.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn outcome_of(name: &str) -> Option<OutcomeKind> {
+    OutcomeKind::ALL.into_iter().find(|k| k.name() == name)
+}
+
+impl Ledger {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> CurriculumError + '_ {
+        move |source| CurriculumError::Ledger { path: self.path.clone(), source }
+    }
+
+    fn corrupt(&self, what: impl Into<String>) -> CurriculumError {
+        CurriculumError::Corrupt { path: self.path.clone(), what: what.into() }
+    }
+
+    /// Opens a ledger, creating the schema in a new file; refuses an unknown schema version.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
+        let mut l = Ledger { conn, path: path.to_path_buf() };
+        l.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(l.err())?;
+        l.conn.pragma_update(None, "foreign_keys", true).map_err(l.err())?;
+        let version: i64 = l.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(l.err())?;
+        let tables: i64 =
+            l.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)).map_err(l.err())?;
+        if version == 0 && tables == 0 {
+            let tx = l.conn.transaction().map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
+            tx.execute_batch(SCHEMA_V1).map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
+            tx.commit().map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
+            return Ok(l);
+        }
+        if version > SCHEMA_VERSION {
+            return Err(CurriculumError::Schema {
+                path: path.into(),
+                found: version,
+                supported: SCHEMA_VERSION,
+                hint: "it was written by a newer regrasp; use that version to read it",
+            });
+        }
+        if version < 1 {
+            return Err(CurriculumError::Schema {
+                path: path.into(),
+                found: version,
+                supported: SCHEMA_VERSION,
+                hint: "this is not a regrasp ledger",
+            });
+        }
+        if version < SCHEMA_VERSION {
+            l.migrate(version)?;
+        }
+        Ok(l)
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<()> {
+        let path = self.path.clone();
+        let e = |source| CurriculumError::Ledger { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip((from - 1) as usize) {
+            tx.execute_batch(sql).map_err(e)?;
+            tx.pragma_update(None, "user_version", i as i64 + 2).map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A `meta` value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(self.err())
+    }
+
+    /// Sets a `meta` value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", [key, value])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Records a checkpoint (idempotent).
+    pub fn record_checkpoint(&self, hash: &str, parent: Option<&str>, stage: &str, env_steps: u64, path: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO checkpoints (hash, parent, stage, env_steps, path) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash, parent, stage, env_steps as i64, path],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// A checkpoint's directory (relative to the run) and env steps.
+    pub fn checkpoint(&self, hash: &str) -> Result<Option<(String, u64, Option<String>)>> {
+        self.conn
+            .query_row("SELECT path, env_steps, parent FROM checkpoints WHERE hash = ?1", [hash], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, Option<String>>(2)?))
+            })
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Sets the first champion (generation 0).
+    pub fn set_initial_champion(&self, hash: &str) -> Result<()> {
+        self.conn
+            .execute("INSERT OR IGNORE INTO champion (id, hash, generation) VALUES (1, ?1, 0)", [hash])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// The champion's hash and the generation that made it champion.
+    pub fn champion(&self) -> Result<Option<(String, u32)>> {
+        self.conn
+            .query_row("SELECT hash, generation FROM champion WHERE id = 1", [], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32)))
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Starts a generation (idempotent: an existing row is kept).
+    pub fn start_generation(&self, g: &GenerationRow) -> Result<()> {
+        let plan = serde_json::to_string(&g.curriculum).map_err(|e| self.corrupt(e.to_string()))?;
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO generations (generation, champion, seed, budget, lead, curriculum, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'training')",
+                params![g.generation, g.champion, g.seed as i64, g.budget as i64, g.lead, plan],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Notes the challenger of a generation once trained.
+    pub fn set_challenger(&self, generation: u32, hash: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE generations SET challenger = ?2 WHERE generation = ?1", params![generation, hash])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    fn row_to_generation(&self, r: &rusqlite::Row) -> rusqlite::Result<(GenerationRow, String, Option<String>)> {
+        Ok((
+            GenerationRow {
+                generation: r.get::<_, i64>(0)? as u32,
+                champion: r.get(1)?,
+                seed: r.get::<_, i64>(2)? as u64,
+                budget: r.get::<_, i64>(3)? as u64,
+                lead: r.get(4)?,
+                curriculum: CurriculumPlan::uniform(&Default::default()),
+                status: r.get(6)?,
+                challenger: r.get(7)?,
+                decision: None,
+            },
+            r.get::<_, String>(5)?,
+            r.get::<_, Option<String>>(8)?,
+        ))
+    }
+
+    /// Every generation, in order.
+    pub fn generations(&self) -> Result<Vec<GenerationRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT generation, champion, seed, budget, lead, curriculum, status, challenger, decision FROM generations ORDER BY generation")
+            .map_err(self.err())?;
+        let rows: Vec<_> = st.query_map([], |r| self.row_to_generation(r)).map_err(self.err())?.collect::<rusqlite::Result<_>>().map_err(self.err())?;
+        rows.into_iter()
+            .map(|(mut g, plan, decision)| {
+                g.curriculum = serde_json::from_str(&plan)
+                    .map_err(|e| self.corrupt(format!("generation {} curriculum: {e}", g.generation)))?;
+                g.decision = match decision {
+                    Some(d) => Some(
+                        serde_json::from_str(&d).map_err(|e| self.corrupt(format!("generation {} decision: {e}", g.generation)))?,
+                    ),
+                    None => None,
+                };
+                Ok(g)
+            })
+            .collect()
+    }
+
+    /// An evaluation, if it was recorded.
+    pub fn evaluation(&self, policy: &str, suite: &str) -> Result<Option<EvaluationRow>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, policy, suite, generation, episodes, successes, ci_lo, ci_hi, outcomes, mean_time_to_lift, episode_file
+                 FROM evaluations WHERE policy = ?1 AND suite = ?2",
+                [policy, suite],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        [r.get::<_, f64>(6)?, r.get::<_, f64>(7)?],
+                        r.get::<_, String>(8)?,
+                        r.get::<_, Option<f64>>(9)?,
+                        r.get::<_, Option<String>>(10)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.err())?;
+        let Some((id, policy, suite, generation, episodes, successes, ci95, outcomes, ttl, file)) = row else { return Ok(None) };
+        let outcomes = serde_json::from_str(&outcomes).map_err(|e| self.corrupt(format!("evaluation {id} outcomes: {e}")))?;
+        Ok(Some(EvaluationRow {
+            id,
+            policy,
+            suite,
+            generation: generation as u32,
+            episodes: episodes as u64,
+            successes: successes as u64,
+            ci95,
+            outcomes,
+            mean_time_to_lift_s: ttl,
+            episode_file: file,
+        }))
+    }
+
+    /// Records an evaluation and its episodes in one transaction; returns its id.
+    pub fn record_evaluation(
+        &mut self,
+        generation: u32,
+        report: &EvalReport,
+        records: &[EpisodeRecord],
+        episode_file: Option<&str>,
+    ) -> Result<i64> {
+        let path = self.path.clone();
+        let e = |source| CurriculumError::Ledger { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        let outcomes = serde_json::to_string(&report.outcomes).unwrap_or_default();
+        tx.execute(
+            "INSERT INTO evaluations (policy, suite, generation, episodes, successes, ci_lo, ci_hi, outcomes, mean_time_to_lift, episode_file)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                report.policy_hash,
+                report.suite,
+                generation,
+                report.episodes as i64,
+                report.successes as i64,
+                report.ci95[0],
+                report.ci95[1],
+                outcomes,
+                report.mean_time_to_lift_s,
+                episode_file
+            ],
+        )
+        .map_err(e)?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut st = tx
+                .prepare("INSERT INTO episodes (evaluation, idx, seed, outcome, scenario, metrics, final_state_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(e)?;
+            for (i, r) in records.iter().enumerate() {
+                st.execute(params![
+                    id,
+                    i as i64,
+                    r.scenario.seed as i64,
+                    r.outcome.kind.name(),
+                    serde_json::to_string(&r.scenario).unwrap_or_default(),
+                    serde_json::to_string(&r.metrics).unwrap_or_default(),
+                    format!("{:016x}", r.final_state_hash),
+                ])
+                .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(id)
+    }
+
+    /// The episodes of an evaluation, in order: (scenario, outcome, metrics).
+    pub fn episodes(&self, evaluation: i64) -> Result<Vec<(Scenario, OutcomeKind, EpisodeMetrics)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT outcome, scenario, metrics FROM episodes WHERE evaluation = ?1 ORDER BY idx")
+            .map_err(self.err())?;
+        let rows: Vec<(String, String, String)> = st
+            .query_map([evaluation], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (o, s, m))| {
+                let kind = outcome_of(&o).ok_or_else(|| self.corrupt(format!("evaluation {evaluation} episode {i}: unknown outcome `{o}`")))?;
+                let sc: Scenario =
+                    serde_json::from_str(&s).map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i} scenario: {e}")))?;
+                let me: EpisodeMetrics =
+                    serde_json::from_str(&m).map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i} metrics: {e}")))?;
+                Ok((sc, kind, me))
+            })
+            .collect()
+    }
+
+    /// The episodes of an evaluation as the gate sees them.
+    pub fn judged(&self, evaluation: i64) -> Result<Vec<Judged>> {
+        Ok(self.episodes(evaluation)?.into_iter().map(|(s, outcome, metrics)| Judged { seed: s.seed, outcome, metrics }).collect())
+    }
+
+    /// The failure archive: every probe and boundary-probe episode, in evaluation order. Frozen
+    /// suites (held-out, OOD, canary) are never read here.
+    pub fn archive(&self) -> Result<FailureArchive> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, policy, suite, generation FROM evaluations WHERE suite = 'probe' OR suite LIKE 'boundary/%' ORDER BY id")
+            .map_err(self.err())?;
+        let evals: Vec<(i64, String, String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        let mut entries = Vec::new();
+        for (id, policy, suite, generation) in evals {
+            for (scenario, outcome, metrics) in self.episodes(id)? {
+                entries.push(ArchiveEntry { generation: generation as u32, policy: policy.clone(), suite: suite.clone(), scenario, outcome, metrics });
+            }
+        }
+        Ok(FailureArchive { entries })
+    }
+
+    /// The bandit's state after the latest decided generation.
+    pub fn bandit(&self) -> Result<Option<Exp3>> {
+        let s: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM bandit ORDER BY generation DESC LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?;
+        s.map(|s| serde_json::from_str(&s).map_err(|e| self.corrupt(format!("bandit state: {e}")))).transpose()
+    }
+
+    /// Decides a generation in one transaction: its verdict, the new champion if promoted, and
+    /// the bandit's new state. A crash before the commit leaves everything as it was.
+    pub fn decide(&mut self, generation: u32, challenger: &str, decision: &Decision, bandit: Option<&Exp3>) -> Result<()> {
+        let path = self.path.clone();
+        let e = |source| CurriculumError::Ledger { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        let status = if decision.promote { "promoted" } else { "rolled_back" };
+        tx.execute(
+            "UPDATE generations SET status = ?2, challenger = ?3, promoted = ?4, reasons = ?5, decision = ?6, heldout_gain = ?7, p_value = ?8
+             WHERE generation = ?1",
+            params![
+                generation,
+                status,
+                challenger,
+                decision.promote,
+                decision.reasons(),
+                serde_json::to_string(decision).unwrap_or_default(),
+                decision.heldout_gain,
+                decision.p_value
+            ],
+        )
+        .map_err(e)?;
+        if decision.promote {
+            tx.execute("UPDATE champion SET hash = ?1, generation = ?2 WHERE id = 1", params![challenger, generation]).map_err(e)?;
+        }
+        if let Some(b) = bandit {
+            tx.execute(
+                "INSERT OR REPLACE INTO bandit (generation, state) VALUES (?1, ?2)",
+                params![generation, serde_json::to_string(b).unwrap_or_default()],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// Direct access for tests and reports.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("regrasp-ledger-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("ledger.sqlite")
+    }
+
+    #[test]
+    fn a_new_ledger_gets_the_current_schema_and_reopens() {
+        let p = tmp("new");
+        let l = Ledger::open(&p).unwrap();
+        l.set_meta("k", "v").unwrap();
+        drop(l);
+        let l = Ledger::open(&p).unwrap();
+        assert_eq!(l.meta("k").unwrap().as_deref(), Some("v"));
+        let v: i64 = l.connection().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn unknown_schema_versions_are_refused_clearly() {
+        let p = tmp("newer");
+        drop(Ledger::open(&p).unwrap());
+        Connection::open(&p).unwrap().pragma_update(None, "user_version", 7).unwrap();
+        let e = Ledger::open(&p).err().unwrap().to_string();
+        assert!(e.contains("schema version 7") && e.contains("reads version 1") && e.contains("newer regrasp"), "{e}");
+
+        let p = tmp("foreign");
+        Connection::open(&p).unwrap().execute_batch("CREATE TABLE x (y INTEGER);").unwrap();
+        let e = Ledger::open(&p).err().unwrap().to_string();
+        assert!(e.contains("schema version 0") && e.contains("not a regrasp ledger"), "{e}");
+    }
+
+    #[test]
+    fn a_garbage_file_is_an_error_not_a_panic() {
+        let p = tmp("garbage");
+        std::fs::write(&p, b"this is not sqlite at all, just some bytes that go on for a while ........").unwrap();
+        let e = Ledger::open(&p).err().unwrap().to_string();
+        assert!(e.contains("ledger") && e.contains("ledger.sqlite"), "{e}");
+    }
+}

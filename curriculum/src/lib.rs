@@ -1,0 +1,24 @@
+//! regrasp-curriculum: the self-improvement loop.
+//!
+//! The champion policy is evaluated on a probe set of training scenarios; its failures go into
+//! a [`archive::FailureArchive`]; curriculum [`generators`] (uniform, replay, boundary, mutate),
+//! mixed by an EXP3 [`bandit`], propose the next training scenarios; a challenger trains on
+//! them; the promotion [`gate`] compares it with the champion on frozen held-out, OOD and canary
+//! suites that the [`firewall`] keeps out of training; the [`ledger`] records everything in
+//! SQLite; [`improve`] runs the loop and [`report`] shows what it achieved.
+
+pub mod archive;
+pub mod bandit;
+pub mod config;
+pub mod error;
+pub mod firewall;
+pub mod gate;
+pub mod generators;
+pub mod improve;
+pub mod ledger;
+pub mod report;
+
+pub use config::{CurriculumMode, ImproveConfig};
+pub use error::{CurriculumError, Result};
+pub use improve::{improve, ImproveEvent, ImproveOptions, ImproveSummary};
+pub use ledger::Ledger;

@@ -1,0 +1,319 @@
+//! The report of a run (`regrasp report RUN`): the generation table (curriculum, gate numbers,
+//! decision and reasons), per-mode held-out failure counts of the champion after each
+//! generation, the stop reason, and a PNG plot of held-out and OOD success against training env
+//! steps, with the uniform-curriculum ablation of the same seed and budget beside it when its
+//! run sits next to this one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::config::{CurriculumMode, ImproveConfig};
+use crate::error::{CurriculumError, Result};
+use crate::ledger::{EvaluationRow, Ledger};
+
+/// A policy's frozen-suite results.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SuiteResult {
+    /// Success rate.
+    pub success_rate: f64,
+    /// 95 % Wilson interval.
+    pub ci95: [f64; 2],
+    /// Episodes.
+    pub episodes: u64,
+}
+
+impl From<&EvaluationRow> for SuiteResult {
+    fn from(r: &EvaluationRow) -> Self {
+        Self { success_rate: r.success_rate(), ci95: r.ci95, episodes: r.episodes }
+    }
+}
+
+/// One generation in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerationLine {
+    /// Generation.
+    pub generation: u32,
+    /// Lead generator.
+    pub lead: Option<String>,
+    /// Curriculum shares by generator.
+    pub composition: BTreeMap<String, f64>,
+    /// Challenger hash.
+    pub challenger: Option<String>,
+    /// `promoted`, `rolled_back` or `training`.
+    pub status: String,
+    /// Champion and challenger held-out results.
+    pub heldout: Option<(SuiteResult, SuiteResult)>,
+    /// Champion and challenger OOD results.
+    pub ood: Option<(SuiteResult, SuiteResult)>,
+    /// McNemar p-value.
+    pub p_value: Option<f64>,
+    /// Reasons of the decision.
+    pub reasons: Option<String>,
+    /// Training env steps spent by the end of this generation (warm start included).
+    pub env_steps: u64,
+    /// The champion after this generation: held-out failures per mode.
+    pub champion_failures: BTreeMap<String, u64>,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// Run directory.
+    pub run: PathBuf,
+    /// Curriculum mode.
+    pub curriculum: String,
+    /// Run seed.
+    pub seed: u64,
+    /// Env steps per generation.
+    pub generation_env_steps: u64,
+    /// Env steps of the warm start.
+    pub warm_start_env_steps: u64,
+    /// The first champion's held-out and OOD results.
+    pub initial: Option<(SuiteResult, SuiteResult)>,
+    /// Generations.
+    pub generations: Vec<GenerationLine>,
+    /// Final champion hash.
+    pub champion: Option<String>,
+    /// Its held-out and OOD results.
+    pub final_result: Option<(SuiteResult, SuiteResult)>,
+    /// Why it stopped, if it did.
+    pub stop_reason: Option<String>,
+    /// The uniform ablation, when found.
+    pub baseline: Option<Box<RunReport>>,
+}
+
+impl RunReport {
+    /// (env steps, held-out, OOD) of the champion after the warm start and each decided
+    /// generation.
+    pub fn champion_curve(&self) -> Vec<(u64, f64, f64)> {
+        let mut out = Vec::new();
+        let Some((h, o)) = &self.initial else { return out };
+        let (mut h, mut o) = (h.success_rate, o.success_rate);
+        out.push((self.warm_start_env_steps, h, o));
+        for g in &self.generations {
+            if g.status == "training" {
+                break;
+            }
+            if let (true, Some((_, hx)), Some((_, ox))) = (g.status == "promoted", &g.heldout, &g.ood) {
+                h = hx.success_rate;
+                o = ox.success_rate;
+            }
+            out.push((g.env_steps, h, o));
+        }
+        out
+    }
+}
+
+fn failures(row: &EvaluationRow) -> BTreeMap<String, u64> {
+    row.outcomes.iter().filter(|(k, v)| k.as_str() != "success" && **v > 0).map(|(k, v)| (k.clone(), *v)).collect()
+}
+
+/// Reads the report of the run in `dir`.
+pub fn build(dir: &Path) -> Result<RunReport> {
+    let path = dir.join("ledger.sqlite");
+    if !path.exists() {
+        return Err(CurriculumError::Run { path: dir.into(), message: "no ledger.sqlite here; is this a `regrasp improve` run?".into() });
+    }
+    let ledger = Ledger::open(&path)?;
+    let cfg_text = ledger.meta("config")?.ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: "no config recorded".into() })?;
+    let cfg = ImproveConfig::parse(&cfg_text, &format!("{} (stored config)", path.display()))?;
+    let warm: u64 = ledger.meta("warm_start_env_steps")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+    let gens = ledger.generations()?;
+    let pair = |policy: &str| -> Result<Option<(SuiteResult, SuiteResult, EvaluationRow)>> {
+        Ok(match (ledger.evaluation(policy, "heldout")?, ledger.evaluation(policy, "ood")?) {
+            (Some(h), Some(o)) => Some(((&h).into(), (&o).into(), h)),
+            _ => None,
+        })
+    };
+    let first_champion = gens.first().map(|g| g.champion.clone()).or(ledger.champion()?.map(|c| c.0));
+    let initial_full = match &first_champion {
+        Some(h) => pair(h)?,
+        None => None,
+    };
+    let mut lines = Vec::new();
+    let mut champion_row = initial_full.as_ref().map(|t| t.2.clone());
+    for (i, g) in gens.iter().enumerate() {
+        let champ = pair(&g.champion)?;
+        let chall = match &g.challenger {
+            Some(c) => pair(c)?,
+            None => None,
+        };
+        if g.status == "promoted" {
+            champion_row = chall.as_ref().map(|t| t.2.clone());
+        }
+        lines.push(GenerationLine {
+            generation: g.generation,
+            lead: g.lead.clone(),
+            composition: g.curriculum.composition().into_iter().map(|(k, v)| (k.name().to_string(), v)).collect(),
+            challenger: g.challenger.clone(),
+            status: g.status.clone(),
+            heldout: match (&champ, &chall) {
+                (Some(a), Some(b)) => Some((a.0.clone(), b.0.clone())),
+                _ => None,
+            },
+            ood: match (&champ, &chall) {
+                (Some(a), Some(b)) => Some((a.1.clone(), b.1.clone())),
+                _ => None,
+            },
+            p_value: g.decision.as_ref().map(|d| d.p_value),
+            reasons: g.decision.as_ref().map(|d| d.reasons()),
+            env_steps: warm + (i as u64 + 1) * g.budget,
+            champion_failures: champion_row.as_ref().map(failures).unwrap_or_default(),
+        });
+    }
+    let champion = ledger.champion()?.map(|c| c.0);
+    let final_result = match &champion {
+        Some(h) => pair(h)?.map(|t| (t.0, t.1)),
+        None => None,
+    };
+    Ok(RunReport {
+        run: dir.into(),
+        curriculum: cfg.curriculum.name().into(),
+        seed: cfg.seed,
+        generation_env_steps: cfg.generation_env_steps,
+        warm_start_env_steps: warm,
+        initial: initial_full.map(|t| (t.0, t.1)),
+        generations: lines,
+        champion,
+        final_result,
+        stop_reason: ledger.meta("stop_reason")?,
+        baseline: None,
+    })
+}
+
+/// The uniform ablation of a targeted run: a sibling directory whose ledger is a uniform run
+/// with the same seed and generation budget.
+pub fn find_baseline(report: &RunReport) -> Option<PathBuf> {
+    if report.curriculum != CurriculumMode::Targeted.name() {
+        return None;
+    }
+    let parent = report.run.parent()?;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(parent)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p != &report.run && p.join("ledger.sqlite").exists())
+        .filter(|p| {
+            build(p).is_ok_and(|r| {
+                r.curriculum == CurriculumMode::Uniform.name() && r.seed == report.seed && r.generation_env_steps == report.generation_env_steps
+            })
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+fn pct(r: &SuiteResult) -> String {
+    format!("{:5.1}% [{:4.1}–{:4.1}]", 100.0 * r.success_rate, 100.0 * r.ci95[0], 100.0 * r.ci95[1])
+}
+
+/// The report as text: the generation table, failures per mode, the stop reason.
+pub fn render(r: &RunReport) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("run {} — curriculum {}, seed {}, {} env steps per generation\n", r.run.display(), r.curriculum, r.seed, r.generation_env_steps));
+    if let Some((h, o)) = &r.initial {
+        s.push_str(&format!("warm start ({} env steps): held-out {}  OOD {}\n", r.warm_start_env_steps, pct(h), pct(o)));
+    }
+    s.push_str("\n gen  lead      curriculum (u/r/b/m %)   held-out champion → challenger            p        OOD champion → challenger              decision\n");
+    for g in &r.generations {
+        let c = |k: &str| 100.0 * g.composition.get(k).copied().unwrap_or(0.0);
+        let comp = format!("{:3.0}/{:3.0}/{:3.0}/{:3.0}", c("uniform"), c("replay"), c("boundary"), c("mutate"));
+        let (h, o) = match (&g.heldout, &g.ood) {
+            (Some((a, b)), Some((x, y))) => (format!("{} → {}", pct(a), pct(b)), format!("{} → {}", pct(x), pct(y))),
+            _ => ("-".into(), "-".into()),
+        };
+        s.push_str(&format!(
+            "{:4}  {:8}  {:22}  {:40}  {:7}  {:36}  {}\n",
+            g.generation,
+            g.lead.as_deref().unwrap_or("-"),
+            comp,
+            h,
+            g.p_value.map(|p| format!("{p:.4}")).unwrap_or("-".into()),
+            o,
+            g.status
+        ));
+        if let Some(reasons) = &g.reasons {
+            if g.status == "rolled_back" {
+                s.push_str(&format!("      why: {reasons}\n"));
+            }
+        }
+    }
+    s.push_str("\nchampion's held-out failures per mode after each generation:\n");
+    for g in &r.generations {
+        let f: Vec<String> = g.champion_failures.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        s.push_str(&format!("{:4}  {}\n", g.generation, if f.is_empty() { "none".into() } else { f.join(", ") }));
+    }
+    if let (Some(c), Some((h, o))) = (&r.champion, &r.final_result) {
+        s.push_str(&format!("\nfinal champion {c}: held-out {}  OOD {}\n", pct(h), pct(o)));
+    }
+    s.push_str(&format!("stopped: {}\n", r.stop_reason.as_deref().unwrap_or("not yet (resume with `regrasp improve --resume`)")));
+    if let Some(b) = &r.baseline {
+        if let Some((h, o)) = &b.final_result {
+            s.push_str(&format!("uniform ablation {} (same seed and budget): held-out {}  OOD {}\n", b.run.display(), pct(h), pct(o)));
+        }
+    }
+    s
+}
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// Writes the PNG plot: champion held-out and OOD success against training env steps (the
+/// ablation dashed, when present).
+pub fn plot(r: &RunReport, path: &Path) -> Result<()> {
+    let err = |e: String| CurriculumError::Plot { path: path.into(), message: e };
+    static FONT_ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*FONT_ONCE.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()) {
+        return Err(err("the bundled font could not be loaded".into()));
+    }
+    let curve = r.champion_curve();
+    let base = r.baseline.as_ref().map(|b| b.champion_curve()).unwrap_or_default();
+    let x_max = curve.iter().chain(&base).map(|p| p.0).max().unwrap_or(1).max(1) as f64 / 1e6;
+    let root = BitMapBackend::new(path, (960, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("regrasp improve: champion success ({} curriculum, seed {})", r.curriculum, r.seed), ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..x_max * 1.05, 0.0..1.0)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("training env steps (millions)")
+        .y_desc("success rate")
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let series = |pts: &[(u64, f64, f64)], ood: bool| -> Vec<(f64, f64)> {
+        pts.iter().map(|p| (p.0 as f64 / 1e6, if ood { p.2 } else { p.1 })).collect()
+    };
+    for (ood, color, label) in [(false, BLUE, "held-out"), (true, RED, "OOD")] {
+        let pts = series(&curve, ood);
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            .map_err(|e| err(e.to_string()))?
+            .label(format!("{label} ({})", r.curriculum))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled()))).map_err(|e| err(e.to_string()))?;
+        if !base.is_empty() {
+            let pts = series(&base, ood);
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 8, 6, color.mix(0.6).stroke_width(2)))
+                .map_err(|e| err(e.to_string()))?
+                .label(format!("{label} (uniform ablation)"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.6).stroke_width(2)));
+            chart.draw_series(pts.iter().map(|p| TriangleMarker::new(*p, 5, color.mix(0.6).filled()))).map_err(|e| err(e.to_string()))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))
+}

@@ -1,0 +1,123 @@
+//! The generation loop end to end on the smoke config (examples/improve-smoke.toml): it runs
+//! every stage, keeps frozen scenarios out of training, records every decision, and an
+//! interrupted run resumed later ends exactly like an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use regrasp_curriculum::improve::FrozenSuites;
+use regrasp_curriculum::{improve, ImproveConfig, ImproveOptions, Ledger};
+use regrasp_sim::suite::SeedSpace;
+use regrasp_sim::ArmModel;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The smoke config with suite paths made absolute.
+fn smoke() -> ImproveConfig {
+    let mut c = ImproveConfig::from_path(&root().join("examples/improve-smoke.toml")).unwrap();
+    for s in [&mut c.suites.heldout, &mut c.suites.ood, &mut c.suites.canary] {
+        *s = root().join(&*s).display().to_string();
+    }
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("regrasp-improve-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn arm() -> Arc<ArmModel> {
+    Arc::new(ArmModel::default_arm().unwrap())
+}
+
+/// (generation, challenger, status, reasons) of every generation, and the champion.
+fn outcome(dir: &Path) -> (Vec<(u32, Option<String>, String, Option<String>)>, Option<(String, u32)>) {
+    let l = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
+    let gens = l.generations().unwrap().into_iter().map(|g| (g.generation, g.challenger, g.status, g.decision.map(|d| d.reasons()))).collect();
+    (gens, l.champion().unwrap())
+}
+
+#[test]
+fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
+    let cfg = smoke();
+    let out = tmp("full");
+    let s = improve(cfg.clone(), arm(), &out, ImproveOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(s.generations, 2);
+    assert!(s.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget")), "{:?}", s.stop_reason);
+
+    let l = Ledger::open(&out.join("ledger.sqlite")).unwrap();
+    let gens = l.generations().unwrap();
+    assert_eq!(gens.len(), 2);
+    let frozen = FrozenSuites::load(&cfg).unwrap();
+    let fw = frozen.firewall();
+    for g in &gens {
+        assert!(g.status == "promoted" || g.status == "rolled_back");
+        let d = g.decision.as_ref().unwrap();
+        assert_eq!(d.checks.len(), 8, "every gate check is recorded");
+        assert!((g.curriculum.composition().values().sum::<f64>() - 1.0).abs() < 1e-9);
+        fw.check("recorded curriculum", g.curriculum.explicit_scenarios()).unwrap();
+        // Every generation was evaluated on all suites, champion and challenger alike.
+        for policy in [&g.champion, g.challenger.as_ref().unwrap()] {
+            for suite in ["probe", "heldout", "ood", "canary"] {
+                assert!(l.evaluation(policy, suite).unwrap().is_some(), "{policy} {suite}");
+            }
+        }
+    }
+    // The archive holds only training-space probes.
+    let archive = l.archive().unwrap();
+    assert!(!archive.entries.is_empty());
+    for e in &archive.entries {
+        assert!(e.suite == "probe" || e.suite.starts_with("boundary/"), "{}", e.suite);
+        assert_eq!(SeedSpace::of(e.scenario.seed), Some(SeedSpace::Train));
+    }
+    // The targeted curriculum probed the boundary and updated the bandit.
+    assert!(l.evaluation(&gens[0].champion, "boundary/1").unwrap().is_some());
+    assert!(l.bandit().unwrap().is_some());
+    assert!(out.join("episodes").read_dir().unwrap().count() >= 8);
+
+    // A second start in the same directory is refused; resuming a finished run changes nothing.
+    let e = improve(cfg.clone(), arm(), &out, ImproveOptions::default(), &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("--resume"), "{e}");
+    let before = outcome(&out);
+    improve(cfg, arm(), &out, ImproveOptions { resume: true, ..Default::default() }, &mut |_| {}).unwrap();
+    assert_eq!(outcome(&out), before);
+
+    // The report reads it.
+    let rep = regrasp_curriculum::report::build(&out).unwrap();
+    assert_eq!(rep.generations.len(), 2);
+    assert_eq!(rep.champion_curve().len(), 3);
+    let text = regrasp_curriculum::report::render(&rep);
+    assert!(text.contains("stopped: budget"), "{text}");
+    let png = out.join("report.png");
+    regrasp_curriculum::report::plot(&rep, &png).unwrap();
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_result() {
+    let mut cfg = smoke();
+    cfg.curriculum = regrasp_curriculum::CurriculumMode::Uniform;
+    let straight = tmp("straight");
+    improve(cfg.clone(), arm(), &straight, ImproveOptions::default(), &mut |_| {}).unwrap();
+
+    let interrupted = tmp("interrupted");
+    let first = improve(cfg.clone(), arm(), &interrupted, ImproveOptions { max_generations_now: Some(1), ..Default::default() }, &mut |_| {}).unwrap();
+    assert_eq!(first.generations, 1);
+    assert_eq!(first.stop_reason, None);
+    // (A kill -9 in the middle of a generation is drilled in the CLI tests.)
+    improve(cfg, arm(), &interrupted, ImproveOptions { resume: true, ..Default::default() }, &mut |_| {}).unwrap();
+    assert_eq!(outcome(&interrupted), outcome(&straight));
+}
+
+#[test]
+fn a_leaked_heldout_suite_in_the_probe_slot_is_refused() {
+    // A config whose canary suite is the held-out suite: the seed-space check refuses it.
+    let mut cfg = smoke();
+    cfg.suites.canary = cfg.suites.heldout.clone();
+    let e = improve(cfg, arm(), &tmp("leak"), ImproveOptions::default(), &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("Heldout") && e.contains("Canary"), "{e}");
+}
