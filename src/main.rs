@@ -134,8 +134,10 @@ struct ImproveArgs {
 
 #[derive(Args)]
 struct ReportArgs {
-    /// The run directory of `regrasp improve`.
-    run: PathBuf,
+    /// The run directory of `regrasp improve`; with several, a comparison table of their final
+    /// champions (per run, mean per curriculum, targeted minus uniform per seed).
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
     /// The uniform ablation to show beside it (default: a sibling run with curriculum
     /// `uniform`, the same seed and the same budget, if there is one).
     #[arg(long)]
@@ -565,9 +567,22 @@ fn improve(a: ImproveArgs) -> Result<()> {
     let arm = load_arm(&a.arm, &a.arm_profile)?;
     let start = Instant::now();
     let opts = ImproveOptions { resume: a.resume, max_generations_now: a.stop_after };
+    let mut last_decile: Option<(u32, u64)> = None;
     let summary = improve(cfg, arm, &out, opts, &mut |e| {
         let t = start.elapsed().as_secs();
         let line = match e {
+            ImproveEvent::Training { generation, env_steps, budget, episodes, env_steps_per_s } => {
+                // One line per tenth of the budget.
+                let decile = (*generation, env_steps * 10 / (*budget).max(1));
+                if Some(decile) == last_decile {
+                    return;
+                }
+                last_decile = Some(decile);
+                format!(
+                    "  training: {env_steps}/{budget} env steps, rollout success {}/{}, {env_steps_per_s:.0} env steps/s",
+                    episodes.1, episodes.0
+                )
+            }
             ImproveEvent::Stage { generation, what } => format!("gen {generation}: {what}"),
             ImproveEvent::Evaluated { policy, suite, success_rate, episodes } => {
                 format!("  {policy} on {suite}: {:.1}% of {episodes}", 100.0 * success_rate)
@@ -621,7 +636,18 @@ fn write_report(
 }
 
 fn report(a: ReportArgs) -> Result<()> {
-    let (text, rep) = write_report(&a.run, a.baseline.as_deref(), a.png.as_deref())?;
+    use regrasp_curriculum::report::{build, compare, render_comparison};
+    if a.runs.len() > 1 {
+        let reports = a.runs.iter().map(|r| build(r).with_context(|| format!("run {}", r.display()))).collect::<Result<Vec<_>>>()?;
+        let c = compare(&reports);
+        if a.json {
+            out!("{}", serde_json::to_string(&c)?);
+        } else {
+            out!("{}", render_comparison(&c));
+        }
+        return Ok(());
+    }
+    let (text, rep) = write_report(&a.runs[0], a.baseline.as_deref(), a.png.as_deref())?;
     if a.json {
         out!("{}", serde_json::to_string(&rep)?);
     } else {

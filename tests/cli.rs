@@ -223,6 +223,12 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["generations"].as_array().map(|a| a.len()), Some(2));
+    let o = regrasp(&["report", straight.to_str().unwrap(), crashed.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["runs"].as_array().map(|a| a.len()), Some(2));
+    assert_eq!(c["means"]["targeted"][0], 2);
+    assert_eq!(c["runs"][0]["final_result"], c["runs"][1]["final_result"]);
     let o = regrasp(&["report", base.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no ledger.sqlite"));

@@ -104,7 +104,8 @@ pub struct GeneratorsConfig {
     pub replay_temperature: f64,
     /// Prioritised replay: weight ρ of the staleness term.
     pub replay_staleness: f64,
-    /// Boundary: width of the edge band, as a fraction of the current range.
+    /// Boundary: width of the edge band, as a fraction of the current range. Not used yet: the
+    /// boundary probes sit exactly on the ends of the ranges.
     pub boundary_edge: f64,
     /// Boundary: scenarios evaluated per parameter edge each generation.
     pub boundary_probes_per_edge: usize,
@@ -330,6 +331,12 @@ mod tests {
         let c = ImproveConfig::default();
         c.validate("default").unwrap();
         assert_eq!(ImproveConfig::parse(&c.to_toml(), "rt").unwrap(), c);
+    }
+
+    #[test]
+    fn shipped_example_documents_the_defaults() {
+        let text = include_str!("../../examples/improve.toml");
+        assert_eq!(ImproveConfig::parse(text, "examples/improve.toml").unwrap(), ImproveConfig::default());
     }
 
     #[test]

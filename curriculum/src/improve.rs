@@ -92,6 +92,19 @@ pub enum ImproveEvent {
         /// What, in words.
         what: String,
     },
+    /// A challenger's PPO iteration finished.
+    Training {
+        /// Generation.
+        generation: u32,
+        /// Env steps so far.
+        env_steps: u64,
+        /// Env-step budget.
+        budget: u64,
+        /// Episodes that ended in the iteration's rollout, and their successes.
+        episodes: (u64, u64),
+        /// Env steps per second of the rollout.
+        env_steps_per_s: f64,
+    },
     /// An evaluation finished (or was found in the ledger).
     Evaluated {
         /// Policy hash.
@@ -342,7 +355,19 @@ impl Run<'_> {
             source: Some(Arc::new(row.curriculum.clone())),
             ..RunOptions::default()
         };
-        let c: Checkpoint = train(tc, Arc::clone(&self.arm), &dir, opts, &mut |_| {})?;
+        let on_event = &mut *self.on_event;
+        let (generation, budget) = (row.generation, row.budget);
+        let c: Checkpoint = train(tc, Arc::clone(&self.arm), &dir, opts, &mut |e| {
+            if let regrasp_policy::run::Event::Iteration(it) = e {
+                on_event(&ImproveEvent::Training {
+                    generation,
+                    env_steps: it.env_steps,
+                    budget,
+                    episodes: (it.episodes, it.successes),
+                    env_steps_per_s: it.env_steps_per_s,
+                });
+            }
+        })?;
         let rel = format!("checkpoints/{}", c.meta.content_hash);
         c.save(&self.out.join(&rel))?;
         self.ledger.record_checkpoint(&c.meta.content_hash, Some(&row.champion), "challenger", c.meta.env_steps, &rel)?;

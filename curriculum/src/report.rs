@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use serde::Serialize;
 
+use crate::archive::FailureArchive;
 use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
 use crate::ledger::{EvaluationRow, Ledger};
@@ -56,6 +57,9 @@ pub struct GenerationLine {
     pub env_steps: u64,
     /// The champion after this generation: held-out failures per mode.
     pub champion_failures: BTreeMap<String, u64>,
+    /// The champion after this generation: the regions of scenario space where it failed most
+    /// on the probe set, as (region, failures, episodes), worst first (at most 3).
+    pub champion_weak_regions: Vec<(String, u64, u64)>,
 }
 
 /// A whole run.
@@ -122,6 +126,18 @@ pub fn build(dir: &Path) -> Result<RunReport> {
     let cfg = ImproveConfig::parse(&cfg_text, &format!("{} (stored config)", path.display()))?;
     let warm: u64 = ledger.meta("warm_start_env_steps")?.and_then(|s| s.parse().ok()).unwrap_or(0);
     let gens = ledger.generations()?;
+    let archive = ledger.archive()?;
+    let weak_regions = |policy: &str| -> Vec<(String, u64, u64)> {
+        let probe = archive.entries.iter().filter(|e| e.policy == policy && e.suite == "probe");
+        let mut v: Vec<(String, u64, u64)> = FailureArchive::by_region(probe, &cfg.train.distribution)
+            .into_iter()
+            .filter(|(_, g)| g.failures > 0)
+            .map(|(r, g)| (r.label(), g.failures, g.episodes))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)));
+        v.truncate(3);
+        v
+    };
     let pair = |policy: &str| -> Result<Option<(SuiteResult, SuiteResult, EvaluationRow)>> {
         Ok(match (ledger.evaluation(policy, "heldout")?, ledger.evaluation(policy, "ood")?) {
             (Some(h), Some(o)) => Some(((&h).into(), (&o).into(), h)),
@@ -135,6 +151,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
     };
     let mut lines = Vec::new();
     let mut champion_row = initial_full.as_ref().map(|t| t.2.clone());
+    let mut champion_hash = first_champion.clone().unwrap_or_default();
     for (i, g) in gens.iter().enumerate() {
         let champ = pair(&g.champion)?;
         let chall = match &g.challenger {
@@ -143,6 +160,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         };
         if g.status == "promoted" {
             champion_row = chall.as_ref().map(|t| t.2.clone());
+            champion_hash = g.challenger.clone().unwrap_or_default();
         }
         lines.push(GenerationLine {
             generation: g.generation,
@@ -162,6 +180,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             reasons: g.decision.as_ref().map(|d| d.reasons()),
             env_steps: warm + (i as u64 + 1) * g.budget,
             champion_failures: champion_row.as_ref().map(failures).unwrap_or_default(),
+            champion_weak_regions: weak_regions(&champion_hash),
         });
     }
     let champion = ledger.champion()?.map(|c| c.0);
@@ -245,6 +264,11 @@ pub fn render(r: &RunReport) -> String {
         let f: Vec<String> = g.champion_failures.iter().map(|(k, v)| format!("{k} {v}")).collect();
         s.push_str(&format!("{:4}  {}\n", g.generation, if f.is_empty() { "none".into() } else { f.join(", ") }));
     }
+    s.push_str("\nchampion's weakest regions of the probe set after each generation (failures/episodes):\n");
+    for g in &r.generations {
+        let f: Vec<String> = g.champion_weak_regions.iter().map(|(k, f, n)| format!("{k} {f}/{n}")).collect();
+        s.push_str(&format!("{:4}  {}\n", g.generation, if f.is_empty() { "none".into() } else { f.join("; ") }));
+    }
     if let (Some(c), Some((h, o))) = (&r.champion, &r.final_result) {
         s.push_str(&format!("\nfinal champion {c}: held-out {}  OOD {}\n", pct(h), pct(o)));
     }
@@ -259,8 +283,8 @@ pub fn render(r: &RunReport) -> String {
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
-/// Writes the PNG plot: champion held-out and OOD success against training env steps (the
-/// ablation dashed, when present).
+/// Writes the PNG plot: champion held-out and OOD success against training env steps (filled
+/// markers), every challenger (hollow markers), and the ablation's champion dashed, when present.
 pub fn plot(r: &RunReport, path: &Path) -> Result<()> {
     let err = |e: String| CurriculumError::Plot { path: path.into(), message: e };
     static FONT_ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -290,6 +314,18 @@ pub fn plot(r: &RunReport, path: &Path) -> Result<()> {
         pts.iter().map(|p| (p.0 as f64 / 1e6, if ood { p.2 } else { p.1 })).collect()
     };
     for (ood, color, label) in [(false, BLUE, "held-out"), (true, RED, "OOD")] {
+        // Every challenger, promoted or rolled back, as a hollow marker.
+        let challengers: Vec<(f64, f64)> = r
+            .generations
+            .iter()
+            .filter_map(|g| {
+                let (_, x) = if ood { g.ood.as_ref()? } else { g.heldout.as_ref()? };
+                Some((g.env_steps as f64 / 1e6, x.success_rate))
+            })
+            .collect();
+        chart
+            .draw_series(challengers.iter().map(|p| Circle::new(*p, 6, color.stroke_width(1))))
+            .map_err(|e| err(e.to_string()))?;
         let pts = series(&curve, ood);
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
@@ -316,4 +352,115 @@ pub fn plot(r: &RunReport, path: &Path) -> Result<()> {
         .draw()
         .map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))
+}
+
+/// One run's line in a comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct ComparedRun {
+    /// Run directory.
+    pub run: PathBuf,
+    /// Curriculum mode.
+    pub curriculum: String,
+    /// Seed.
+    pub seed: u64,
+    /// Training env steps spent (warm start included).
+    pub env_steps: u64,
+    /// Generations decided and promotions.
+    pub generations: (usize, usize),
+    /// Final champion's held-out and OOD results.
+    pub final_result: Option<(SuiteResult, SuiteResult)>,
+    /// Stop reason.
+    pub stop_reason: Option<String>,
+}
+
+/// Several runs side by side: each run, the mean per curriculum, and per seed the targeted
+/// minus uniform difference where both ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    /// Every run.
+    pub runs: Vec<ComparedRun>,
+    /// Curriculum → (runs, mean held-out, mean OOD) of the final champions.
+    pub means: BTreeMap<String, (usize, f64, f64)>,
+    /// Seed → (held-out, OOD) of targeted minus uniform.
+    pub paired: BTreeMap<u64, (f64, f64)>,
+}
+
+/// Compares finished or unfinished runs.
+pub fn compare(reports: &[RunReport]) -> Comparison {
+    let runs: Vec<ComparedRun> = reports
+        .iter()
+        .map(|r| ComparedRun {
+            run: r.run.clone(),
+            curriculum: r.curriculum.clone(),
+            seed: r.seed,
+            env_steps: r.champion_curve().last().map(|p| p.0).unwrap_or(r.warm_start_env_steps),
+            generations: (
+                r.generations.iter().filter(|g| g.status != "training").count(),
+                r.generations.iter().filter(|g| g.status == "promoted").count(),
+            ),
+            final_result: r.final_result.clone(),
+            stop_reason: r.stop_reason.clone(),
+        })
+        .collect();
+    let mut sums: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
+    let mut by_seed: BTreeMap<(u64, String), (f64, f64)> = BTreeMap::new();
+    for c in &runs {
+        if let Some((h, o)) = &c.final_result {
+            let e = sums.entry(c.curriculum.clone()).or_default();
+            e.0 += 1;
+            e.1 += h.success_rate;
+            e.2 += o.success_rate;
+            by_seed.insert((c.seed, c.curriculum.clone()), (h.success_rate, o.success_rate));
+        }
+    }
+    let means = sums.into_iter().map(|(k, (n, h, o))| (k, (n, h / n as f64, o / n as f64))).collect();
+    let mut paired = BTreeMap::new();
+    for ((seed, mode), (h, o)) in &by_seed {
+        if mode == CurriculumMode::Targeted.name() {
+            if let Some((uh, uo)) = by_seed.get(&(*seed, CurriculumMode::Uniform.name().to_string())) {
+                paired.insert(*seed, (h - uh, o - uo));
+            }
+        }
+    }
+    Comparison { runs, means, paired }
+}
+
+/// A comparison as text.
+pub fn render_comparison(c: &Comparison) -> String {
+    let mut s = String::from("run                                   curriculum  seed  env steps  gens/promoted  held-out final            OOD final                 stop\n");
+    for r in &c.runs {
+        let (h, o) = match &r.final_result {
+            Some((h, o)) => (pct(h), pct(o)),
+            None => ("-".into(), "-".into()),
+        };
+        let stop = r.stop_reason.as_deref().map(|x| x.split(':').next().unwrap_or(x)).unwrap_or("running");
+        s.push_str(&format!(
+            "{:37} {:10} {:5} {:10} {:>6}/{:<7} {:25} {:25} {}\n",
+            r.run.display().to_string(),
+            r.curriculum,
+            r.seed,
+            r.env_steps,
+            r.generations.0,
+            r.generations.1,
+            h,
+            o,
+            stop
+        ));
+    }
+    s.push('\n');
+    for (mode, (n, h, o)) in &c.means {
+        s.push_str(&format!("mean of {n} {mode} runs: held-out {:.1}%, OOD {:.1}%\n", 100.0 * h, 100.0 * o));
+    }
+    if !c.paired.is_empty() {
+        let wins_h = c.paired.values().filter(|d| d.0 > 0.0).count();
+        let wins_o = c.paired.values().filter(|d| d.1 > 0.0).count();
+        for (seed, (dh, dout)) in &c.paired {
+            s.push_str(&format!("seed {seed}: targeted − uniform = held-out {:+.1} points, OOD {:+.1} points\n", 100.0 * dh, 100.0 * dout));
+        }
+        s.push_str(&format!(
+            "targeted beats uniform on held-out in {wins_h} of {n} seeds, on OOD in {wins_o} of {n}\n",
+            n = c.paired.len()
+        ));
+    }
+    s
 }
