@@ -168,20 +168,14 @@ pub fn judge(input: &GateInput, cfg: &GateConfig) -> Decision {
             cfg.alpha
         ),
     );
-    let (oc, ox) = input.ood;
-    let ood_delta = success_rate(ox) - success_rate(oc);
-    check(
-        "ood",
-        ood_delta >= -cfg.ood_margin,
-        format!("{:.1}% -> {:.1}% (may drop {:.1} points)", 100.0 * success_rate(oc), 100.0 * success_rate(ox), 100.0 * cfg.ood_margin),
-    );
-    let (cc, cx) = input.canary;
-    let canary_delta = success_rate(cx) - success_rate(cc);
-    check(
-        "canary",
-        canary_delta >= -cfg.canary_margin,
-        format!("{:.1}% -> {:.1}% (may drop {:.1} points)", 100.0 * success_rate(cc), 100.0 * success_rate(cx), 100.0 * cfg.canary_margin),
-    );
+    // Success may drop by at most `margin` (fraction); returns the change.
+    let mut no_drop = |name: &str, (champ, chall): (&[Judged], &[Judged]), margin: f64| {
+        let (a, b) = (success_rate(champ), success_rate(chall));
+        check(name, b - a >= -margin, format!("{:.1}% -> {:.1}% (may drop {:.1} points)", 100.0 * a, 100.0 * b, 100.0 * margin));
+        b - a
+    };
+    no_drop("ood", input.ood, cfg.ood_margin);
+    let canary_delta = no_drop("canary", input.canary, cfg.canary_margin);
     let (pc, px) = input.probe;
     let probe_delta = success_rate(px) - success_rate(pc);
     check(

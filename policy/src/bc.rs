@@ -206,7 +206,7 @@ pub fn behaviour_clone_epochs(
     for i in 0..n {
         norm.apply(&demos.obs[i * d..(i + 1) * d], &mut x[i * d..(i + 1) * d]);
     }
-    let device = Device::flex().autodiff();
+    let device = crate::device::learner_device();
     let mut model = model.trainable(&device);
     let mut optim = AdamConfig::new().init();
     let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, 7, 0));

@@ -5,6 +5,7 @@
 //! metadata (content hash, lineage, env steps); [`inference`] runs a checkpoint without autodiff
 //! in microseconds; [`eval`] measures a policy on a frozen suite.
 
+pub mod device;
 pub mod error;
 pub mod inference;
 pub mod model;

@@ -93,7 +93,7 @@ impl<E: Environment> Trainer<E> {
     /// A fresh learner (model initialised from the run seed).
     pub fn new(cfg: TrainConfig, envs: Vec<E>) -> Result<Self> {
         let obs_dim = envs.first().map(|e| e.obs_dim()).unwrap_or(0);
-        let device = Device::flex().autodiff();
+        let device = crate::device::learner_device();
         let model = ActorCriticConfig::new(obs_dim, ACTION_DIM)
             .with_hidden(cfg.model.hidden)
             .with_init_log_std(cfg.model.init_log_std)
@@ -120,7 +120,7 @@ impl<E: Environment> Trainer<E> {
         norm: RunningNorm,
         progress: Progress,
     ) -> Result<Self> {
-        let device = Device::flex().autodiff();
+        let device = crate::device::learner_device();
         let model = model.trainable(&device);
         let mut optim = optimizer(cfg.ppo.max_grad_norm);
         if !optimizer_bytes.is_empty() {
