@@ -3,13 +3,20 @@
 # at the same env-step budget, over several seeds (default 0 1 2), then one comparison table.
 # About 20 minutes per run on 2 cores, so about 2 hours for the default 3 seeds.
 #   scripts/benchmark-improve.sh [SEED...]
-# Finished runs are kept; an interrupted run is resumed.
+# Finished runs are kept; an interrupted run is resumed. IMPROVE_ARGS adds flags to every
+# `improve` (e.g. IMPROVE_ARGS=--no-record: no rerun recordings; results are the same).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=("$@")
 [ ${#seeds[@]} -eq 0 ] && seeds=(0 1 2)
-cargo build --release
-bin=target/release/regrasp
+# REGRASP_BIN: a regrasp binary to use as it is (e.g. a copy, so that rebuilding meanwhile does
+# not swap it out under a running benchmark); otherwise it is built here.
+if [ -n "${REGRASP_BIN:-}" ]; then
+  bin="$REGRASP_BIN"
+else
+  cargo build --release
+  bin="${CARGO_TARGET_DIR:-target}/release/regrasp"
+fi
 runs=()
 for s in "${seeds[@]}"; do
   for c in targeted uniform; do
@@ -19,10 +26,10 @@ for s in "${seeds[@]}"; do
       echo "== $out: done"
     elif [ -f "$out/ledger.sqlite" ]; then
       echo "== $out: resuming"
-      "$bin" improve --out "$out" --resume > /dev/null
+      "$bin" improve --out "$out" --resume ${IMPROVE_ARGS:-} > /dev/null
     else
       echo "== $out"
-      "$bin" improve --curriculum "$c" --seed "$s" --out "$out" > /dev/null
+      "$bin" improve --curriculum "$c" --seed "$s" --out "$out" ${IMPROVE_ARGS:-} > /dev/null
     fi
   done
 done

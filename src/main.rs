@@ -55,6 +55,9 @@ enum Command {
     Improve(ImproveArgs),
     /// Print the report of an `improve` run and write its plot.
     Report(ReportArgs),
+    /// Re-simulate stored episodes exactly (the final state hash must match) and record them
+    /// to rerun: one by id, or the failures of a run.
+    Replay(ReplayArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -68,6 +71,22 @@ enum BenchCommand {
     Sim(BenchSimArgs),
     /// Microseconds per action of policy inference on one core.
     Policy(BenchPolicyArgs),
+    /// What rerun recording costs: scalars per PPO iteration against the iteration's own time,
+    /// and full episode recording per control step against plain replay.
+    Logging(BenchLoggingArgs),
+}
+
+#[derive(Args)]
+struct BenchLoggingArgs {
+    /// PPO iterations of a short real training run (default config, from scratch) to time.
+    #[arg(long, default_value_t = 4)]
+    iterations: u64,
+    /// Scripted episodes to replay with and without full recording.
+    #[arg(long, default_value_t = 8)]
+    episodes: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -96,6 +115,8 @@ struct TrainArgs {
     /// Arm profile TOML.
     #[arg(long, requires = "arm")]
     arm_profile: Option<PathBuf>,
+    #[command(flatten)]
+    record: RecordArgs,
 }
 
 #[derive(Args)]
@@ -130,6 +151,8 @@ struct ImproveArgs {
     /// Arm profile TOML.
     #[arg(long, requires = "arm")]
     arm_profile: Option<PathBuf>,
+    #[command(flatten)]
+    record: RecordArgs,
 }
 
 #[derive(Args)]
@@ -167,6 +190,8 @@ struct EvalArgs {
     json: bool,
     #[command(flatten)]
     world: WorldArgs,
+    #[command(flatten)]
+    record: RecordArgs,
 }
 
 #[derive(Args)]
@@ -224,6 +249,88 @@ impl WorldArgs {
         };
         Ok((Arc::new(arm), Arc::new(cfg), dist))
     }
+}
+
+/// Where and what to record in rerun.
+#[derive(Args, Clone)]
+struct RecordArgs {
+    /// Stream to a rerun viewer started now (needs the `rerun` 0.36 viewer on PATH) instead of
+    /// writing the .rrd file.
+    #[arg(long)]
+    spawn: bool,
+    /// Stream to a running rerun viewer at this address (e.g. rerun+http://127.0.0.1:9876/proxy)
+    /// instead of writing the .rrd file.
+    #[arg(long, conflicts_with = "spawn")]
+    connect: Option<String>,
+    /// Record nothing.
+    #[arg(long, conflicts_with_all = ["spawn", "connect"])]
+    no_record: bool,
+    /// Record every Nth evaluated episode in full (0 = none).
+    #[arg(long, default_value_t = 50)]
+    record_every: usize,
+    /// Record at most this many episodes in full per evaluation, failures first (0 = no limit).
+    #[arg(long, default_value_t = 10)]
+    record_limit: usize,
+    /// Do not record every failed episode in full.
+    #[arg(long)]
+    no_record_failures: bool,
+}
+
+impl RecordArgs {
+    /// The recorder, writing to `file` unless told otherwise.
+    fn recorder(&self, name: &str, file: &std::path::Path) -> Result<regrasp_logs::Recorder> {
+        use regrasp_logs::{Recorder, Sink};
+        let sink = if self.no_record { Sink::Off } else { Sink::from_flags(self.spawn, self.connect.as_deref(), Some(file)) };
+        Ok(Recorder::new(name, sink)?)
+    }
+
+    fn sampling(&self) -> regrasp_logs::Sampling {
+        regrasp_logs::Sampling { every_nth: self.record_every, failures: !self.no_record_failures, limit: self.record_limit }
+    }
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// An `improve` run directory (episodes indexed by its ledger), or an episode file
+    /// (JSON lines) or a directory holding `episodes.jsonl`, as `eval` writes them.
+    run: PathBuf,
+    /// Episode id: `<policy>/<suite>/<index>` in a run, `<index>` (0-based) in an episode file.
+    /// May be given several times.
+    #[arg(long, required_unless_present = "failures")]
+    episode: Vec<String>,
+    /// Replay failed episodes.
+    #[arg(long, conflicts_with = "episode")]
+    failures: bool,
+    /// Only failures of this mode (e.g. slip_during_lift).
+    #[arg(long, requires = "failures")]
+    mode: Option<String>,
+    /// Only episodes evaluated in this generation (runs only).
+    #[arg(long, requires = "failures")]
+    generation: Option<u32>,
+    /// Only episodes of this suite (runs only: probe, heldout, ood, canary, boundary/<g>).
+    #[arg(long, requires = "failures")]
+    suite: Option<String>,
+    /// Replay at most this many failures.
+    #[arg(long, default_value_t = 10, requires = "failures")]
+    limit: usize,
+    /// The policy checkpoint, for action distributions and value estimates in the recording
+    /// (a run's own checkpoints are found by themselves).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// The .rrd file to write (default: RUN/rerun/replay.rrd, or beside the episode file).
+    #[arg(long, conflicts_with_all = ["spawn", "connect"])]
+    out: Option<PathBuf>,
+    /// Stream to a rerun viewer started now (needs `rerun` 0.36 on PATH).
+    #[arg(long)]
+    spawn: bool,
+    /// Stream to a running rerun viewer at this address.
+    #[arg(long, conflicts_with = "spawn")]
+    connect: Option<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    world: WorldArgs,
 }
 
 #[derive(Args)]
@@ -409,6 +516,7 @@ fn train(a: TrainArgs) -> Result<()> {
         cfg.total_env_steps = s;
     }
     let arm = load_arm(&a.arm, &a.arm_profile)?;
+    let rec = a.record.recorder("train", &fresh_rrd(&a.out.join("rerun"), "train"))?;
     let pb = ProgressBar::new(cfg.total_env_steps);
     pb.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} env steps {msg}")
@@ -435,6 +543,9 @@ fn train(a: TrainArgs) -> Result<()> {
             ));
         }
         Event::Iteration(s) => {
+            if let Some(st) = rec.stream() {
+                regrasp_logs::scalars::log_training(st, s.env_steps, s);
+            }
             pb.set_position(s.env_steps);
             let rate = if s.episodes > 0 { 100.0 * s.successes as f64 / s.episodes as f64 } else { 0.0 };
             pb.set_message(format!(
@@ -468,9 +579,15 @@ fn eval(a: EvalArgs) -> Result<()> {
         PathBuf::from("runs/eval").join(format!("{}-{}", suite.name, policy.hash)).join("episodes.jsonl")
     });
     write_episodes(&out, &records)?;
+    let rrd = out.with_file_name("eval.rrd");
+    let rec = a.record.recorder(&format!("eval {} {}", suite.name, policy.hash), &rrd)?;
+    let recorded = record_episodes(&rec, &arm, &cfg, &records, a.record.sampling(), |i| i.to_string(), std::slice::from_ref(&policy))?;
+    rec.flush()?;
     if a.json {
         let mut v = serde_json::to_value(&report)?;
         v["episodes_file"] = serde_json::json!(out.display().to_string());
+        v["recorded_episodes"] = serde_json::json!(recorded);
+        v["rerun"] = serde_json::json!(sink_name(&rec));
         out!("{v}");
     } else {
         out!(
@@ -492,6 +609,7 @@ fn eval(a: EvalArgs) -> Result<()> {
             }
         }
         out!("  episodes stored in {}", out.display());
+        out!("  {recorded} episodes recorded in full: {}", sink_name(&rec));
     }
     Ok(())
 }
@@ -541,10 +659,12 @@ fn main() -> Result<()> {
         Command::Scripted(a) => scripted(a),
         Command::Bench { what: BenchCommand::Sim(a) } => bench_sim(a),
         Command::Bench { what: BenchCommand::Policy(a) } => bench_policy(a),
+        Command::Bench { what: BenchCommand::Logging(a) } => bench_logging(a),
         Command::Train(a) => train(a),
         Command::Eval(a) => eval(a),
         Command::Improve(a) => improve(a),
         Command::Report(a) => report(a),
+        Command::Replay(a) => replay(a),
     }
 }
 
@@ -568,10 +688,52 @@ fn improve(a: ImproveArgs) -> Result<()> {
     let start = Instant::now();
     let opts = ImproveOptions { resume: a.resume, max_generations_now: a.stop_after };
     let mut last_decile: Option<(u32, u64)> = None;
+    // The improve loop knows nothing of rerun: its events are recorded here.
+    let rec = a.record.recorder(&format!("improve {}", out.display()), &fresh_rrd(&out.join("rerun"), "improve"))?;
+    let sampling = a.record.sampling();
+    let env_cfg = Arc::new(cfg.train.env.clone());
+    let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
+    let mut record_error: Option<anyhow::Error> = None;
+    let arm_for_log = Arc::clone(&arm);
     let summary = improve(cfg, arm, &out, opts, &mut |e| {
         let t = start.elapsed().as_secs();
+        if let Some(st) = rec.stream() {
+            match e {
+                ImproveEvent::Training { generation, env_steps, budget, stats, .. } => {
+                    let total = (*generation as u64).saturating_sub(1) * budget + env_steps;
+                    regrasp_logs::scalars::log_training(st, total, stats);
+                }
+                ImproveEvent::Evaluated { policy, episode_file: Some(file), .. } if record_error.is_none() => {
+                    let result = (|| -> Result<usize> {
+                        let records = regrasp_logs::read_episodes(file)?;
+                        let loaded = regrasp_policy::eval::LoadedPolicy::load(&out.join("checkpoints").join(policy), &arm_for_log, obs_dim)?;
+                        let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                        let suite = stem.strip_prefix(&format!("{policy}-")).unwrap_or(&stem).to_string();
+                        record_episodes(&rec, &arm_for_log, &env_cfg, &records, sampling, |i| format!("{policy}/{suite}/{i}"), &[loaded])
+                    })();
+                    if let Err(err) = result {
+                        record_error = Some(err.context(format!("recording the episodes of {}", file.display())));
+                    }
+                }
+                ImproveEvent::Decided { generation, promoted, reasons, composition, success, champion_failures, parameters, .. } => {
+                    regrasp_logs::scalars::log_generation(
+                        st,
+                        &regrasp_logs::scalars::GenerationLog {
+                            generation: *generation,
+                            success: success.clone(),
+                            composition: composition.clone(),
+                            parameters: parameters.clone(),
+                            failures: champion_failures.clone(),
+                            promoted: *promoted,
+                            reasons: reasons.clone(),
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
         let line = match e {
-            ImproveEvent::Training { generation, env_steps, budget, episodes, env_steps_per_s } => {
+            ImproveEvent::Training { generation, env_steps, budget, episodes, env_steps_per_s, .. } => {
                 // One line per tenth of the budget.
                 let decile = (*generation, env_steps * 10 / (*budget).max(1));
                 if Some(decile) == last_decile {
@@ -584,10 +746,10 @@ fn improve(a: ImproveArgs) -> Result<()> {
                 )
             }
             ImproveEvent::Stage { generation, what } => format!("gen {generation}: {what}"),
-            ImproveEvent::Evaluated { policy, suite, success_rate, episodes } => {
+            ImproveEvent::Evaluated { policy, suite, success_rate, episodes, .. } => {
                 format!("  {policy} on {suite}: {:.1}% of {episodes}", 100.0 * success_rate)
             }
-            ImproveEvent::Decided { generation, promoted, heldout, p_value, reasons, composition } => {
+            ImproveEvent::Decided { generation, promoted, heldout, p_value, reasons, composition, .. } => {
                 let comp: Vec<String> = composition.iter().filter(|(_, v)| *v > 0.0).map(|(k, v)| format!("{k} {:.0}%", 100.0 * v)).collect();
                 format!(
                     "gen {generation}: {} (held-out {:.1}% -> {:.1}%, p = {p_value:.4}; curriculum {}){}",
@@ -603,12 +765,17 @@ fn improve(a: ImproveArgs) -> Result<()> {
         eprintln!("[{:02}:{:02}:{:02}] {line}", t / 3600, t / 60 % 60, t % 60);
     })
     .with_context(|| format!("improve run {}", out.display()))?;
+    rec.flush()?;
+    if let Some(err) = record_error {
+        return Err(err);
+    }
     let (text, rep) = write_report(&out, None, None)?;
     if a.json {
-        out!("{}", serde_json::json!({ "summary": summary, "report": rep, "wall_s": start.elapsed().as_secs_f64() }));
+        out!("{}", serde_json::json!({ "summary": summary, "report": rep, "wall_s": start.elapsed().as_secs_f64(), "rerun": sink_name(&rec) }));
     } else {
         out!("{text}");
         out!("report: {} and {}", out.join("report.txt").display(), out.join("report.png").display());
+        out!("rerun: {}", sink_name(&rec));
     }
     Ok(())
 }
@@ -652,6 +819,253 @@ fn report(a: ReportArgs) -> Result<()> {
         out!("{}", serde_json::to_string(&rep)?);
     } else {
         out!("{text}");
+    }
+    Ok(())
+}
+
+/// `dir/<stem>.rrd`, or `dir/<stem>-<n>.rrd` with the first free n, so that a resumed run never
+/// overwrites an earlier recording.
+fn fresh_rrd(dir: &std::path::Path, stem: &str) -> PathBuf {
+    let first = dir.join(format!("{stem}.rrd"));
+    if !first.exists() {
+        return first;
+    }
+    (2..).map(|n| dir.join(format!("{stem}-{n}.rrd"))).find(|p| !p.exists()).unwrap_or(first)
+}
+
+/// Where a recorder writes, in words.
+fn sink_name(rec: &regrasp_logs::Recorder) -> String {
+    match rec.sink() {
+        regrasp_logs::Sink::File(p) => p.display().to_string(),
+        regrasp_logs::Sink::Spawn => "a spawned rerun viewer".into(),
+        regrasp_logs::Sink::Connect(addr) => format!("the rerun viewer at {addr}"),
+        regrasp_logs::Sink::Off => "nothing (recording off)".into(),
+    }
+}
+
+/// Records the `sampling` pick of `records` in full (by exact replay); returns how many.
+fn record_episodes(
+    rec: &regrasp_logs::Recorder,
+    arm: &Arc<ArmModel>,
+    env_cfg: &Arc<EnvConfig>,
+    records: &[regrasp_policy::eval::EpisodeRecord],
+    sampling: regrasp_logs::Sampling,
+    id: impl Fn(usize) -> String,
+    policies: &[regrasp_policy::eval::LoadedPolicy],
+) -> Result<usize> {
+    if !rec.is_on() {
+        return Ok(0);
+    }
+    let picked: Vec<regrasp_logs::StoredEpisode> = sampling
+        .select(records)
+        .into_iter()
+        .map(|i| regrasp_logs::StoredEpisode { id: id(i), record: records[i].clone() })
+        .collect();
+    regrasp_logs::replay_all(arm, env_cfg, &picked, policies, rec)?;
+    Ok(picked.len())
+}
+
+/// Parses `<policy>/<suite>/<index>` (the suite may itself contain `/`).
+fn parse_run_episode_id(id: &str) -> Result<(String, String, usize)> {
+    let bad = || anyhow::anyhow!("episode id `{id}`: expected <policy>/<suite>/<index>, e.g. 0123abcd4567ef89/heldout/17");
+    let (policy, rest) = id.split_once('/').ok_or_else(bad)?;
+    let (suite, idx) = rest.rsplit_once('/').ok_or_else(bad)?;
+    let idx = idx.parse::<usize>().map_err(|_| bad())?;
+    if policy.is_empty() || suite.is_empty() {
+        return Err(bad());
+    }
+    Ok((policy.to_string(), suite.to_string(), idx))
+}
+
+fn replay(a: ReplayArgs) -> Result<()> {
+    use regrasp_logs::{read_episodes, replay_all, Recorder, Sink, StoredEpisode};
+    let (arm, cfg, _) = a.world.load()?;
+    let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
+    let mode = match &a.mode {
+        Some(m) => Some(
+            OutcomeKind::ALL
+                .into_iter()
+                .find(|k| k.name() == m)
+                .filter(|k| k.is_failure())
+                .ok_or_else(|| anyhow::anyhow!("--mode {m}: not a failure mode (one of: {})", failure_mode_names()))?,
+        ),
+        None => None,
+    };
+    let wanted = |r: &regrasp_policy::eval::EpisodeRecord| r.outcome.kind.is_failure() && mode.is_none_or(|m| r.outcome.kind == m);
+    let ledger_path = a.run.join("ledger.sqlite");
+    let (episodes, default_out, mut policy_dirs): (Vec<StoredEpisode>, PathBuf, Vec<PathBuf>) = if ledger_path.exists() {
+        let ledger = regrasp_curriculum::ledger::Ledger::open(&ledger_path)?;
+        let rows = ledger.evaluations()?;
+        let file_of = |row: &regrasp_curriculum::ledger::EvaluationRow| -> Result<PathBuf> {
+            let rel = row.episode_file.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("{}: evaluation {} / {} stored no episode file", ledger_path.display(), row.policy, row.suite)
+            })?;
+            Ok(a.run.join(rel))
+        };
+        let mut eps = Vec::new();
+        if a.failures {
+            for row in rows.iter().filter(|r| a.generation.is_none_or(|g| r.generation == g) && a.suite.as_ref().is_none_or(|s| &r.suite == s)) {
+                if row.episodes == row.successes {
+                    continue;
+                }
+                for (i, r) in read_episodes(&file_of(row)?)?.into_iter().enumerate().filter(|(_, r)| wanted(r)) {
+                    eps.push(StoredEpisode { id: format!("{}/{}/{i}", row.policy, row.suite), record: r });
+                }
+            }
+            eps.truncate(a.limit);
+        } else {
+            for id in &a.episode {
+                let (policy, suite, idx) = parse_run_episode_id(id)?;
+                let row = rows.iter().find(|r| r.policy == policy && r.suite == suite).ok_or_else(|| {
+                    anyhow::anyhow!("episode {id}: {} has no evaluation of policy {policy} on suite {suite}", ledger_path.display())
+                })?;
+                let file = file_of(row)?;
+                let record = read_episodes(&file)?.into_iter().nth(idx).ok_or_else(|| {
+                    anyhow::anyhow!("episode {id}: {} holds only {} episodes", file.display(), row.episodes)
+                })?;
+                eps.push(StoredEpisode { id: id.clone(), record });
+            }
+        }
+        let dirs = eps.iter().map(|e| a.run.join("checkpoints").join(&e.record.policy_hash)).collect();
+        (eps, a.run.join("rerun").join("replay.rrd"), dirs)
+    } else {
+        if a.generation.is_some() || a.suite.is_some() {
+            bail!("--generation and --suite need an improve run (a directory with ledger.sqlite); {} is not one", a.run.display());
+        }
+        let file = if a.run.is_dir() { a.run.join("episodes.jsonl") } else { a.run.clone() };
+        let records = read_episodes(&file)?;
+        let mut eps = Vec::new();
+        if a.failures {
+            eps.extend(records.into_iter().enumerate().filter(|(_, r)| wanted(r)).map(|(i, r)| StoredEpisode { id: i.to_string(), record: r }));
+            eps.truncate(a.limit);
+        } else {
+            for id in &a.episode {
+                let idx: usize = id.parse().map_err(|_| anyhow::anyhow!("episode id `{id}`: expected an index into {}", file.display()))?;
+                let record = records.get(idx).cloned().ok_or_else(|| {
+                    anyhow::anyhow!("episode {id}: {} holds only {} episodes", file.display(), records.len())
+                })?;
+                eps.push(StoredEpisode { id: id.clone(), record });
+            }
+        }
+        (eps, file.with_file_name("replay.rrd"), Vec::new())
+    };
+    if episodes.is_empty() {
+        bail!("no stored episode matches in {}", a.run.display());
+    }
+    policy_dirs.extend(a.policy.clone());
+    policy_dirs.sort();
+    policy_dirs.dedup();
+    let policies: Vec<_> = policy_dirs
+        .iter()
+        .filter(|d| d.join("meta.json").exists())
+        .map(|d| regrasp_policy::eval::LoadedPolicy::load(d, &arm, obs_dim))
+        .collect::<std::result::Result<_, _>>()?;
+    let out = a.out.clone().unwrap_or(default_out);
+    let sink = Sink::from_flags(a.spawn, a.connect.as_deref(), Some(&out));
+    let rec = Recorder::new(&format!("replay {}", a.run.display()), sink)?;
+    let start = Instant::now();
+    let replayed = replay_all(&arm, &cfg, &episodes, &policies, &rec)?;
+    rec.flush()?;
+    let wall = start.elapsed().as_secs_f64();
+    if a.json {
+        out!("{}", serde_json::json!({ "episodes": replayed, "rerun": sink_name(&rec), "wall_s": wall }));
+    } else {
+        for r in &replayed {
+            out!("{}: {} after {} steps, final state {:016x} (matches the stored hash)", r.id, r.outcome.kind.name(), r.steps, r.final_state_hash);
+        }
+        out!("{} episodes replayed exactly in {wall:.2} s; recorded to {}", replayed.len(), sink_name(&rec));
+    }
+    Ok(())
+}
+
+fn failure_mode_names() -> String {
+    OutcomeKind::ALL.iter().filter(|k| k.is_failure()).map(|k| k.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn bench_logging(a: BenchLoggingArgs) -> Result<()> {
+    use regrasp_logs::{replay_all, Recorder, Sink, StoredEpisode};
+    let dir = std::env::temp_dir().join(format!("regrasp-bench-logging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let arm = Arc::new(ArmModel::default_arm()?);
+    let env_cfg = Arc::new(EnvConfig::default());
+
+    // 1. Scalars while training: every PPO iteration is logged; the time spent logging is
+    // measured inside the callback and set against the iteration's wall time.
+    let rec = Recorder::new("bench", Sink::File(dir.join("scalars.rrd")))?;
+    let mut cfg = TrainConfig::default();
+    cfg.total_env_steps = a.iterations.max(1) * (cfg.envs * cfg.rollout_steps) as u64;
+    let (mut log_s, mut iterations) = (0.0f64, 0u64);
+    let train_start = Instant::now();
+    regrasp_policy::run::train(cfg, Arc::clone(&arm), &dir.join("run"), Default::default(), &mut |e| {
+        if let regrasp_policy::run::Event::Iteration(s) = e {
+            let t = Instant::now();
+            if let Some(st) = rec.stream() {
+                regrasp_logs::scalars::log_training(st, s.env_steps, s);
+            }
+            log_s += t.elapsed().as_secs_f64();
+            iterations += 1;
+        }
+    })?;
+    let t = Instant::now();
+    rec.flush()?;
+    log_s += t.elapsed().as_secs_f64();
+    let train_s = train_start.elapsed().as_secs_f64();
+    let iteration_ms = 1e3 * train_s / iterations.max(1) as f64;
+    let scalar_us = 1e6 * log_s / iterations.max(1) as f64;
+
+    // 2. Full episodes: the same scripted episodes replayed plainly and with every step logged.
+    let dist = ScenarioDistribution::default();
+    let scenarios: Vec<Scenario> = (0..a.episodes.max(1)).map(|i| dist.sample(9000 + i)).collect();
+    let results = run_controller(Arc::clone(&arm), Arc::clone(&env_cfg), &scenarios, 1, &|| {}, true)?;
+    let episodes: Vec<StoredEpisode> = results
+        .into_iter()
+        .zip(&scenarios)
+        .enumerate()
+        .map(|(i, (r, s))| StoredEpisode {
+            id: i.to_string(),
+            record: regrasp_policy::eval::EpisodeRecord {
+                scenario: *s,
+                policy_hash: "expert".into(),
+                actions: r.actions,
+                final_state_hash: r.final_state_hash,
+                outcome: r.outcome,
+                metrics: Default::default(),
+            },
+        })
+        .collect();
+    let steps: usize = episodes.iter().map(|e| e.record.actions.len()).sum();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let off = Recorder::off();
+    let t = Instant::now();
+    pool.install(|| replay_all(&arm, &env_cfg, &episodes, &[], &off))?;
+    let plain_us = 1e6 * t.elapsed().as_secs_f64() / steps as f64;
+    let rec = Recorder::new("bench", Sink::File(dir.join("episodes.rrd")))?;
+    let t = Instant::now();
+    pool.install(|| replay_all(&arm, &env_cfg, &episodes, &[], &rec))?;
+    rec.flush()?;
+    let recorded_us = 1e6 * t.elapsed().as_secs_f64() / steps as f64;
+    let per_episode_ms = 1e-3 * recorded_us * steps as f64 / episodes.len() as f64;
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = serde_json::json!({
+        "ppo_iterations": iterations,
+        "ppo_iteration_ms": iteration_ms,
+        "scalar_logging_us_per_iteration": scalar_us,
+        "scalar_logging_overhead_percent": 100.0 * scalar_us / (1e3 * iteration_ms),
+        "episode_steps": steps,
+        "replay_us_per_step": plain_us,
+        "recorded_replay_us_per_step": recorded_us,
+        "recorded_replay_ms_per_episode": per_episode_ms,
+    });
+    if a.json {
+        out!("{report}");
+    } else {
+        out!(
+            "scalars: {scalar_us:.0} µs of logging per PPO iteration of {iteration_ms:.0} ms ({:.3} % overhead, {iterations} iterations)",
+            100.0 * scalar_us / (1e3 * iteration_ms)
+        );
+        out!(
+            "episodes: replay {plain_us:.0} µs per control step, {recorded_us:.0} µs with every step recorded ({per_episode_ms:.0} ms per episode, {steps} steps, 1 thread)"
+        );
     }
     Ok(())
 }

@@ -100,11 +100,19 @@ fn train_then_eval_stores_replayable_episodes() {
     let ckpt = out.join("checkpoints").join(hash.trim());
     let log = std::fs::read_to_string(out.join("train_log.jsonl")).unwrap();
     assert!(log.contains("behaviour_cloning") && log.contains("\"iteration\""), "{log}");
+    // Training scalars went to rerun; the same run without recording trains the same policy.
+    let rrd = regrasp_logs::rrd::read_rrd(&out.join("rerun").join("train.rrd")).unwrap();
+    assert!(rrd.entity_paths.contains("/train/losses/entropy") && rrd.timelines.contains("env_steps"), "{rrd:?}");
+    let quiet = dir.join("run-no-record");
+    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", quiet.to_str().unwrap(), "--warm-start", "bc", "--no-record"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(std::fs::read_to_string(quiet.join("latest")).unwrap(), hash, "recording must not change training");
+    assert!(!quiet.join("rerun").exists());
 
     let suite = dir.join("tiny.toml");
     std::fs::write(&suite, "name = \"tiny\"\nseed_space = \"heldout\"\n[[part]]\ncount = 3\n").unwrap();
     let episodes = dir.join("episodes.jsonl");
-    let r = regrasp(&["eval", "--policy", ckpt.to_str().unwrap(), "--suite", suite.to_str().unwrap(), "--json", "--episodes-out", episodes.to_str().unwrap()]);
+    let r = regrasp(&["eval", "--policy", ckpt.to_str().unwrap(), "--suite", suite.to_str().unwrap(), "--json", "--episodes-out", episodes.to_str().unwrap(), "--record-every", "1"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(v["episodes"], 3);
@@ -124,6 +132,27 @@ fn train_then_eval_stores_replayable_episodes() {
         assert_eq!(h, rec.final_state_hash);
         assert_eq!(o.as_ref(), Some(&rec.outcome));
     }
+    // Every episode was recorded in full (--record-every 1), with the policy's value estimates.
+    assert_eq!(v["recorded_episodes"], 3);
+    let rrd = regrasp_logs::rrd::read_rrd(&dir.join("eval.rrd")).unwrap();
+    assert!(rrd.entity_paths.contains("/world/object") && rrd.entity_paths.contains("/episode/signals/value"), "{rrd:?}");
+    // `replay` re-simulates a stored episode exactly and writes a recording.
+    let r = regrasp(&["replay", episodes.to_str().unwrap(), "--episode", "2", "--json"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["episodes"][0]["id"], "2");
+    let stored: regrasp_policy::eval::EpisodeRecord = serde_json::from_str(text.lines().nth(2).unwrap()).unwrap();
+    assert_eq!(v["episodes"][0]["final_state_hash"].as_u64().unwrap(), stored.final_state_hash);
+    assert!(dir.join("replay.rrd").exists());
+    // A tampered record is an error, not a warning.
+    let mut bad = stored.clone();
+    bad.actions[0].translation[2] += 1e-3;
+    let tampered = dir.join("tampered.jsonl");
+    std::fs::write(&tampered, serde_json::to_string(&bad).unwrap() + "\n").unwrap();
+    let r = regrasp(&["replay", tampered.to_str().unwrap(), "--episode", "0"]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("replay diverged"), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = regrasp(&["replay", episodes.to_str().unwrap(), "--episode", "9"]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("holds only 3 episodes"));
     // A broken checkpoint path is a clear error.
     let r = regrasp(&["eval", "--policy", dir.join("nope").to_str().unwrap(), "--suite", "heldout"]);
     assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("not a checkpoint directory"));

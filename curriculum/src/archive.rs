@@ -83,6 +83,16 @@ impl Param {
         }
     }
 
+    /// The parameter's unit.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Param::Size | Param::Radius => "m",
+            Param::Mass => "kg",
+            Param::Friction => "coefficient",
+            Param::Azimuth => "rad",
+        }
+    }
+
     /// The value of this parameter in `s` as seen from one end of its range: for sizes, the
     /// smallest dimension from below and the largest from above.
     pub fn value(self, s: &Scenario, side: Side) -> f64 {

@@ -6,7 +6,7 @@
 //! result is a pure function of the config and seed, so `--resume` after a crash at any moment
 //! continues exactly as if nothing had happened.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use regrasp_policy::eval::{evaluate, write_episodes, LoadedPolicy};
 use regrasp_policy::ppo::stream_seed;
 use regrasp_policy::run::{train, RunOptions};
 use regrasp_sim::suite::{EvalSuite, SeedSpace};
-use regrasp_sim::{ArmModel, GraspEnv, Scenario, ScenarioDistribution};
+use regrasp_sim::{ArmModel, GraspEnv, Scenario, ScenarioDistribution, ScenarioSource};
 use serde::Serialize;
 
 use crate::archive::{FailureArchive, Param, Side};
@@ -36,6 +36,7 @@ mod stream {
     pub const BANDIT: u64 = 103;
     pub const BOUNDARY: u64 = 104;
     pub const MUTATE: u64 = 105;
+    pub const PARAMETERS: u64 = 106;
 }
 
 /// The probe set of a run: `probe_size` training-space scenarios of the training distribution.
@@ -104,6 +105,8 @@ pub enum ImproveEvent {
         episodes: (u64, u64),
         /// Env steps per second of the rollout.
         env_steps_per_s: f64,
+        /// Everything the PPO iteration measured.
+        stats: regrasp_policy::ppo::IterationStats,
     },
     /// An evaluation finished (or was found in the ledger).
     Evaluated {
@@ -115,6 +118,8 @@ pub enum ImproveEvent {
         success_rate: f64,
         /// Episodes.
         episodes: u64,
+        /// The episode file (JSON lines), for recording; `None` when found in the ledger.
+        episode_file: Option<PathBuf>,
     },
     /// The gate decided a generation.
     Decided {
@@ -130,6 +135,12 @@ pub enum ImproveEvent {
         reasons: String,
         /// Curriculum shares by generator.
         composition: Vec<(String, f64)>,
+        /// Champion and challenger success per suite (`probe`, `heldout`, `ood`, `canary`).
+        success: BTreeMap<String, (f64, f64)>,
+        /// The champion's probe failures per mode (what the curriculum aimed at).
+        champion_failures: BTreeMap<String, u64>,
+        /// Samples of each scenario parameter under the curriculum (name with unit, values).
+        parameters: Vec<(String, Vec<f64>)>,
     },
     /// The loop stopped.
     Stopped {
@@ -207,6 +218,7 @@ impl Run<'_> {
             suite: suite.into(),
             success_rate: row.success_rate(),
             episodes: row.episodes,
+            episode_file: Some(self.out.join(&file)),
         });
         Ok(row)
     }
@@ -365,6 +377,7 @@ impl Run<'_> {
                     budget,
                     episodes: (it.episodes, it.successes),
                     env_steps_per_s: it.env_steps_per_s,
+                    stats: it.clone(),
                 });
             }
         })?;
@@ -470,11 +483,13 @@ pub fn improve(
                     challenger: None,
                     decision: None,
                 };
+                // Checked before it is recorded, so a leaking curriculum never enters the ledger.
                 firewall.check(&format!("generation {g} curriculum"), row.curriculum.explicit_scenarios())?;
                 run.ledger.start_generation(&row)?;
                 row
             }
         };
+        // And again before training, for a generation resumed from the ledger.
         firewall.check(&format!("generation {g} curriculum"), row.curriculum.explicit_scenarios())?;
         let challenger_hash = run.train_challenger(&row, &champion_dir)?;
         let (challenger, _) = run.policy(&challenger_hash)?;
@@ -500,13 +515,26 @@ pub fn improve(
         run.ledger.decide(g, &challenger_hash, &decision, bandit.as_ref())?;
         decided_now += 1;
         let composition = row.curriculum.composition().into_iter().map(|(k, v)| (k.name().to_string(), v)).collect();
+        let rate = crate::gate::success_rate;
+        let success = ["probe", "heldout", "ood", "canary"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.to_string(), (rate(&champ[i]), rate(&chall[i]))))
+            .collect();
+        let mut champion_failures = BTreeMap::new();
+        for j in champ[0].iter().filter(|j| j.outcome.is_failure()) {
+            *champion_failures.entry(j.outcome.name().to_string()).or_insert(0u64) += 1;
+        }
         (run.on_event)(&ImproveEvent::Decided {
             generation: g,
             promoted: decision.promote,
-            heldout: (crate::gate::success_rate(&champ[1]), crate::gate::success_rate(&chall[1])),
+            heldout: (rate(&champ[1]), rate(&chall[1])),
             p_value: decision.p_value,
             reasons: decision.reasons(),
             composition,
+            success,
+            champion_failures,
+            parameters: parameter_samples(&row.curriculum, stream_seed(run.cfg.seed, stream::PARAMETERS, g as u64)),
         });
     };
     if let Some(reason) = &stop_reason {
@@ -521,6 +549,20 @@ pub fn improve(
         promotions: gens.iter().filter(|g| g.status == "promoted").count() as u32,
         stop_reason,
     })
+}
+
+/// Scenarios drawn from a curriculum to show its parameter distributions.
+pub const PARAMETER_SAMPLES: usize = 512;
+
+/// Samples of every scenario parameter (`Param`) under `plan`, from training seeds derived from
+/// `seed` (drawn for display only: nothing trains on them).
+pub fn parameter_samples(plan: &CurriculumPlan, seed: u64) -> Vec<(String, Vec<f64>)> {
+    let scenarios: Vec<Scenario> =
+        (0..PARAMETER_SAMPLES as u64).map(|i| plan.scenario(SeedSpace::training_seed(seed, i))).collect();
+    Param::ALL
+        .iter()
+        .map(|p| (format!("{} ({})", p.name(), p.unit()), scenarios.iter().map(|s| p.value(s, Side::Hi)).collect()))
+        .collect()
 }
 
 /// The training distribution a config uses (for reports).

@@ -287,43 +287,56 @@ impl Ledger {
 
     /// An evaluation, if it was recorded.
     pub fn evaluation(&self, policy: &str, suite: &str) -> Result<Option<EvaluationRow>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT id, policy, suite, generation, episodes, successes, ci_lo, ci_hi, outcomes, mean_time_to_lift, episode_file
-                 FROM evaluations WHERE policy = ?1 AND suite = ?2",
-                [policy, suite],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, i64>(5)?,
-                        [r.get::<_, f64>(6)?, r.get::<_, f64>(7)?],
-                        r.get::<_, String>(8)?,
-                        r.get::<_, Option<f64>>(9)?,
-                        r.get::<_, Option<String>>(10)?,
-                    ))
-                },
-            )
-            .optional()
+        Ok(self.evaluations_where("WHERE policy = ?1 AND suite = ?2", &[policy, suite])?.pop())
+    }
+
+    /// Every recorded evaluation, in the order they were made (the episode index of a run).
+    pub fn evaluations(&self) -> Result<Vec<EvaluationRow>> {
+        self.evaluations_where("ORDER BY id", &[])
+    }
+
+    fn evaluations_where(&self, clause: &str, params: &[&str]) -> Result<Vec<EvaluationRow>> {
+        let sql = format!(
+            "SELECT id, policy, suite, generation, episodes, successes, ci_lo, ci_hi, outcomes, mean_time_to_lift, episode_file
+             FROM evaluations {clause}"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    [r.get::<_, f64>(6)?, r.get::<_, f64>(7)?],
+                    r.get::<_, String>(8)?,
+                    r.get::<_, Option<f64>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                ))
+            })
+            .map_err(self.err())?
+            .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(self.err())?;
-        let Some((id, policy, suite, generation, episodes, successes, ci95, outcomes, ttl, file)) = row else { return Ok(None) };
-        let outcomes = serde_json::from_str(&outcomes).map_err(|e| self.corrupt(format!("evaluation {id} outcomes: {e}")))?;
-        Ok(Some(EvaluationRow {
-            id,
-            policy,
-            suite,
-            generation: generation as u32,
-            episodes: episodes as u64,
-            successes: successes as u64,
-            ci95,
-            outcomes,
-            mean_time_to_lift_s: ttl,
-            episode_file: file,
-        }))
+        rows.into_iter()
+            .map(|(id, policy, suite, generation, episodes, successes, ci95, outcomes, ttl, file)| {
+                let outcomes =
+                    serde_json::from_str(&outcomes).map_err(|e| self.corrupt(format!("evaluation {id} outcomes: {e}")))?;
+                Ok(EvaluationRow {
+                    id,
+                    policy,
+                    suite,
+                    generation: generation as u32,
+                    episodes: episodes as u64,
+                    successes: successes as u64,
+                    ci95,
+                    outcomes,
+                    mean_time_to_lift_s: ttl,
+                    episode_file: file,
+                })
+            })
+            .collect()
     }
 
     /// Records an evaluation and its episodes in one transaction; returns its id.

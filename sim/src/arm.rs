@@ -111,6 +111,8 @@ pub struct ArmModel {
     pub chain: Chain,
     /// FNV-1a hash of the URDF and profile texts: identifies the arm description.
     pub content_hash: u64,
+    /// The URDF name of each link of `urdf_robot.links`, in that order.
+    pub link_names: Vec<String>,
 }
 
 impl ArmModel {
@@ -211,7 +213,9 @@ impl ArmModel {
         h.write(&[0xff]);
         h.write(profile_text.as_bytes());
 
+        let link_names = urdf_robot.links.iter().map(|l| robot.links[l.urdf_link_index].name.clone()).collect();
         Ok(ArmModel {
+            link_names,
             profile,
             urdf_source: urdf_name.to_string(),
             urdf_robot,

@@ -179,6 +179,16 @@ impl GraspEnv {
         self.ep.as_ref().map(|e| &e.world)
     }
 
+    /// Every body's name, kind and collision mesh in the current episode (for recorders).
+    pub fn scene_geometry(&self) -> Option<crate::scene::SceneGeometry> {
+        self.ep.as_ref().map(|e| e.world.scene_geometry(&self.arm.link_names))
+    }
+
+    /// Body poses and active contacts after the last physics step (for recorders).
+    pub fn scene_state(&self) -> Option<crate::scene::SceneState> {
+        self.ep.as_ref().map(|e| e.world.scene_state())
+    }
+
     /// Hash of the complete state (physics and controller), bit for bit; 0 before any reset.
     pub fn state_hash(&self) -> u64 {
         let Some(ep) = &self.ep else { return 0 };

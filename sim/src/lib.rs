@@ -19,6 +19,7 @@ pub mod observation;
 pub mod outcome;
 pub mod reward;
 pub mod scenario;
+pub mod scene;
 pub mod scripted;
 pub mod suite;
 pub mod vec_env;

@@ -1,0 +1,24 @@
+//! regrasp-logs: everything regrasp records, in rerun.
+//!
+//! [`recorder`] opens a recording (an `.rrd` file under `runs/<id>/rerun/`, a spawned viewer or
+//! a viewer's address) with the default [`blueprint`]; [`scene`] logs the 3D world from the
+//! simulation's rapier-free scene view; [`episode`] replays stored episodes exactly — the final
+//! state hash must match — and records them step by step; [`scalars`] logs training and
+//! self-improvement time series; [`store`] reads episode files and picks which episodes are
+//! recorded in full; [`rrd`] reads a recording back with rerun's own decoder. Entity paths
+//! live in [`paths`]. Only this crate knows about rerun.
+
+pub mod blueprint;
+pub mod episode;
+pub mod error;
+pub mod paths;
+pub mod recorder;
+pub mod rrd;
+pub mod scalars;
+pub mod scene;
+pub mod store;
+
+pub use episode::{replay_all, replay_episode, Replayed, StoredEpisode};
+pub use error::{LogsError, Result};
+pub use recorder::{Recorder, Sink};
+pub use store::{read_episodes, Sampling};
