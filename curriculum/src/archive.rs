@@ -83,13 +83,21 @@ impl Param {
         }
     }
 
-    /// The parameter's unit.
+    /// The parameter's unit (empty for the dimensionless friction coefficient).
     pub fn unit(self) -> &'static str {
         match self {
             Param::Size | Param::Radius => "m",
             Param::Mass => "kg",
-            Param::Friction => "coefficient",
+            Param::Friction => "",
             Param::Azimuth => "rad",
+        }
+    }
+
+    /// Name with unit, usable in a path: `mass_kg`, `friction`.
+    pub fn label(self) -> String {
+        match self.unit() {
+            "" => self.name().to_string(),
+            u => format!("{}_{u}", self.name()),
         }
     }
 

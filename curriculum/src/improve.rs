@@ -139,7 +139,8 @@ pub enum ImproveEvent {
         success: BTreeMap<String, (f64, f64)>,
         /// The champion's probe failures per mode (what the curriculum aimed at).
         champion_failures: BTreeMap<String, u64>,
-        /// Samples of each scenario parameter under the curriculum (name with unit, values).
+        /// Samples of each scenario parameter under the curriculum (`Param::label`, values; for
+        /// sizes the largest dimension).
         parameters: Vec<(String, Vec<f64>)>,
     },
     /// The loop stopped.
@@ -561,7 +562,7 @@ pub fn parameter_samples(plan: &CurriculumPlan, seed: u64) -> Vec<(String, Vec<f
         (0..PARAMETER_SAMPLES as u64).map(|i| plan.scenario(SeedSpace::training_seed(seed, i))).collect();
     Param::ALL
         .iter()
-        .map(|p| (format!("{} ({})", p.name(), p.unit()), scenarios.iter().map(|s| p.value(s, Side::Hi)).collect()))
+        .map(|p| (p.label(), scenarios.iter().map(|s| p.value(s, Side::Hi)).collect()))
         .collect()
 }
 

@@ -41,7 +41,8 @@ pub struct GenerationLog {
     pub success: BTreeMap<String, (f64, f64)>,
     /// Curriculum share per generator.
     pub composition: Vec<(String, f64)>,
-    /// Scenario-parameter samples of the curriculum, per parameter (its unit in the name).
+    /// Scenario-parameter samples of the curriculum, per parameter (its unit in the name, e.g.
+    /// `mass_kg`; the name becomes an entity path).
     pub parameters: Vec<(String, Vec<f64>)>,
     /// The champion's probe failures per mode.
     pub failures: BTreeMap<String, u64>,
@@ -104,4 +105,25 @@ pub fn log_generation(rec: &RecordingStream, g: &GenerationLog) {
         g.reasons
     );
     let _ = rec.log(paths::IMPROVE_DECISIONS, &rerun::TextLog::new(text).with_level(level));
+}
+
+/// One control tick of a hardware session: joint targets sent and joint positions read (rad or
+/// m), on the `tick` timeline and the session's elapsed time (s).
+pub fn log_hardware_tick(rec: &RecordingStream, tick: u64, elapsed_s: f64, joint_names: &[String], commanded: &[f64], measured: &[f64]) {
+    rec.set_time_sequence("tick", tick as i64);
+    rec.set_duration_secs("session_time", elapsed_s);
+    for (i, name) in joint_names.iter().enumerate() {
+        if let Some(c) = commanded.get(i) {
+            scalar(rec, format!("{}/{name}/commanded", paths::HW_JOINTS), *c);
+        }
+        if let Some(m) = measured.get(i) {
+            scalar(rec, format!("{}/{name}/measured", paths::HW_JOINTS), *m);
+        }
+    }
+}
+
+/// A safety-envelope intervention or a fault during a hardware session, at the current tick.
+pub fn log_hardware_event(rec: &RecordingStream, fault: bool, text: &str) {
+    let level = if fault { rerun::TextLogLevel::ERROR } else { rerun::TextLogLevel::WARN };
+    let _ = rec.log(paths::HW_EVENTS, &rerun::TextLog::new(text).with_level(level));
 }

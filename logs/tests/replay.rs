@@ -81,7 +81,21 @@ fn a_recording_decodes_with_rerun_and_holds_the_scene_and_signals() {
         for (r, e) in r.iter().zip(&episodes) {
             assert_eq!(r.final_state_hash, e.record.final_state_hash);
         }
-        regrasp_logs::scalars::log_training(rec.stream().unwrap(), 1000, &Default::default());
+        let st = rec.stream().unwrap();
+        regrasp_logs::scalars::log_training(st, 1000, &Default::default());
+        let g = regrasp_logs::scalars::GenerationLog {
+            generation: 1,
+            success: [("heldout".to_string(), (0.75, 0.8))].into_iter().collect(),
+            composition: vec![("replay".into(), 0.6), ("uniform".into(), 0.4)],
+            parameters: vec![("mass_kg".into(), vec![0.1, 0.2, 0.3])],
+            failures: [("slip_during_lift".to_string(), 3)].into_iter().collect(),
+            promoted: true,
+            reasons: "all checks passed".into(),
+        };
+        regrasp_logs::scalars::log_generation(st, &g);
+        let names = vec!["shoulder".to_string()];
+        regrasp_logs::scalars::log_hardware_tick(st, 5, 0.1, &names, &[0.2], &[0.19]);
+        regrasp_logs::scalars::log_hardware_event(st, false, "velocity clamped");
         rec.flush().unwrap();
     }
     let c = regrasp_logs::rrd::read_rrd(&file).unwrap();
@@ -95,7 +109,18 @@ fn a_recording_decodes_with_rerun_and_holds_the_scene_and_signals() {
     assert!(has(paths::ACTION_TAKEN), "actions missing");
     assert!(has(&format!("{}/reward", paths::EPISODE_SIGNALS)));
     assert!(has(&format!("{}/entropy", paths::TRAIN_LOSSES)));
-    for t in ["frame", "episode", "env_steps"] {
+    for p in [
+        format!("{}/heldout/challenger", paths::IMPROVE_SUCCESS),
+        format!("{}/slip_during_lift", paths::IMPROVE_FAILURES),
+        paths::IMPROVE_CURRICULUM.to_string(),
+        format!("{}/mass_kg", paths::IMPROVE_PARAMS),
+        paths::IMPROVE_DECISIONS.to_string(),
+        format!("{}/shoulder/measured", paths::HW_JOINTS),
+        paths::HW_EVENTS.to_string(),
+    ] {
+        assert!(has(&p), "{p} missing from {:?}", c.entity_paths);
+    }
+    for t in ["frame", "episode", "env_steps", "generation", "tick", "session_time"] {
         assert!(c.timelines.contains(t), "timeline {t} missing from {:?}", c.timelines);
     }
     assert!(c.has_blueprint, "the default blueprint is stored with the recording");
@@ -148,6 +173,16 @@ fn a_broken_episode_file_names_the_file_and_line() {
     let err = read_episodes(&dir.join("missing.jsonl")).unwrap_err().to_string();
     assert!(err.contains("missing.jsonl"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn histograms_count_every_value_once() {
+    let values = [0.0, 0.1, 0.5, 0.99, 1.0, f64::NAN];
+    let (lo, hi, counts) = regrasp_logs::scalars::histogram(&values, 4);
+    assert_eq!((lo, hi), (0.0, 1.0));
+    assert_eq!(counts, vec![2.0, 0.0, 1.0, 2.0]);
+    let (_, _, empty) = regrasp_logs::scalars::histogram(&[], 3);
+    assert_eq!(empty, vec![0.0; 3]);
 }
 
 #[test]
