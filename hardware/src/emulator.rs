@@ -1,0 +1,319 @@
+//! The hardware-in-the-loop emulator: the real firmware core (`regrasp_firmware::Controller`)
+//! behind a real pseudo-terminal, so the bridge talks to it exactly as to `/dev/ttyUSB0`. The
+//! servos are the firmware's mock bus; faults are injected on the wire (dropped or corrupted
+//! frames, latency, a disconnect) and in the servos (a stalled joint, an overload, sensor
+//! noise). Every random choice comes from the configured seed.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use regrasp_firmware::controller::{Controller, ControllerConfig};
+use regrasp_firmware::protocol::{self, FrameDecoder, JointLimit, Message, ModeCode, MAX_FRAME};
+use regrasp_firmware::servo::MockBus;
+use serialport::{SerialPort, TTYPort};
+
+use crate::error::{HardwareError, Result};
+
+/// Faults to inject (probabilities per frame, times in ms since start).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultConfig {
+    /// Fraction of frames dropped, each direction.
+    pub drop: f64,
+    /// Fraction of frames with one byte corrupted, each direction.
+    pub corrupt: f64,
+    /// Delay added to every frame, each direction (ms).
+    pub latency_ms: u64,
+    /// The link goes silent (nothing in, nothing out) from this time on (ms).
+    pub disconnect_at_ms: Option<u64>,
+    /// This joint stops moving (stalled servo) from the start.
+    pub stall_joint: Option<usize>,
+    /// Every servo reports this extra load (fraction of rated) from `overload_at_ms` on.
+    pub overload: f32,
+    /// When the overload starts (ms).
+    pub overload_at_ms: Option<u64>,
+    /// Standard deviation-like amplitude of uniform noise on measured positions (rad or m).
+    pub sensor_noise: f32,
+    /// Seed of the injected faults.
+    pub seed: u64,
+}
+
+/// The emulated arm.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmulatorConfig {
+    /// Controller tick period (ms).
+    pub period_ms: u64,
+    /// Joint start positions (rad or m).
+    pub start: Vec<f32>,
+    /// The firmware's joint limits.
+    pub limits: Vec<JointLimit>,
+    /// The firmware's settings.
+    pub controller: ControllerConfig,
+    /// Injected faults.
+    pub faults: FaultConfig,
+}
+
+/// What the emulator has seen (a snapshot, for tests and the command line).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EmulatorReport {
+    /// Ticks run.
+    pub ticks: u64,
+    /// Controller mode at the last tick.
+    pub mode: Option<ModeCode>,
+    /// Servo torque on.
+    pub torque: bool,
+    /// Largest jump of any servo target between consecutive writes, or from the measured pose
+    /// for the first write after torque-on (rad or m).
+    pub largest_jump: f32,
+    /// Servo target writes.
+    pub writes: u64,
+    /// Frames received that the decoder refused.
+    pub bad_frames: u64,
+    /// Frames dropped or corrupted by injection.
+    pub injected: u64,
+    /// For the first e-stop frame: the tick count when it arrived and at the first tick that
+    /// found the torque off (equal when the controller cut torque before the next tick).
+    pub estop_ticks: Option<(u64, u64)>,
+    /// Modes seen, in order of first appearance.
+    pub modes_seen: Vec<ModeCode>,
+    /// Measured control period statistics: (max, p99) jitter against `period_ms` (µs).
+    pub tick_jitter_us: (u64, u64),
+    /// Servo positions at the last tick (rad or m).
+    pub positions: Vec<f32>,
+}
+
+/// A running emulator.
+pub struct Emulator {
+    /// The device path clients open (the pty's slave, or the symlink made for it).
+    pub path: PathBuf,
+    symlink: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+    report: Arc<Mutex<EmulatorReport>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts the emulator on a fresh pseudo-terminal; with `link`, a symlink to it is made
+    /// there (replacing an old symlink, never a regular file).
+    pub fn start(cfg: EmulatorConfig, link: Option<&Path>) -> Result<Self> {
+        let port_err = |message: String| HardwareError::Port { port: "pseudo-terminal".into(), message };
+        let (master, slave) = TTYPort::pair().map_err(|e| port_err(e.to_string()))?;
+        let slave_name = slave.name().ok_or_else(|| port_err("the pseudo-terminal has no name".into()))?;
+        let bus = MockBus::new(cfg.start.len(), &cfg.start);
+        let controller = Controller::new(bus, &cfg.limits, cfg.controller)
+            .map_err(|e| HardwareError::Config(format!("emulated firmware: {e:?}")))?;
+        let mut symlink = None;
+        let path = match link {
+            Some(p) => {
+                if let Ok(meta) = std::fs::symlink_metadata(p) {
+                    if !meta.file_type().is_symlink() {
+                        return Err(HardwareError::Config(format!("{} exists and is not a symlink; not replacing it", p.display())));
+                    }
+                    let _ = std::fs::remove_file(p);
+                }
+                std::os::unix::fs::symlink(&slave_name, p).map_err(|e| port_err(format!("symlink {}: {e}", p.display())))?;
+                symlink = Some(p.to_path_buf());
+                p.to_path_buf()
+            }
+            None => PathBuf::from(&slave_name),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let report = Arc::new(Mutex::new(EmulatorReport::default()));
+        let (s, r) = (Arc::clone(&stop), Arc::clone(&report));
+        let thread = std::thread::Builder::new()
+            .name("regrasp-emulator".into())
+            .spawn(move || run(cfg, master, slave, controller, s, r))
+            .map_err(|e| HardwareError::Config(format!("emulator thread: {e}")))?;
+        Ok(Self { path, symlink, stop, report, thread: Some(thread) })
+    }
+
+    /// What it has seen so far.
+    pub fn report(&self) -> EmulatorReport {
+        self.report.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(p) = &self.symlink {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Splits a byte stream into delimited frames (delimiter included).
+#[derive(Default)]
+struct Framer {
+    partial: Vec<u8>,
+}
+
+impl Framer {
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<Vec<u8>>) {
+        for &b in bytes {
+            self.partial.push(b);
+            if b == 0 || self.partial.len() > 4 * MAX_FRAME {
+                out.push(std::mem::take(&mut self.partial));
+            }
+        }
+    }
+}
+
+fn run(
+    cfg: EmulatorConfig,
+    mut master: TTYPort,
+    _slave: TTYPort, // kept open so the master never sees the pty hang up between clients
+    mut controller: Controller<MockBus>,
+    stop: Arc<AtomicBool>,
+    report: Arc<Mutex<EmulatorReport>>,
+) {
+    let _ = master.set_timeout(Duration::from_millis(1));
+    let f = &cfg.faults;
+    let mut rng = ChaCha8Rng::seed_from_u64(f.seed);
+    if let Some(j) = f.stall_joint {
+        if j < controller.bus.stalled.len() {
+            controller.bus.stalled[j] = true;
+        }
+    }
+    let start = Instant::now();
+    let period = Duration::from_millis(cfg.period_ms.max(1));
+    let mut next_tick = start + period;
+    let mut framer = Framer::default();
+    let mut decoder = FrameDecoder::new();
+    let mut inbound: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut outbound: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut rep = EmulatorReport::default();
+    let mut jitters: Vec<u64> = Vec::new();
+    let mut estop_at: Option<u64> = None;
+    let latency = Duration::from_millis(f.latency_ms);
+    let mut buf = [0u8; 512];
+    let ms = |t: Instant| t.duration_since(start).as_millis() as u64;
+    // Drop or corrupt one frame (both directions use the same rule).
+    let inject = |frame: &mut Vec<u8>, rng: &mut ChaCha8Rng, rep: &mut EmulatorReport| -> bool {
+        if f.drop > 0.0 && rng.random::<f64>() < f.drop {
+            rep.injected += 1;
+            return false;
+        }
+        if f.corrupt > 0.0 && rng.random::<f64>() < f.corrupt && frame.len() > 1 {
+            let i = rng.random_range(0..frame.len() - 1);
+            frame[i] ^= 1 << rng.random_range(0..8);
+            rep.injected += 1;
+        }
+        true
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        let disconnected = f.disconnect_at_ms.is_some_and(|d| ms(now) >= d);
+        // Wire in.
+        match master.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                let mut frames = Vec::new();
+                framer.push(&buf[..n], &mut frames);
+                for mut fr in frames {
+                    if !disconnected && inject(&mut fr, &mut rng, &mut rep) {
+                        inbound.push_back((now + latency, fr));
+                    }
+                }
+            }
+            _ => {}
+        }
+        while inbound.front().is_some_and(|(t, _)| *t <= now) {
+            let Some((_, fr)) = inbound.pop_front() else { break };
+            for b in fr {
+                match decoder.push(b) {
+                    Some(Ok(frame)) => {
+                        let t = ms(Instant::now()) as u32;
+                        if matches!(frame.message, Message::EStop) && estop_at.is_none() {
+                            estop_at = Some(rep.ticks);
+                        }
+                        let reply = controller.handle(&frame, t);
+                        let mut out = [0u8; MAX_FRAME];
+                        let k = protocol::encode(frame.seq, &reply, &mut out);
+                        outbound.push_back((Instant::now() + latency, out[..k].to_vec()));
+                    }
+                    Some(Err(_)) => {
+                        controller.bad_frame();
+                        rep.bad_frames += 1;
+                    }
+                    None => {}
+                }
+            }
+        }
+        // Tick.
+        let now = Instant::now();
+        if now >= next_tick {
+            let late = now.duration_since(next_tick).as_micros() as u64;
+            jitters.push(late);
+            next_tick += period;
+            if next_tick < now {
+                next_tick = now + period;
+            }
+            let t = ms(now);
+            if f.overload_at_ms.is_some_and(|o| t >= o) {
+                controller.bus.extra_load = f.overload;
+            }
+            controller.bus.step();
+            if f.sensor_noise > 0.0 {
+                // Noise on what the servos report, not on where they are.
+                let truth = controller.bus.position;
+                for p in controller.bus.position.iter_mut() {
+                    *p += rng.random_range(-f.sensor_noise..=f.sensor_noise);
+                }
+                let state = controller.tick(t as u32);
+                controller.bus.position = truth;
+                outbound.push_back((now + latency, encode_state(&state)));
+            } else {
+                let state = controller.tick(t as u32);
+                outbound.push_back((now + latency, encode_state(&state)));
+            }
+            rep.ticks += 1;
+            rep.mode = Some(controller.mode());
+            rep.torque = controller.bus.torque;
+            rep.largest_jump = controller.bus.largest_jump;
+            rep.writes = controller.bus.writes;
+            rep.positions = controller.bus.position[..controller.bus.n].to_vec();
+            if let (Some(e), None) = (estop_at, rep.estop_ticks) {
+                if !controller.bus.torque {
+                    rep.estop_ticks = Some((e, rep.ticks));
+                }
+            }
+            if !rep.modes_seen.contains(&controller.mode()) {
+                rep.modes_seen.push(controller.mode());
+            }
+            let mut sorted = jitters.clone();
+            sorted.sort_unstable();
+            let p99 = sorted.get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1))).copied().unwrap_or(0);
+            rep.tick_jitter_us = (sorted.last().copied().unwrap_or(0), p99);
+            if let Ok(mut r) = report.lock() {
+                *r = rep.clone();
+            }
+        }
+        // Wire out.
+        let now = Instant::now();
+        while outbound.front().is_some_and(|(t, _)| *t <= now) {
+            let Some((_, mut fr)) = outbound.pop_front() else { break };
+            if !disconnected && inject(&mut fr, &mut rng, &mut rep) {
+                let _ = master.write_all(&fr);
+            }
+        }
+        let wait = next_tick.saturating_duration_since(Instant::now()).min(Duration::from_micros(500));
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+fn encode_state(m: &Message) -> Vec<u8> {
+    let mut out = [0u8; MAX_FRAME];
+    let n = protocol::encode(0, m, &mut out);
+    out[..n].to_vec()
+}

@@ -1,0 +1,45 @@
+//! Errors of the hardware bridge.
+
+/// What can go wrong between the bridge and the arm.
+#[derive(Debug, thiserror::Error)]
+pub enum HardwareError {
+    /// The serial port could not be opened or configured.
+    #[error("serial port {port}: {message}")]
+    Port {
+        /// Port path.
+        port: String,
+        /// What failed.
+        message: String,
+    },
+    /// Reading or writing the link failed.
+    #[error("serial link {port}: {source}")]
+    Io {
+        /// Port path.
+        port: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No (valid) answer in time.
+    #[error("{0}: no answer from the arm within {1} ms")]
+    Timeout(String, u64),
+    /// The arm answered, but not as the bridge expects (another joint count, other limits).
+    #[error("the arm does not match: {0}")]
+    Mismatch(String),
+    /// The arm refused a command.
+    #[error("the arm refused {command}: {status}")]
+    Refused {
+        /// The command.
+        command: String,
+        /// The firmware's status.
+        status: String,
+    },
+    /// The safety envelope stopped the arm.
+    #[error("safety envelope stop: {0}")]
+    EnvelopeStop(String),
+    /// Bad configuration.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Result of this crate.
+pub type Result<T> = std::result::Result<T, HardwareError>;

@@ -1,0 +1,213 @@
+//! The serial link to the firmware core: frames of `regrasp_firmware::protocol` over any serial
+//! port (`/dev/ttyUSB0`, `/dev/ttyACM0`, or the emulator's pseudo-terminal), with sequence
+//! numbers, request/answer matching and timeouts. [`Bridge`] implements [`Arm`] over it.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use regrasp_firmware::protocol::{self, Frame, FrameDecoder, Message, ModeCode, Status, MAX_FRAME, MAX_JOINTS};
+
+use crate::arm::{Arm, ArmState, JointCommand};
+use crate::error::{HardwareError, Result};
+
+/// Serial settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// Port path.
+    pub port: String,
+    /// Baud rate (bit/s); ignored by pseudo-terminals.
+    pub baud: u32,
+    /// How long to wait for an answer (ms).
+    pub timeout_ms: u64,
+    /// Targets stay valid this long after they arrive (ms).
+    pub target_validity_ms: u16,
+}
+
+impl LinkConfig {
+    /// Defaults for `port`: 1 Mbit/s, 100 ms answers, 100 ms target validity.
+    pub fn new(port: impl Into<String>) -> Self {
+        Self { port: port.into(), baud: 1_000_000, timeout_ms: 100, target_validity_ms: 100 }
+    }
+}
+
+/// An open link.
+pub struct Link {
+    cfg: LinkConfig,
+    port: Box<dyn serialport::SerialPort>,
+    decoder: FrameDecoder,
+    seq: u16,
+    /// The latest state report received.
+    pub last_state: Option<Message>,
+    /// Frames refused by the decoder (corrupted, wrong version).
+    pub bad_frames: u64,
+}
+
+impl Link {
+    /// Opens the port.
+    pub fn open(cfg: LinkConfig) -> Result<Self> {
+        let port = serialport::new(cfg.port.as_str(), cfg.baud)
+            .timeout(Duration::from_millis(2))
+            .open()
+            .map_err(|e| HardwareError::Port { port: cfg.port.clone(), message: e.to_string() })?;
+        Ok(Self { cfg, port, decoder: FrameDecoder::new(), seq: 0, last_state: None, bad_frames: 0 })
+    }
+
+    fn io(&self) -> impl Fn(std::io::Error) -> HardwareError + '_ {
+        move |source| HardwareError::Io { port: self.cfg.port.clone(), source }
+    }
+
+    /// Sends a message; returns its sequence number.
+    pub fn send(&mut self, m: &Message) -> Result<u16> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut buf = [0u8; MAX_FRAME];
+        let n = protocol::encode(self.seq, m, &mut buf);
+        self.port.write_all(&buf[..n]).map_err(self.io())?;
+        Ok(self.seq)
+    }
+
+    /// Receives frames until `want` accepts one or `timeout_ms` passes; state reports are kept
+    /// in `last_state` on the way.
+    pub fn receive_until<T>(&mut self, timeout_ms: u64, mut want: impl FnMut(&Frame) -> Option<T>) -> Result<T> {
+        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+        let mut buf = [0u8; 256];
+        loop {
+            match self.port.read(&mut buf) {
+                Ok(n) => {
+                    for &b in &buf[..n] {
+                        match self.decoder.push(b) {
+                            Some(Ok(f)) => {
+                                if matches!(f.message, Message::State { .. }) {
+                                    self.last_state = Some(f.message);
+                                }
+                                if let Some(t) = want(&f) {
+                                    return Ok(t);
+                                }
+                            }
+                            Some(Err(_)) => self.bad_frames += 1,
+                            None => {}
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(self.io()(e)),
+            }
+            if Instant::now() >= deadline {
+                return Err(HardwareError::Timeout(self.cfg.port.clone(), timeout_ms));
+            }
+        }
+    }
+
+    /// Sends a command and waits for its acknowledgement.
+    pub fn request(&mut self, m: &Message, what: &str) -> Result<()> {
+        let seq = self.send(m)?;
+        let status = self.receive_until(self.cfg.timeout_ms, |f| match f.message {
+            Message::Ack { seq: s, status } if s == seq => Some(status),
+            _ => None,
+        })?;
+        if status == Status::Ok {
+            Ok(())
+        } else {
+            Err(HardwareError::Refused { command: what.into(), status: format!("{status:?}") })
+        }
+    }
+
+    /// Handshake: returns the firmware's joint count and limits hash.
+    pub fn hello(&mut self, nonce: u32) -> Result<(u8, u32)> {
+        self.send(&Message::Hello { nonce })?;
+        self.receive_until(self.cfg.timeout_ms, |f| match f.message {
+            Message::Info { nonce: n, joints, limits_hash, .. } if n == nonce => Some((joints, limits_hash)),
+            _ => None,
+        })
+    }
+
+    /// Waits for the next state report.
+    pub fn next_state(&mut self) -> Result<Message> {
+        self.receive_until(self.cfg.timeout_ms, |f| match f.message {
+            m @ Message::State { .. } => Some(m),
+            _ => None,
+        })
+    }
+
+    /// The link's settings.
+    pub fn config(&self) -> &LinkConfig {
+        &self.cfg
+    }
+}
+
+/// An arm reached through the serial link: the firmware core does the rest.
+pub struct Bridge {
+    /// The link.
+    pub link: Link,
+    joints: usize,
+}
+
+impl Bridge {
+    /// Opens the link, shakes hands and checks the joint count (`joints`) and, if given, the
+    /// hash of the firmware's limits; then arms the torque (holding the measured pose).
+    pub fn connect(cfg: LinkConfig, joints: usize, limits_hash: Option<u32>, nonce: u32) -> Result<Self> {
+        let mut link = Link::open(cfg)?;
+        let (n, hash) = link.hello(nonce)?;
+        if n as usize != joints {
+            return Err(HardwareError::Mismatch(format!("firmware reports {n} joints, the arm model has {joints}")));
+        }
+        if let Some(want) = limits_hash
+            && want != hash
+        {
+            return Err(HardwareError::Mismatch(format!("firmware limits hash {hash:08x}, expected {want:08x}")));
+        }
+        link.request(&Message::Arm, "arm")?;
+        Ok(Self { link, joints })
+    }
+}
+
+fn state_of(m: &Message) -> Option<ArmState> {
+    match *m {
+        Message::State { joints, positions, velocities, loads, temperatures, gripper, faults, mode, .. } => {
+            let n = joints as usize;
+            let v = |a: [f32; MAX_JOINTS]| a[..n].iter().map(|x| *x as f64).collect::<Vec<_>>();
+            Some(ArmState {
+                positions: v(positions),
+                velocities: v(velocities),
+                loads: v(loads),
+                temperatures: v(temperatures),
+                gripper: gripper as f64,
+                gripper_load: 0.0,
+                faults,
+                armed: matches!(mode, ModeCode::Armed | ModeCode::Holding),
+            })
+        }
+        _ => None,
+    }
+}
+
+impl Arm for Bridge {
+    fn read_state(&mut self) -> Result<ArmState> {
+        let m = self.link.next_state()?;
+        state_of(&m).ok_or_else(|| HardwareError::Mismatch("not a state report".into()))
+    }
+
+    fn command(&mut self, cmd: &JointCommand) -> Result<()> {
+        if cmd.positions.len() != self.joints {
+            return Err(HardwareError::Mismatch(format!("{} joint targets for a {}-joint arm", cmd.positions.len(), self.joints)));
+        }
+        let mut positions = [0.0f32; MAX_JOINTS];
+        for (p, c) in positions.iter_mut().zip(&cmd.positions) {
+            *p = *c as f32;
+        }
+        let m = Message::SetTargets {
+            joints: self.joints as u8,
+            positions,
+            gripper: cmd.gripper as f32,
+            valid_for_ms: self.link.config().target_validity_ms,
+        };
+        self.link.send(&m)?;
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        // E-stop twice: a single lost frame must not leave the arm moving.
+        self.link.send(&Message::EStop)?;
+        self.link.send(&Message::EStop)?;
+        Ok(())
+    }
+}
