@@ -381,6 +381,7 @@ impl<B: ServoBus> Controller<B> {
             loads,
             temperatures,
             gripper: self.gripper_reading.position,
+            gripper_load: self.gripper_reading.load,
             time_ms: now_ms,
             faults: self.faults,
             mode: self.mode,

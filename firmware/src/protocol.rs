@@ -12,7 +12,7 @@ use crate::cobs;
 use crate::crc::crc16;
 
 /// Protocol version; a frame of another version is refused.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Joints a frame can carry (arm joints; the gripper is separate).
 pub const MAX_JOINTS: usize = 8;
 /// Largest raw frame (header, biggest payload, CRC).
@@ -20,7 +20,7 @@ pub const MAX_RAW: usize = 4 + STATE_LEN + 2;
 /// Largest encoded frame, delimiter included.
 pub const MAX_FRAME: usize = cobs::max_encoded_len(MAX_RAW) + 1;
 
-const STATE_LEN: usize = 1 + 4 * 4 * MAX_JOINTS + 4 + 4 + 2 + 1 + 2;
+const STATE_LEN: usize = 1 + 4 * 4 * MAX_JOINTS + 4 + 4 + 4 + 2 + 1 + 2;
 
 /// One joint's limits, enforced by the controller whatever the host sends.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -187,6 +187,8 @@ pub enum Message {
         temperatures: [f32; MAX_JOINTS],
         /// Gripper opening (m).
         gripper: f32,
+        /// Gripper load (fraction of rated force): how hard it squeezes.
+        gripper_load: f32,
         /// Milliseconds since the controller started (wraps).
         time_ms: u32,
         /// [`fault`] flags.
@@ -383,13 +385,26 @@ impl Message {
                 w.u8(joints);
                 w.u32(limits_hash);
             }
-            Message::State { joints, ref positions, ref velocities, ref loads, ref temperatures, gripper, time_ms, faults, mode, last_seq } => {
+            Message::State {
+                joints,
+                ref positions,
+                ref velocities,
+                ref loads,
+                ref temperatures,
+                gripper,
+                gripper_load,
+                time_ms,
+                faults,
+                mode,
+                last_seq,
+            } => {
                 w.u8(joints);
                 w.f32s(positions);
                 w.f32s(velocities);
                 w.f32s(loads);
                 w.f32s(temperatures);
                 w.f32(gripper);
+                w.f32(gripper_load);
                 w.u32(time_ms);
                 w.u16(faults);
                 w.u8(mode as u8);
@@ -439,6 +454,7 @@ impl Message {
                 loads: r.f32s()?,
                 temperatures: r.f32s()?,
                 gripper: r.f32()?,
+                gripper_load: r.f32()?,
                 time_ms: r.u32()?,
                 faults: r.u16()?,
                 mode: ModeCode::from_u8(r.u8()?).ok_or(DecodeError::Field)?,

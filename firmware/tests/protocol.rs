@@ -24,6 +24,7 @@ fn all_messages() -> Vec<Message> {
             loads: [0.2; MAX_JOINTS],
             temperatures: [41.0; MAX_JOINTS],
             gripper: 0.02,
+            gripper_load: 0.4,
             time_ms: 123_456,
             faults: fault::CLAMPED | fault::WATCHDOG_HOLD,
             mode: ModeCode::Holding,

@@ -1,8 +1,10 @@
 //! The hardware-in-the-loop emulator: the real firmware core (`regrasp_firmware::Controller`)
 //! behind a real pseudo-terminal, so the bridge talks to it exactly as to `/dev/ttyUSB0`. The
-//! servos are the firmware's mock bus; faults are injected on the wire (dropped or corrupted
-//! frames, latency, a disconnect) and in the servos (a stalled joint, an overload, sensor
-//! noise). Every random choice comes from the configured seed.
+//! servos are a [`Plant`]: the sim twin ([`crate::twin::TwinBus`], the physical arm's stand-in)
+//! or the firmware's first-order mock bus. Faults are injected on the wire (dropped or
+//! corrupted frames, latency, a disconnect) and between the controller and the servos (a
+//! stalled joint, an overload, sensor noise). Every random choice comes from the configured
+//! seed.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -16,10 +18,129 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use regrasp_firmware::controller::{Controller, ControllerConfig};
 use regrasp_firmware::protocol::{self, FrameDecoder, JointLimit, Message, ModeCode, MAX_FRAME};
-use regrasp_firmware::servo::MockBus;
+use regrasp_firmware::servo::{BusError, MockBus, ServoBus, ServoReading};
 use serialport::{SerialPort, TTYPort};
 
 use crate::error::{HardwareError, Result};
+use crate::twin::TwinBus;
+
+/// Servos the emulator can drive.
+pub trait Plant: ServoBus + Send + 'static {
+    /// Advances the servos (and whatever they move) by one controller tick of `dt_s` (s).
+    fn advance(&mut self, dt_s: f64);
+}
+
+impl Plant for MockBus {
+    fn advance(&mut self, _dt_s: f64) {
+        self.step();
+    }
+}
+
+impl Plant for TwinBus {
+    fn advance(&mut self, dt_s: f64) {
+        TwinBus::advance(self, dt_s);
+    }
+}
+
+/// Load per unit of tracking error reported by a stalled servo (fraction of rated per rad).
+const STALL_LOAD_GAIN: f32 = 2.0;
+
+/// Servo-side faults and measurements between the controller and any plant: a stalled joint
+/// holds where it stalled while its load grows with the error; an overload adds to every
+/// load; noise perturbs what the servos report (not where they are). It also measures every
+/// target written, so the report can prove that no servo target ever jumped.
+struct Servos<P: Plant> {
+    plant: P,
+    n: usize,
+    stall_joint: Option<usize>,
+    stalled_at: Option<f32>,
+    extra_load: f32,
+    noise: f32,
+    rng: ChaCha8Rng,
+    torque: bool,
+    /// True positions at the last read: joints, then the gripper.
+    measured: Vec<f32>,
+    commanded: Vec<f32>,
+    last_written: Option<Vec<f32>>,
+    largest_jump: f32,
+    writes: u64,
+}
+
+impl<P: Plant> Servos<P> {
+    fn new(plant: P, faults: &FaultConfig) -> Self {
+        let n = plant.joints();
+        Self {
+            plant,
+            n,
+            stall_joint: faults.stall_joint.filter(|j| *j < n),
+            stalled_at: None,
+            extra_load: 0.0,
+            noise: faults.sensor_noise,
+            rng: ChaCha8Rng::seed_from_u64(faults.seed ^ 0x5e57_0000),
+            torque: false,
+            measured: vec![0.0; n + 1],
+            commanded: vec![0.0; n + 1],
+            last_written: None,
+            largest_jump: 0.0,
+            writes: 0,
+        }
+    }
+}
+
+impl<P: Plant> ServoBus for Servos<P> {
+    fn joints(&self) -> usize {
+        self.n
+    }
+
+    fn read(&mut self, joints: &mut [ServoReading], gripper: &mut ServoReading) -> core::result::Result<(), BusError> {
+        self.plant.read(joints, gripper)?;
+        for i in 0..self.n.min(joints.len()) {
+            self.measured[i] = joints[i].position;
+        }
+        self.measured[self.n] = gripper.position;
+        if let Some(j) = self.stall_joint {
+            if self.stalled_at.is_none() {
+                self.stalled_at = Some(self.measured[j]);
+            }
+            if self.torque {
+                joints[j].load += STALL_LOAD_GAIN * (self.commanded[j] - self.measured[j]).abs();
+            }
+        }
+        for r in joints.iter_mut().take(self.n).chain(core::iter::once(gripper)) {
+            r.load += self.extra_load;
+            if self.noise > 0.0 {
+                r.position += self.rng.random_range(-self.noise..=self.noise);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_targets(&mut self, joints: &[f32], gripper: f32) -> core::result::Result<(), BusError> {
+        let mut t: Vec<f32> = joints.iter().take(self.n).copied().collect();
+        t.push(gripper);
+        let reference = self.last_written.as_ref().unwrap_or(&self.measured);
+        for (a, b) in t.iter().zip(reference) {
+            self.largest_jump = self.largest_jump.max((a - b).abs());
+        }
+        self.commanded.clone_from(&t);
+        self.last_written = Some(t.clone());
+        self.writes += 1;
+        if let (Some(j), Some(at)) = (self.stall_joint, self.stalled_at) {
+            t[j] = at;
+        }
+        self.plant.write_targets(&t[..self.n], t[self.n])
+    }
+
+    fn set_torque(&mut self, on: bool) -> core::result::Result<(), BusError> {
+        self.plant.set_torque(on)?;
+        if !on {
+            // A servo without torque forgets its target; the next write is measured afresh.
+            self.last_written = None;
+        }
+        self.torque = on;
+        Ok(())
+    }
+}
 
 /// Faults to inject (probabilities per frame, times in ms since start).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -102,10 +223,16 @@ impl Emulator {
     /// Starts the emulator on a fresh pseudo-terminal; with `link`, a symlink to it is made
     /// there (replacing an old symlink, never a regular file).
     pub fn start(cfg: EmulatorConfig, link: Option<&Path>) -> Result<Self> {
+        let bus = MockBus::new(cfg.start.len(), &cfg.start);
+        Self::start_with(cfg, bus, link)
+    }
+
+    /// Starts the emulator with `plant` as the servos (the sim twin's bus, typically).
+    pub fn start_with<P: Plant>(cfg: EmulatorConfig, plant: P, link: Option<&Path>) -> Result<Self> {
         let port_err = |message: String| HardwareError::Port { port: "pseudo-terminal".into(), message };
         let (master, slave) = TTYPort::pair().map_err(|e| port_err(e.to_string()))?;
         let slave_name = slave.name().ok_or_else(|| port_err("the pseudo-terminal has no name".into()))?;
-        let bus = MockBus::new(cfg.start.len(), &cfg.start);
+        let bus = Servos::new(plant, &cfg.faults);
         let controller = Controller::new(bus, &cfg.limits, cfg.controller)
             .map_err(|e| HardwareError::Config(format!("emulated firmware: {e:?}")))?;
         let mut symlink = None;
@@ -168,22 +295,17 @@ impl Framer {
     }
 }
 
-fn run(
+fn run<P: Plant>(
     cfg: EmulatorConfig,
     mut master: TTYPort,
     _slave: TTYPort, // kept open so the master never sees the pty hang up between clients
-    mut controller: Controller<MockBus>,
+    mut controller: Controller<Servos<P>>,
     stop: Arc<AtomicBool>,
     report: Arc<Mutex<EmulatorReport>>,
 ) {
     let _ = master.set_timeout(Duration::from_millis(1));
     let f = &cfg.faults;
     let mut rng = ChaCha8Rng::seed_from_u64(f.seed);
-    if let Some(j) = f.stall_joint {
-        if j < controller.bus.stalled.len() {
-            controller.bus.stalled[j] = true;
-        }
-    }
     let start = Instant::now();
     let period = Duration::from_millis(cfg.period_ms.max(1));
     let mut next_tick = start + period;
@@ -261,26 +383,15 @@ fn run(
             if f.overload_at_ms.is_some_and(|o| t >= o) {
                 controller.bus.extra_load = f.overload;
             }
-            controller.bus.step();
-            if f.sensor_noise > 0.0 {
-                // Noise on what the servos report, not on where they are.
-                let truth = controller.bus.position;
-                for p in controller.bus.position.iter_mut() {
-                    *p += rng.random_range(-f.sensor_noise..=f.sensor_noise);
-                }
-                let state = controller.tick(t as u32);
-                controller.bus.position = truth;
-                outbound.push_back((now + latency, encode_state(&state)));
-            } else {
-                let state = controller.tick(t as u32);
-                outbound.push_back((now + latency, encode_state(&state)));
-            }
+            controller.bus.plant.advance(period.as_secs_f64());
+            let state = controller.tick(t as u32);
+            outbound.push_back((now + latency, encode_state(&state)));
             rep.ticks += 1;
             rep.mode = Some(controller.mode());
             rep.torque = controller.bus.torque;
             rep.largest_jump = controller.bus.largest_jump;
             rep.writes = controller.bus.writes;
-            rep.positions = controller.bus.position[..controller.bus.n].to_vec();
+            rep.positions = controller.bus.measured[..controller.bus.n].to_vec();
             if let (Some(e), None) = (estop_at, rep.estop_ticks) {
                 if !controller.bus.torque {
                     rep.estop_ticks = Some((e, rep.ticks));

@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod envelope;
 pub mod error;
 pub mod link;
+pub mod twin;
 
 pub use arm::{Arm, ArmState, Guarded, JointCommand};
 pub use envelope::{EnvelopeConfig, Response, SafetyEnvelope, Verdict};

@@ -162,7 +162,7 @@ impl Bridge {
 
 fn state_of(m: &Message) -> Option<ArmState> {
     match *m {
-        Message::State { joints, positions, velocities, loads, temperatures, gripper, faults, mode, .. } => {
+        Message::State { joints, positions, velocities, loads, temperatures, gripper, gripper_load, faults, mode, .. } => {
             let n = joints as usize;
             let v = |a: [f32; MAX_JOINTS]| a[..n].iter().map(|x| *x as f64).collect::<Vec<_>>();
             Some(ArmState {
@@ -171,7 +171,7 @@ fn state_of(m: &Message) -> Option<ArmState> {
                 loads: v(loads),
                 temperatures: v(temperatures),
                 gripper: gripper as f64,
-                gripper_load: 0.0,
+                gripper_load: gripper_load as f64,
                 faults,
                 armed: matches!(mode, ModeCode::Armed | ModeCode::Holding),
             })

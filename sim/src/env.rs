@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use nalgebra::{Isometry3, Matrix3, Translation3, UnitQuaternion, Vector3};
+use nalgebra::{Isometry3, Translation3, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -15,11 +15,12 @@ use crate::action::Action;
 use crate::arm::ArmModel;
 use crate::config::EnvConfig;
 use crate::error::{Result, SimError};
-use crate::kinematics::{top_down_rotation, wrap_angle, IkParams};
+use crate::kinematics::{top_down_rotation, IkParams};
 use crate::observation::ObsLayout;
 use crate::outcome::{Classifier, ObjectFacts, Outcome, StepSignals};
 use crate::scenario::{Scenario, ShapeKind};
 use crate::world::{ContactReadings, MotorCommand, SimWorld};
+use crate::control::{build_observation, JointTargets, ObsInputs, ToolController};
 
 /// The result of one control step.
 #[derive(Clone, Debug)]
@@ -88,10 +89,7 @@ struct Episode {
     scenario: Scenario,
     world: SimWorld,
     rng: ChaCha8Rng,
-    q_cmd: Vec<f64>,
-    finger_cmd: f64,
-    target_pos: Vector3<f64>,
-    target_yaw: f64,
+    ctl: ToolController,
     queue: VecDeque<Action>,
     prev_action: Action,
     steps: u32,
@@ -194,14 +192,14 @@ impl GraspEnv {
         let Some(ep) = &self.ep else { return 0 };
         let mut h = crate::hash::Fnv64::new();
         h.write_u64(ep.world.state_hash());
-        for q in &ep.q_cmd {
+        for q in &ep.ctl.q_cmd {
             h.write_f64(*q);
         }
-        h.write_f64(ep.finger_cmd);
-        for v in ep.target_pos.iter() {
+        h.write_f64(ep.ctl.finger_cmd);
+        for v in ep.ctl.target_pos.iter() {
             h.write_f64(*v);
         }
-        h.write_f64(ep.target_yaw);
+        h.write_f64(ep.ctl.target_yaw);
         h.write_u64(ep.steps as u64);
         h.finish()
     }
@@ -247,9 +245,20 @@ impl GraspEnv {
     pub fn reset(&mut self, scenario: &Scenario) -> Result<Vec<f32>> {
         scenario.validate("scenario")?;
         let q0 = self.start_configuration(scenario, "scenario")?;
+        self.reset_at(scenario, q0)
+    }
+
+    /// Starts an episode with the arm at `q0` (rad or m) instead of the scenario's start pose:
+    /// the sim twin places a new object in front of an arm that stays where it is.
+    pub fn reset_at(&mut self, scenario: &Scenario, q0: Vec<f64>) -> Result<Vec<f32>> {
+        scenario.validate("scenario")?;
+        if q0.len() != self.arm.dof() || !q0.iter().all(|v| v.is_finite()) {
+            return Err(SimError::invalid("arm pose", "q0", format!("{q0:?} is not a finite {}-joint pose", self.arm.dof())));
+        }
         let world = SimWorld::build(&self.arm, &self.cfg, scenario, &q0);
         let tool = self.arm.chain.fk(&q0);
         let facts = object_facts(scenario);
+        let ctl = ToolController::new(&self.arm, q0, scenario.arm_start.tool_yaw);
         let classifier =
             Classifier::new(self.cfg.outcome, facts, self.cfg.control_dt(), self.cfg.max_steps());
         let latency = scenario.sensing.action_latency as usize;
@@ -257,10 +266,7 @@ impl GraspEnv {
             scenario: *scenario,
             world,
             rng: ChaCha8Rng::seed_from_u64(scenario.seed),
-            finger_cmd: self.arm.gripper_joints[0].upper,
-            q_cmd: q0,
-            target_pos: tool.translation.vector,
-            target_yaw: scenario.arm_start.tool_yaw,
+            ctl,
             queue: std::iter::repeat_n(Action::HOLD_OPEN, latency).collect(),
             prev_action: Action::HOLD_OPEN,
             steps: 0,
@@ -275,7 +281,7 @@ impl GraspEnv {
         let start_distance = (tool.translation.vector - Vector3::new(facts.start_pos[0], facts.start_pos[1], facts.start_pos[2])).norm();
         ep.potential = self.cfg.reward.potential(start_distance, false, 0.0, self.cfg.outcome.success_lift);
         // Hold the start pose for the first physics update.
-        let cmds: Vec<MotorCommand> = ep.q_cmd.iter().map(|&q| MotorCommand { position: q, velocity: 0.0 }).collect();
+        let cmds: Vec<MotorCommand> = ep.ctl.q_cmd.iter().map(|&q| MotorCommand { position: q, velocity: 0.0 }).collect();
         ep.world.command_arm(&self.arm, &self.cfg, &cmds);
         let obs = self.observe(&mut ep);
         self.ep = Some(ep);
@@ -295,13 +301,13 @@ impl GraspEnv {
         Some(Privileged {
             object: ep.world.object_pose(),
             tool: self.arm.chain.fk(&q),
-            tool_target: ep.target_pos,
-            tool_target_yaw: ep.target_yaw,
+            tool_target: ep.ctl.target_pos,
+            tool_target_yaw: ep.ctl.target_yaw,
             gripper_opening: f[0] + f[1],
             finger_contact: ep.contacts.finger_contact,
             grip_force: ep.grip_force,
             q,
-            q_cmd: ep.q_cmd.clone(),
+            q_cmd: ep.ctl.q_cmd.clone(),
             steps: ep.steps,
             pending: ep.queue.iter().copied().collect(),
         })
@@ -330,42 +336,21 @@ impl GraspEnv {
         ep.queue.push_back(given);
         let applied = ep.queue.pop_front().unwrap_or(given);
 
-        // Tool target: previous target + displacement, inside the workspace, never leading the
-        // measured tool by more than max_target_lead.
         let q_meas = ep.world.arm_positions();
-        let tool_meas = arm.chain.fk(&q_meas).translation.vector;
-        let mut target = ep.target_pos + Vector3::new(applied.translation[0] as f64, applied.translation[1] as f64, applied.translation[2] as f64);
-        let ws = &cfg.workspace;
-        for i in 0..3 {
-            target[i] = target[i].clamp(ws.min[i], ws.max[i]);
-        }
-        let lead = target - tool_meas;
-        if lead.norm() > cfg.action.max_target_lead {
-            target = tool_meas + lead * (cfg.action.max_target_lead / lead.norm());
-        }
-        ep.target_pos = target;
-        ep.target_yaw = wrap_angle(ep.target_yaw + applied.yaw as f64);
-        let goal = Isometry3::from_parts(Translation3::from(target), top_down_rotation(ep.target_yaw));
-        let sol = arm.chain.solve_ik(
-            &goal,
-            &ep.q_cmd,
-            &IkParams { max_iterations: cfg.ik_iterations, ..Default::default() },
-        );
+        let targets = ep.ctl.plan(&arm, &cfg, &applied, &q_meas);
+        self.advance(ep, targets, Some(applied), true)
+    }
+
+    /// Runs the physics for one control step towards `t` (interpolated from the last command)
+    /// and classifies, rewards and observes. `applied` is the action behind the targets (none
+    /// when the sim twin is driven by joint targets from a servo bus).
+    /// With `torque` false the arm and finger motors are off (the twin of a disarmed arm): the
+    /// joints move only under gravity and contacts, and the commands follow the measured pose.
+    fn advance(&mut self, ep: &mut Episode, t: JointTargets, applied: Option<Action>, torque: bool) -> Step {
+        let arm = Arc::clone(&self.arm);
+        let cfg = Arc::clone(&self.cfg);
         let dt = cfg.control_dt();
-        let q_new: Vec<f64> = ep
-            .q_cmd
-            .iter()
-            .zip(&sol.q)
-            .zip(&arm.arm_joints)
-            .map(|((&from, &to), spec)| from + (to - from).clamp(-spec.velocity * dt, spec.velocity * dt))
-            .collect();
-        let joint_at_limit = sol.at_limit.iter().position(|&b| b);
-
-        let finger_spec = &arm.gripper_joints[0];
-        let finger_goal = (1.0 - applied.gripper as f64) / 2.0 * finger_spec.upper;
-        let finger_new =
-            ep.finger_cmd + (finger_goal - ep.finger_cmd).clamp(-finger_spec.velocity * dt, finger_spec.velocity * dt);
-
+        let (q_new, finger_new, joint_at_limit) = (t.q, t.finger, t.joint_at_limit);
         let n = cfg.substeps();
         let mut table_force: f64 = 0.0;
         let mut grip_force: f64 = 0.0;
@@ -374,15 +359,19 @@ impl GraspEnv {
         let mut cmds = vec![MotorCommand { position: 0.0, velocity: 0.0 }; q_new.len()];
         for k in 1..=n {
             let a = k as f64 / n as f64;
-            for ((c, &from), &to) in cmds.iter_mut().zip(&ep.q_cmd).zip(&q_new) {
+            for ((c, &from), &to) in cmds.iter_mut().zip(&ep.ctl.q_cmd).zip(&q_new) {
                 *c = MotorCommand { position: from + (to - from) * a, velocity: (to - from) / dt };
             }
-            ep.world.command_arm(&arm, &cfg, &cmds);
             let f = MotorCommand {
-                position: ep.finger_cmd + (finger_new - ep.finger_cmd) * a,
-                velocity: (finger_new - ep.finger_cmd) / dt,
+                position: ep.ctl.finger_cmd + (finger_new - ep.ctl.finger_cmd) * a,
+                velocity: (finger_new - ep.ctl.finger_cmd) / dt,
             };
-            ep.world.command_gripper(&arm, &cfg, &[f, f], force_scale);
+            if torque {
+                ep.world.command_arm(&arm, &cfg, &cmds);
+                ep.world.command_gripper(&arm, &cfg, &[f, f], force_scale);
+            } else {
+                ep.world.relax_motors();
+            }
             ep.world.step();
             let c = ep.world.contacts();
             table_force = table_force.max(c.table_force);
@@ -396,8 +385,12 @@ impl GraspEnv {
         }
         self.counters.physics_steps += n as u64;
         self.counters.control_steps += 1;
-        ep.q_cmd = q_new;
-        ep.finger_cmd = finger_new;
+        if torque {
+            ep.ctl.commit(&JointTargets { q: q_new, finger: finger_new, joint_at_limit });
+        } else {
+            let f = ep.world.finger_positions();
+            ep.ctl.commit(&JointTargets { q: ep.world.arm_positions(), finger: f[0].max(f[1]), joint_at_limit: None });
+        }
         ep.steps += 1;
         ep.grip_force = grip_force;
         ep.safety.peak_table_force = ep.safety.peak_table_force.max(table_force);
@@ -421,11 +414,12 @@ impl GraspEnv {
             table_force,
             joint_at_limit,
         };
-        let outcome = ep.classifier.update(&signals);
+        // The sim twin keeps running after the outcome is decided; the first decision stands.
+        let outcome = if ep.outcome.is_none() { ep.classifier.update(&signals) } else { None };
         let distance = (tool.translation.vector - obj.translation.vector).norm();
         let held = Classifier::held(&signals);
         let lift = signals.object_pos[2] - ep.start_z;
-        let norm = applied.to_normalized(&cfg.action);
+        let norm = applied.map_or([0.0; 5], |a| a.to_normalized(&cfg.action));
         let action_sq: f64 = norm.iter().map(|v| (*v as f64) * (*v as f64)).sum();
         let potential = cfg.reward.potential(
             if distance.is_finite() { distance } else { 1.0 },
@@ -435,15 +429,17 @@ impl GraspEnv {
         );
         let reward = cfg.reward.reward(ep.potential, potential, action_sq, outcome.as_ref().map(|o| o.kind));
         ep.potential = potential;
-        ep.prev_action = applied;
-        ep.outcome = outcome.clone();
+        if let Some(a) = applied {
+            ep.prev_action = a;
+        }
+        if outcome.is_some() {
+            ep.outcome = outcome.clone();
+        }
         let obs = self.observe(ep);
         Step { obs, reward, done: outcome.is_some(), outcome }
     }
 
     fn observe(&self, ep: &mut Episode) -> Vec<f32> {
-        let l = self.layout;
-        let mut o = vec![0.0f32; l.len()];
         let sigma = ep.scenario.sensing.observation_noise;
         let noise = |rng: &mut ChaCha8Rng| -> f64 {
             if sigma == 0.0 {
@@ -454,43 +450,44 @@ impl GraspEnv {
             let u2: f64 = rng.random();
             sigma * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
         };
+        // Draw order (joints, then the object's x, y, z) is part of the replay contract.
         let mut q = ep.world.arm_positions();
         for v in q.iter_mut() {
             *v += noise(&mut ep.rng);
         }
+        let object_noise = [noise(&mut ep.rng), noise(&mut ep.rng), noise(&mut ep.rng)];
         let qd = ep.world.arm_velocities();
         let f = ep.world.finger_positions();
-        let tool = self.arm.chain.fk(&q);
-        let obj = ep.world.object_pose();
-        let rel = tool.inverse() * obj;
-        let put = |o: &mut [f32], at: usize, vals: &[f64]| {
-            for (i, v) in vals.iter().enumerate() {
-                o[at + i] = if v.is_finite() { *v as f32 } else { 0.0 };
-            }
-        };
-        put(&mut o, l.joint_pos(), &q);
-        put(&mut o, l.joint_vel(), &qd);
-        put(&mut o, l.gripper(), &[f[0] + f[1]]);
-        put(&mut o, l.tool_pos(), tool.translation.vector.as_slice());
-        put(&mut o, l.tool_rot(), &rot_columns(&tool.rotation));
-        let rp = rel.translation.vector;
-        let rel_pos = [rp.x + noise(&mut ep.rng), rp.y + noise(&mut ep.rng), rp.z + noise(&mut ep.rng)];
-        put(&mut o, l.object_pos(), &rel_pos);
-        put(&mut o, l.object_rot(), &rot_columns(&rel.rotation));
-        put(&mut o, l.object_size(), &ep.scenario.object.shape.extents());
-        let kind = ep.scenario.object.shape.kind();
-        for (i, k) in ShapeKind::ALL.iter().enumerate() {
-            o[l.shape() + i] = if *k == kind { 1.0 } else { 0.0 };
-        }
-        o[l.contacts()] = ep.contacts.finger_contact[0] as u8 as f32;
-        o[l.contacts() + 1] = ep.contacts.finger_contact[1] as u8 as f32;
-        let a = ep.prev_action.to_normalized(&self.cfg.action);
-        o[l.prev_action()..l.prev_action() + 5].copy_from_slice(&a);
-        o
+        build_observation(
+            self.layout,
+            &self.arm,
+            &ObsInputs {
+                q: &q,
+                qd: &qd,
+                gripper_opening: f[0] + f[1],
+                object: ep.world.object_pose(),
+                object_noise,
+                scenario: &ep.scenario,
+                finger_contact: ep.contacts.finger_contact,
+                prev_action: ep.prev_action.to_normalized(&self.cfg.action),
+            },
+        )
     }
-}
 
-fn rot_columns(r: &UnitQuaternion<f64>) -> [f64; 6] {
-    let m: Matrix3<f64> = r.to_rotation_matrix().into_inner();
-    [m[(0, 0)], m[(1, 0)], m[(2, 0)], m[(0, 1)], m[(1, 1)], m[(2, 1)]]
+    /// Advances the sim twin one control step towards joint targets from a servo bus (rad or
+    /// m; `finger` is each finger's target in m from closed), interpolating from the last
+    /// command as [`Self::step`] does. The physics keeps running after the outcome is decided
+    /// (a physical arm does not stop existing); the first outcome stands. With `torque` false
+    /// the motors are off and the targets are ignored.
+    pub fn step_targets(&mut self, q: &[f64], finger: f64, torque: bool) -> Result<Step> {
+        if q.len() != self.arm.dof() || !q.iter().all(|v| v.is_finite()) || !finger.is_finite() {
+            self.counters.rejected_actions += 1;
+            return Err(SimError::invalid("joint targets", "q", format!("{q:?} / {finger} is not a finite {}-joint command", self.arm.dof())));
+        }
+        let Some(mut ep) = self.ep.take() else { return Err(SimError::NotRunning("call reset first")) };
+        let t = JointTargets { q: q.to_vec(), finger, joint_at_limit: None };
+        let step = self.advance(&mut ep, t, None, torque);
+        self.ep = Some(ep);
+        Ok(step)
+    }
 }

@@ -347,6 +347,14 @@ impl SimWorld {
         }
     }
 
+    /// Switches every arm and finger motor off (a disarmed arm): no stiffness, no force.
+    pub fn relax_motors(&mut self) {
+        let off = MotorCommand { position: 0.0, velocity: 0.0 };
+        for s in self.arm.iter().chain(self.gripper.iter()) {
+            set_motor(&mut self.physics.multibody_joints, s, &off, 0.0, 0.0, 0.0);
+        }
+    }
+
     /// Advances the physics by one step.
     pub fn step(&mut self) {
         self.physics.step();
