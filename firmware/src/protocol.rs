@@ -91,6 +91,8 @@ pub mod fault {
     pub const BAD_FRAME: u16 = 1 << 7;
     /// The targets' validity deadline passed with no newer targets: the arm holds.
     pub const STALE_TARGETS: u16 = 1 << 8;
+    /// The faults that leave the arm latched off until cleared: a host must stop on these.
+    pub const LATCHING: u16 = WATCHDOG_TORQUE_OFF | ESTOP | OVERLOAD | OVERTEMP | BUS;
 }
 
 /// Why a command was refused, in [`Message::Ack`].

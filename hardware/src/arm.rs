@@ -25,6 +25,8 @@ pub struct ArmState {
     pub faults: u16,
     /// Whether torque is on and the arm follows commands.
     pub armed: bool,
+    /// When this state arrived (`None` if the arm does not say).
+    pub received: Option<std::time::Instant>,
 }
 
 /// Joint targets for the arm and the gripper.
@@ -38,8 +40,13 @@ pub struct JointCommand {
 
 /// A robot arm.
 pub trait Arm {
-    /// Reads the latest state.
+    /// Waits for the arm's next state report.
     fn read_state(&mut self) -> Result<ArmState>;
+    /// The freshest state available now, without waiting for a new one (a control loop with
+    /// its own clock calls this and checks `received` for staleness).
+    fn latest_state(&mut self) -> Result<ArmState> {
+        self.read_state()
+    }
     /// Sends joint targets (already checked by whoever wraps it).
     fn command(&mut self, cmd: &JointCommand) -> Result<()>;
     /// Stops now: torque off or hold, latched by the arm's own controller.

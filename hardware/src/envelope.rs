@@ -78,6 +78,15 @@ impl Default for EnvelopeConfig {
     }
 }
 
+impl EnvelopeConfig {
+    /// The defaults with the gripper range and speed of `arm` (both fingers' travel, m and
+    /// m/s) and a control period of `period_s` (s).
+    pub fn for_arm(arm: &ArmModel, period_s: f64) -> Self {
+        let f = &arm.gripper_joints[0];
+        Self { period_s, gripper_range: [0.0, 2.0 * f.upper], gripper_speed: 2.0 * f.velocity, ..Self::default() }
+    }
+}
+
 /// Intervention flags.
 pub mod intervention {
     /// No reference pose yet (not started, or after a stop): the command was refused.

@@ -39,6 +39,15 @@ pub enum HardwareError {
     /// Bad configuration.
     #[error("{0}")]
     Config(String),
+    /// The policy failed (a non-finite output, a bad checkpoint).
+    #[error("policy: {0}")]
+    Policy(String),
+    /// The pre-flight simulation predicts a failure or an unsafe contact.
+    #[error("pre-flight refused the episode: {0}")]
+    Preflight(String),
+    /// The checkpoint is not certified for this arm.
+    #[error("not certified: {0}")]
+    Uncertified(String),
 }
 
 /// Result of this crate.

@@ -8,10 +8,12 @@
 //! real serial link without an arm.
 
 pub mod arm;
+pub mod certificate;
 pub mod emulator;
 pub mod envelope;
 pub mod error;
 pub mod link;
+pub mod session;
 pub mod twin;
 
 pub use arm::{Arm, ArmState, Guarded, JointCommand};

@@ -36,8 +36,10 @@ pub struct Link {
     port: Box<dyn serialport::SerialPort>,
     decoder: FrameDecoder,
     seq: u16,
-    /// The latest state report received.
+    /// The latest state report received, and when.
     pub last_state: Option<Message>,
+    /// When `last_state` arrived.
+    pub last_state_at: Option<Instant>,
     /// Frames refused by the decoder (corrupted, wrong version).
     pub bad_frames: u64,
 }
@@ -49,7 +51,7 @@ impl Link {
             .timeout(Duration::from_millis(2))
             .open()
             .map_err(|e| HardwareError::Port { port: cfg.port.clone(), message: e.to_string() })?;
-        Ok(Self { cfg, port, decoder: FrameDecoder::new(), seq: 0, last_state: None, bad_frames: 0 })
+        Ok(Self { cfg, port, decoder: FrameDecoder::new(), seq: 0, last_state: None, last_state_at: None, bad_frames: 0 })
     }
 
     fn io(&self) -> impl Fn(std::io::Error) -> HardwareError + '_ {
@@ -78,6 +80,7 @@ impl Link {
                             Some(Ok(f)) => {
                                 if matches!(f.message, Message::State { .. }) {
                                     self.last_state = Some(f.message);
+                                    self.last_state_at = Some(Instant::now());
                                 }
                                 if let Some(t) = want(&f) {
                                     return Ok(t);
@@ -118,6 +121,33 @@ impl Link {
             Message::Info { nonce: n, joints, limits_hash, .. } if n == nonce => Some((joints, limits_hash)),
             _ => None,
         })
+    }
+
+    /// Reads whatever has arrived, without waiting for more (state reports land in
+    /// `last_state`; anything else that arrives unasked is dropped).
+    pub fn poll(&mut self) -> Result<()> {
+        let mut buf = [0u8; 512];
+        loop {
+            let waiting = self.port.bytes_to_read().map_err(|e| HardwareError::Port { port: self.cfg.port.clone(), message: e.to_string() })?;
+            if waiting == 0 {
+                return Ok(());
+            }
+            let n = match self.port.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(self.io()(e)),
+            };
+            for &b in &buf[..n] {
+                match self.decoder.push(b) {
+                    Some(Ok(f)) if matches!(f.message, Message::State { .. }) => {
+                        self.last_state = Some(f.message);
+                        self.last_state_at = Some(Instant::now());
+                    }
+                    Some(Err(_)) => self.bad_frames += 1,
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Waits for the next state report.
@@ -174,6 +204,7 @@ fn state_of(m: &Message) -> Option<ArmState> {
                 gripper_load: gripper_load as f64,
                 faults,
                 armed: matches!(mode, ModeCode::Armed | ModeCode::Holding),
+                received: None,
             })
         }
         _ => None,
@@ -181,9 +212,25 @@ fn state_of(m: &Message) -> Option<ArmState> {
 }
 
 impl Arm for Bridge {
+    /// Waits for the next state report (paced by the firmware's tick).
     fn read_state(&mut self) -> Result<ArmState> {
         let m = self.link.next_state()?;
-        state_of(&m).ok_or_else(|| HardwareError::Mismatch("not a state report".into()))
+        let mut s = state_of(&m).ok_or_else(|| HardwareError::Mismatch("not a state report".into()))?;
+        s.received = self.link.last_state_at;
+        Ok(s)
+    }
+
+    /// The latest state report that has arrived, without waiting (unless none has yet);
+    /// `received` says when, so the caller can refuse a stale one.
+    fn latest_state(&mut self) -> Result<ArmState> {
+        self.link.poll()?;
+        if self.link.last_state.is_none() {
+            return self.read_state();
+        }
+        let m = self.link.last_state.ok_or_else(|| HardwareError::Mismatch("no state report".into()))?;
+        let mut s = state_of(&m).ok_or_else(|| HardwareError::Mismatch("not a state report".into()))?;
+        s.received = self.link.last_state_at;
+        Ok(s)
     }
 
     fn command(&mut self, cmd: &JointCommand) -> Result<()> {

@@ -5,6 +5,9 @@
 //! simulated joints. Nothing is faked: a grasp holds only by contact and friction, and the
 //! episode's outcome is judged by the simulator's own classifier.
 //!
+//! The twin's clock starts when the firmware first switches the torque on (the arm powering
+//! up in its start pose); after that a torque-off leaves the joints limp under gravity.
+//!
 //! [`Twin`] is a cloneable handle: the emulator owns one bus, the "operator" (a test, or
 //! `regrasp hw emulate`) places objects and reads the truth through another.
 
@@ -48,6 +51,8 @@ struct State {
     targets: Vec<f64>,
     gripper: f64,
     torque: bool,
+    /// Simulated time starts when the firmware first switches the torque on (power-up).
+    powered: bool,
     steps: u64,
     error: Option<String>,
 }
@@ -60,14 +65,23 @@ pub struct Twin {
 }
 
 impl Twin {
-    /// A twin with `scenario` placed and the arm at the scenario's start pose.
-    pub fn new(arm: Arc<ArmModel>, cfg: Arc<EnvConfig>, scenario: &Scenario) -> Result<Self> {
+    /// A twin with `scenario` placed and the arm at the scenario's start pose. The twin steps
+    /// once per firmware tick of `tick_s` (s): its control rate is the tick rate and its
+    /// physics rate the next whole multiple of it at or above `cfg`'s (250 Hz for 50 Hz ticks
+    /// and 240 Hz physics); contacts, motors and the outcome thresholds are `cfg`'s.
+    pub fn new(arm: Arc<ArmModel>, cfg: &EnvConfig, scenario: &Scenario, tick_s: f64) -> Result<Self> {
         let sim = |e: regrasp_sim::SimError| HardwareError::Config(format!("sim twin: {e}"));
-        let mut env = GraspEnv::new(Arc::clone(&arm), cfg).map_err(sim)?;
+        if !(tick_s > 0.0 && tick_s <= 1.0) {
+            return Err(HardwareError::Config(format!("sim twin: tick of {tick_s} s is not in (0, 1] s")));
+        }
+        let control_hz = 1.0 / tick_s;
+        let twin_cfg =
+            EnvConfig { control_hz, physics_hz: control_hz * (cfg.physics_hz / control_hz).ceil(), ..cfg.clone() };
+        let mut env = GraspEnv::new(Arc::clone(&arm), Arc::new(twin_cfg)).map_err(sim)?;
         env.reset(scenario).map_err(sim)?;
         let q = env.privileged().map(|p| p.q).unwrap_or_default();
         let gripper = env.privileged().map_or(0.0, |p| p.gripper_opening);
-        let state = State { env, pending_s: 0.0, targets: q, gripper, torque: false, steps: 0, error: None };
+        let state = State { env, pending_s: 0.0, targets: q, gripper, torque: false, powered: false, steps: 0, error: None };
         Ok(Self { state: Arc::new(Mutex::new(state)), arm })
     }
 
@@ -133,6 +147,17 @@ impl Twin {
     }
 }
 
+/// An ideal tracking camera on the twin's object (emulation only): what a camera or motion
+/// capture system would report, without noise or delay.
+pub struct TwinCamera(pub Twin);
+
+impl crate::session::ObjectSensor for TwinCamera {
+    fn object_pose(&mut self, _tool: &Isometry3<f64>, _touching: bool) -> Isometry3<f64> {
+        let s = self.0.lock();
+        s.env.world().map(|w| w.object_pose()).unwrap_or_else(Isometry3::identity)
+    }
+}
+
 /// The firmware's servo bus, connected to the twin's joint motors.
 pub struct TwinBus {
     twin: Twin,
@@ -143,6 +168,9 @@ impl TwinBus {
     /// towards the latest targets (or limp, with the torque off).
     pub fn advance(&mut self, dt_s: f64) {
         let mut s = self.twin.lock();
+        if !s.powered {
+            return;
+        }
         s.pending_s += dt_s;
         let step = s.env.config().control_dt();
         while s.pending_s >= step - 1e-9 {
@@ -214,6 +242,7 @@ impl ServoBus for TwinBus {
             }
         }
         s.torque = on;
+        s.powered |= on;
         Ok(())
     }
 }

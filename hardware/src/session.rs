@@ -1,0 +1,520 @@
+//! One physical episode: pre-flight in the sim twin, then the run loop at its own clock
+//! (default 50 Hz): read the freshest state → observation → policy (at the policy's own control
+//! rate, 20 Hz by default, with targets interpolated in between as in training) → IK → safety
+//! envelope → send. A stale state, missed deadlines, an arm fault, a policy error or the
+//! operator's stop flag (Ctrl-C, the e-stop key) stop the arm at once.
+//!
+//! The observation is built by the simulator's own [`build_observation`] from measured joints,
+//! finger contact judged from the gripper's load, and an [`ObjectSensor`]: a tracking camera
+//! where there is one (in emulation, [`crate::twin::TwinCamera`]), or [`ObjectEstimate`]'s dead
+//! reckoning — the object where the operator placed it until the gripper closes on it, then
+//! carried with the tool — on a desktop arm without one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nalgebra::{Isometry3, Translation3};
+use regrasp_policy::eval::{evaluate, LoadedPolicy};
+use regrasp_policy::inference::Scratch;
+use regrasp_sim::control::{build_observation, JointTargets, ObsInputs, ToolController};
+use regrasp_sim::world::object_rest_rotation;
+use regrasp_sim::{Action, ArmModel, EnvConfig, ObsLayout, OutcomeKind, Scenario};
+use serde::{Deserialize, Serialize};
+
+use crate::arm::{Arm, ArmState, Guarded, JointCommand};
+use crate::envelope::intervention_names;
+use crate::error::{HardwareError, Result};
+
+/// The run loop's settings (units in the names).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Control loop rate (Hz): state read, envelope check and one command per tick.
+    pub rate_hz: f64,
+    /// A state older than this stops the arm (ms).
+    pub stale_state_ms: f64,
+    /// This many late ticks in a row stop the arm (a tick is late when it starts more than
+    /// one period after its deadline).
+    pub max_late_ticks: u32,
+    /// Longest episode (s).
+    pub episode_s: f64,
+    /// Gripper load above which the fingers count as touching the object (fraction of rated).
+    pub contact_load: f64,
+    /// The host judges the object lifted once the tool has risen this far (m) since the
+    /// fingers closed on the object and stayed up, touching, for the simulator's success time
+    /// plus 0.2 s. It is below the simulator's own bar (0.10 m of object lift held for 1 s)
+    /// because the host sees only the tool; the episode then goes on for `after_lift_s`.
+    pub lifted_m: f64,
+    /// The policy keeps control this long after the host judged the object lifted (s), so that
+    /// the operator (or the sim twin's classifier) sees the object held.
+    pub after_lift_s: f64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self { rate_hz: 50.0, stale_state_ms: 100.0, max_late_ticks: 3, episode_s: 12.0, contact_load: 0.03, lifted_m: 0.08, after_lift_s: 2.0 }
+    }
+}
+
+impl RunConfig {
+    /// Refuses settings that make no sense.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |w: &str| Err(HardwareError::Config(format!("run config: {w}")));
+        if !(self.rate_hz >= 1.0 && self.rate_hz <= 1000.0) {
+            return bad("rate_hz must be in [1, 1000] Hz");
+        }
+        if !(self.stale_state_ms > 0.0 && self.stale_state_ms.is_finite()) {
+            return bad("stale_state_ms must be positive");
+        }
+        if !(self.episode_s > 0.0 && self.episode_s.is_finite()) {
+            return bad("episode_s must be positive");
+        }
+        if !(self.contact_load > 0.0 && self.contact_load < 1.0) {
+            return bad("contact_load must be in (0, 1)");
+        }
+        if !(self.lifted_m > 0.0 && self.lifted_m < 1.0) {
+            return bad("lifted_m must be in (0, 1) m");
+        }
+        if !(self.after_lift_s >= 0.0 && self.after_lift_s <= 60.0) {
+            return bad("after_lift_s must be in [0, 60] s");
+        }
+        Ok(())
+    }
+
+    /// The control period.
+    pub fn period(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.rate_hz)
+    }
+}
+
+/// Whatever chooses actions from observations.
+pub trait Pilot {
+    /// The action for `obs`; an error (a non-finite output) stops the arm.
+    fn act(&mut self, obs: &[f32], env: &EnvConfig) -> Result<Action>;
+}
+
+/// A certified policy as a pilot: deterministic actions, no autodiff.
+pub struct PolicyPilot {
+    /// The policy.
+    pub policy: LoadedPolicy,
+    scratch: Scratch,
+}
+
+impl PolicyPilot {
+    /// Wraps `policy`.
+    pub fn new(policy: LoadedPolicy) -> Self {
+        Self { policy, scratch: Scratch::default() }
+    }
+}
+
+impl Pilot for PolicyPilot {
+    fn act(&mut self, obs: &[f32], env: &EnvConfig) -> Result<Action> {
+        self.policy.act(obs, &env.action, &mut self.scratch).map_err(|e| HardwareError::Policy(e.to_string()))
+    }
+}
+
+/// Where the object is, as the host can know it.
+pub trait ObjectSensor {
+    /// The object's pose (m, world), given the tool pose from the measured joints and whether
+    /// the fingers press on the object.
+    fn object_pose(&mut self, tool: &Isometry3<f64>, touching: bool) -> Isometry3<f64>;
+}
+
+/// Dead reckoning, for an arm without an object sensor: the object is where the operator
+/// placed it (the scenario's pose) until the gripper closes on it, then carried by the tool.
+#[derive(Clone, Debug)]
+pub struct ObjectEstimate {
+    /// Object pose (m, world).
+    pub pose: Isometry3<f64>,
+    /// The object's pose in the tool frame while held.
+    held: Option<Isometry3<f64>>,
+}
+
+impl ObjectEstimate {
+    /// The object at rest where `scenario` places it.
+    pub fn placed(scenario: &Scenario) -> Self {
+        let (rot, _) = object_rest_rotation(scenario);
+        let pose = Isometry3::from_parts(
+            Translation3::new(scenario.object.pose.x, scenario.object.pose.y, scenario.rest_height()),
+            rot,
+        );
+        Self { pose, held: None }
+    }
+
+}
+
+impl ObjectSensor for ObjectEstimate {
+    fn object_pose(&mut self, tool: &Isometry3<f64>, touching: bool) -> Isometry3<f64> {
+        match (touching, self.held) {
+            (true, None) => self.held = Some(tool.inverse() * self.pose),
+            (true, Some(rel)) => self.pose = tool * rel,
+            (false, _) => self.held = None,
+        }
+        self.pose
+    }
+}
+
+/// The host's view of the grasp: debounced finger contact from the gripper load, the tool's
+/// rise since the fingers closed, and how long it has been held up.
+#[derive(Clone, Debug, Default)]
+struct GraspWatch {
+    touching: bool,
+    /// Time the load was last above the contact threshold (s).
+    last_load_s: f64,
+    /// Tool height when the fingers closed (m).
+    grasp_z: Option<f64>,
+    /// Time since when the tool has been up by `lifted_m` while touching (s).
+    held_since: Option<f64>,
+    /// Highest rise while touching (m).
+    max_lift: f64,
+}
+
+/// Contact drops out only after the load stayed under the threshold this long (s).
+const CONTACT_RELEASE_S: f64 = 0.1;
+
+impl GraspWatch {
+    /// Returns (touching, lifted-and-held-long-enough).
+    fn update(&mut self, t: f64, load: f64, tool_z: f64, contact_load: f64, lifted_m: f64, hold_s: f64) -> (bool, bool) {
+        if load >= contact_load {
+            self.last_load_s = t;
+            self.touching = true;
+        } else if self.touching && t - self.last_load_s > CONTACT_RELEASE_S {
+            self.touching = false;
+        }
+        if !self.touching {
+            self.grasp_z = None;
+            self.held_since = None;
+            return (false, false);
+        }
+        let lift = tool_z - *self.grasp_z.get_or_insert(tool_z);
+        self.max_lift = self.max_lift.max(lift);
+        if lift >= lifted_m {
+            let since = *self.held_since.get_or_insert(t);
+            (true, t - since >= hold_s)
+        } else {
+            self.held_since = None;
+            (true, false)
+        }
+    }
+}
+
+/// Extra hold time the host waits beyond the simulator's success time (s).
+const HOLD_MARGIN_S: f64 = 0.2;
+
+/// Why the run loop stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum StopReason {
+    /// The host judged the object lifted and held for the success time.
+    Lifted,
+    /// The episode's time ran out.
+    Timeout,
+    /// The operator stopped it (Ctrl-C, the e-stop key).
+    Operator,
+    /// The freshest state was older than the limit.
+    StaleState {
+        /// Its age (ms).
+        age_ms: f64,
+    },
+    /// Ticks started late too many times in a row.
+    LateTicks {
+        /// How many.
+        count: u32,
+    },
+    /// The arm reported a fault or dropped its torque.
+    ArmFault {
+        /// Its fault flags.
+        faults: u16,
+    },
+    /// The envelope (in stop mode) refused a command.
+    Envelope {
+        /// Which limits.
+        what: String,
+    },
+    /// The policy failed (non-finite output).
+    Policy {
+        /// The error.
+        error: String,
+    },
+    /// The link failed.
+    Link {
+        /// The error.
+        error: String,
+    },
+}
+
+impl StopReason {
+    /// Whether the arm was stopped for safety (everything but a normal end).
+    pub fn is_safety_stop(&self) -> bool {
+        !matches!(self, StopReason::Lifted | StopReason::Timeout)
+    }
+}
+
+/// One tick, for loggers.
+#[derive(Clone, Debug)]
+pub struct TickRecord {
+    /// Tick number.
+    pub tick: u64,
+    /// Time since the loop started (s).
+    pub elapsed_s: f64,
+    /// Joint targets sent (rad or m), gripper last.
+    pub commanded: Vec<f64>,
+    /// Joint positions measured (rad or m), gripper last.
+    pub measured: Vec<f64>,
+    /// Envelope intervention flags of this tick.
+    pub interventions: u32,
+}
+
+/// What an episode on the arm measured.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpisodeReport {
+    /// Why it ended.
+    pub stop: StopReason,
+    /// Control ticks run.
+    pub ticks: u64,
+    /// Policy decisions taken.
+    pub decisions: u64,
+    /// Wall time (s).
+    pub seconds: f64,
+    /// Lateness of each tick's start against its deadline: (p50, p99, max) (µs).
+    pub tick_lateness_us: [u64; 3],
+    /// Envelope check time per tick: (p50, p99, max) (µs).
+    pub envelope_us: [f64; 3],
+    /// Interventions per envelope flag, by name.
+    pub interventions: Vec<(String, u64)>,
+    /// Largest gripper load seen (fraction of rated).
+    pub max_gripper_load: f64,
+    /// Gripper opening at the end (m).
+    pub final_gripper: f64,
+    /// Height the tool rose above its lowest point while the fingers touched (m).
+    pub held_lift: f64,
+}
+
+fn percentiles_u64(mut v: Vec<u64>) -> [u64; 3] {
+    if v.is_empty() {
+        return [0; 3];
+    }
+    v.sort_unstable();
+    let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
+    [at(50), at(99), v[v.len() - 1]]
+}
+
+fn percentiles_f64(mut v: Vec<f64>) -> [f64; 3] {
+    if v.is_empty() {
+        return [0.0; 3];
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
+    [at(50), at(99), v[v.len() - 1]]
+}
+
+/// The pre-flight verdict.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Preflight {
+    /// The simulated outcome of the scenario under the policy.
+    pub outcome: OutcomeKind,
+    /// Peak arm–table force in the simulation (N).
+    pub peak_table_force: f64,
+    /// Peak contact force in the simulation (N).
+    pub peak_contact_force: f64,
+}
+
+/// Runs `scenario` in simulation with `policy` first; a predicted failure, or a contact force
+/// above `max_contact_force` (N), aborts the physical episode with the reason.
+pub fn preflight(
+    policy: &LoadedPolicy,
+    arm: &Arc<ArmModel>,
+    env: &Arc<EnvConfig>,
+    scenario: &Scenario,
+    max_contact_force: f64,
+) -> Result<Preflight> {
+    let (_, records) = evaluate(policy, arm, env, "preflight", std::slice::from_ref(scenario), &|| {})
+        .map_err(|e| HardwareError::Policy(e.to_string()))?;
+    let r = records.first().ok_or_else(|| HardwareError::Policy("pre-flight produced no episode".into()))?;
+    let p = Preflight {
+        outcome: r.outcome.kind,
+        peak_table_force: r.metrics.safety.peak_table_force,
+        peak_contact_force: r.metrics.safety.peak_contact_force,
+    };
+    if p.outcome != OutcomeKind::Success {
+        return Err(HardwareError::Preflight(format!("the sim twin predicts {:?}: {}", p.outcome, r.outcome.evidence.note)));
+    }
+    if p.peak_contact_force > max_contact_force {
+        return Err(HardwareError::Preflight(format!(
+            "the sim twin predicts a contact force of {:.1} N, over the {max_contact_force:.1} N limit",
+            p.peak_contact_force
+        )));
+    }
+    Ok(p)
+}
+
+/// Runs one episode of `scenario` on `arm` with `pilot`, the object seen by `sensor`, until the object is lifted and held, the time runs
+/// out, or a safety stop. The arm is stopped (e-stop) on every safety stop; on a normal end it
+/// is left holding its pose (the firmware's watchdog holds, then drops torque, if nothing
+/// follows).
+#[allow(clippy::too_many_arguments)]
+pub fn run_episode<A: Arm>(
+    guarded: &mut Guarded<A>,
+    pilot: &mut dyn Pilot,
+    model: &ArmModel,
+    env: &EnvConfig,
+    scenario: &Scenario,
+    sensor: &mut dyn ObjectSensor,
+    cfg: &RunConfig,
+    stop: &AtomicBool,
+    on_tick: &mut dyn FnMut(&TickRecord),
+) -> Result<EpisodeReport> {
+    cfg.validate()?;
+    let period = cfg.period();
+    let policy_dt = env.control_dt();
+    let layout = ObsLayout::new(model.dof());
+    let first = guarded.arm().latest_state()?;
+    guarded.restart()?;
+    let mut ctl = ToolController::new(model, first.positions.clone(), scenario.arm_start.tool_yaw);
+    let mut prev_action = Action::HOLD_OPEN;
+    // The segment being interpolated: from the previous decision's targets to this one's.
+    let mut from = JointTargets { q: first.positions.clone(), finger: 0.5 * first.gripper, joint_at_limit: None };
+    let mut to = from.clone();
+    let start = Instant::now();
+    let mut deadline = start;
+    let mut next_decision = 0.0f64;
+    let mut decision_at = 0.0f64;
+    let (mut ticks, mut decisions, mut late_run) = (0u64, 0u64, 0u32);
+    let mut lateness = Vec::new();
+    let mut envelope_us = Vec::new();
+    let mut max_load: f64 = 0.0;
+    let mut watch = GraspWatch::default();
+    let mut lifted_at: Option<f64> = None;
+    let mut final_gripper = first.gripper;
+    let success_hold = env.outcome.success_hold;
+    let reason = loop {
+        // Wait for this tick's deadline (sleep most of it, spin the last 200 µs).
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let left = deadline - now;
+            if left > Duration::from_micros(300) {
+                std::thread::sleep(left - Duration::from_micros(200));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        let tick_start = Instant::now();
+        let late = tick_start.duration_since(deadline);
+        lateness.push(late.as_micros() as u64);
+        late_run = if late > period { late_run + 1 } else { 0 };
+        deadline += period;
+        let t = tick_start.duration_since(start).as_secs_f64();
+        if stop.load(Ordering::SeqCst) {
+            break StopReason::Operator;
+        }
+        if late_run >= cfg.max_late_ticks {
+            break StopReason::LateTicks { count: late_run };
+        }
+        let state: ArmState = match guarded.arm().latest_state() {
+            Ok(s) => s,
+            Err(e) => break StopReason::Link { error: e.to_string() },
+        };
+        let age_ms = state.received.map_or(0.0, |r| tick_start.saturating_duration_since(r).as_secs_f64() * 1e3);
+        if age_ms > cfg.stale_state_ms {
+            break StopReason::StaleState { age_ms };
+        }
+        if state.faults & regrasp_firmware::protocol::fault::LATCHING != 0 || !state.armed {
+            break StopReason::ArmFault { faults: state.faults };
+        }
+        if state.positions.len() != model.dof() || !state.positions.iter().all(|v| v.is_finite()) {
+            break StopReason::Link { error: format!("state with {} joints or non-finite values", state.positions.len()) };
+        }
+        final_gripper = state.gripper;
+        max_load = max_load.max(state.gripper_load);
+        let tool = model.chain.fk(&state.positions);
+        // A margin over the simulator's hold time, so that the host never ends an episode that
+        // the simulator's classifier would still be timing.
+        let (touching, lifted) =
+            watch.update(t, state.gripper_load, tool.translation.z, cfg.contact_load, cfg.lifted_m, success_hold + HOLD_MARGIN_S);
+        let object = sensor.object_pose(&tool, touching);
+        if lifted && lifted_at.is_none() {
+            lifted_at = Some(t);
+        }
+        if lifted_at.is_some_and(|l| t - l >= cfg.after_lift_s) {
+            break StopReason::Lifted;
+        }
+        if t >= cfg.episode_s {
+            break if lifted_at.is_some() { StopReason::Lifted } else { StopReason::Timeout };
+        }
+        // A policy decision when its control period comes round.
+        if t + 1e-9 >= next_decision {
+            let obs = build_observation(
+                layout,
+                model,
+                &ObsInputs {
+                    q: &state.positions,
+                    qd: &state.velocities,
+                    gripper_opening: state.gripper,
+                    object,
+                    object_noise: [0.0; 3],
+                    scenario,
+                    finger_contact: [touching, touching],
+                    prev_action: prev_action.to_normalized(&env.action),
+                },
+            );
+            let action = match pilot.act(&obs, env) {
+                Ok(a) => a.clipped(&env.action),
+                Err(e) => break StopReason::Policy { error: e.to_string() },
+            };
+            let planned = ctl.plan(model, env, &action, &state.positions);
+            ctl.commit(&planned);
+            from = interpolate(&from, &to, ((t - decision_at) / policy_dt).clamp(0.0, 1.0));
+            to = planned;
+            decision_at = t;
+            next_decision += policy_dt;
+            prev_action = action;
+            decisions += 1;
+        }
+        let cmd_t = interpolate(&from, &to, ((t - decision_at) / policy_dt).clamp(0.0, 1.0));
+        let proposed = JointCommand { positions: cmd_t.q.clone(), gripper: 2.0 * cmd_t.finger };
+        let e0 = Instant::now();
+        let verdict = guarded.command(&proposed, state.gripper_load);
+        envelope_us.push(e0.elapsed().as_secs_f64() * 1e6);
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(HardwareError::EnvelopeStop(what)) => break StopReason::Envelope { what },
+            Err(e) => break StopReason::Link { error: e.to_string() },
+        };
+        let mut commanded = verdict.command.as_ref().map(|c| c.positions.clone()).unwrap_or_default();
+        commanded.push(verdict.command.as_ref().map_or(f64::NAN, |c| c.gripper));
+        let mut measured = state.positions.clone();
+        measured.push(state.gripper);
+        on_tick(&TickRecord { tick: ticks, elapsed_s: t, commanded, measured, interventions: verdict.interventions });
+        ticks += 1;
+    };
+    if reason.is_safety_stop() {
+        // Stop first, report after: the e-stop frame goes out before anything else.
+        let _ = guarded.stop();
+    }
+    let counts = guarded.envelope().counts;
+    let names = intervention_names(u32::MAX);
+    Ok(EpisodeReport {
+        stop: reason,
+        ticks,
+        decisions,
+        seconds: start.elapsed().as_secs_f64(),
+        tick_lateness_us: percentiles_u64(lateness),
+        envelope_us: percentiles_f64(envelope_us),
+        interventions: names.iter().zip(counts).map(|(n, c)| (n.to_string(), c)).collect(),
+        max_gripper_load: max_load,
+        final_gripper,
+        held_lift: watch.max_lift,
+    })
+}
+
+fn interpolate(a: &JointTargets, b: &JointTargets, s: f64) -> JointTargets {
+    JointTargets {
+        q: a.q.iter().zip(&b.q).map(|(x, y)| x + (y - x) * s).collect(),
+        finger: a.finger + (b.finger - a.finger) * s,
+        joint_at_limit: b.joint_at_limit,
+    }
+}

@@ -1,0 +1,180 @@
+//! The whole chain, over a real pseudo-terminal: a certified policy grasps through the run loop
+//! → safety envelope → bridge → serial → firmware core → sim twin, and the simulator's own
+//! classifier (not the host) judges the grasp. Pre-flight refuses a predicted failure; the
+//! certificate gate refuses uncertified, altered and other-arm checkpoints.
+//!
+//! The policy is trained here by the real pipeline (expert demonstrations, behaviour cloning,
+//! DAgger) on one easy scenario family, once per test binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+
+use regrasp_firmware::controller::ControllerConfig;
+use regrasp_hardware::certificate::{admit, Certificate};
+use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
+use regrasp_hardware::link::{Bridge, LinkConfig};
+use regrasp_hardware::session::{preflight, run_episode, PolicyPilot, RunConfig, StopReason};
+use regrasp_hardware::twin::{Twin, TwinCamera};
+use regrasp_hardware::{EnvelopeConfig, Guarded, HardwareError, SafetyEnvelope};
+use regrasp_policy::config::TrainConfig;
+use regrasp_policy::eval::LoadedPolicy;
+use regrasp_policy::run::{train, RunOptions};
+use regrasp_sim::scenario::{Interval, ScenarioDistribution, ShapeKind};
+use regrasp_sim::suite::SeedSpace;
+use regrasp_sim::{ArmModel, EnvConfig, OutcomeKind, Scenario};
+
+fn arm() -> Arc<ArmModel> {
+    Arc::new(ArmModel::default_arm().unwrap())
+}
+
+/// A 4 cm box about 20 cm in front of the arm, no perturbations but up to two control steps
+/// (100 ms) of action latency: the link, the firmware and the servos add some.
+fn easy() -> ScenarioDistribution {
+    let fixed = |v: f64| Interval::new(v, v);
+    ScenarioDistribution {
+        shapes: vec![ShapeKind::Box],
+        size: Interval::new(0.038, 0.042),
+        mass: fixed(0.1),
+        friction: fixed(0.9),
+        radius: Interval::new(0.195, 0.205),
+        azimuth: Interval::new(-0.05, 0.05),
+        yaw: Interval::new(-0.1, 0.1),
+        lying_probability: 0.0,
+        tool_offset: fixed(0.0),
+        tool_yaw: fixed(0.0),
+        friction_scale: fixed(1.0),
+        gripper_force_scale: fixed(1.0),
+        joint_damping_scale: fixed(1.0),
+        observation_noise: fixed(0.0),
+        action_latency_max: 2,
+    }
+}
+
+/// The trained checkpoint's directory (trained once per test binary).
+fn checkpoint() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("regrasp-hw-twin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cfg = TrainConfig { seed: 5, distribution: easy(), total_env_steps: 0, ..TrainConfig::default() };
+        cfg.bc.episodes = 40;
+        cfg.bc.dagger_rounds = 3;
+        cfg.bc.dagger_episodes = 30;
+        train(cfg, arm(), &out, RunOptions { warm_start_bc: true, ..RunOptions::default() }, &mut |_| {}).unwrap();
+        regrasp_policy::run::latest(&out).unwrap()
+    })
+}
+
+fn certificate_for(policy: &LoadedPolicy, arm: &ArmModel) -> Certificate {
+    Certificate {
+        checkpoint: policy.hash.clone(),
+        arm_hash: format!("{:016x}", arm.content_hash),
+        source: "test ledger, generation 1".into(),
+        evidence: "held-out gain significant".into(),
+    }
+}
+
+/// Held-out scenarios of the easy family (never trained on).
+fn scenarios() -> Vec<Scenario> {
+    let (h0, _) = SeedSpace::Heldout.range();
+    (0..8).map(|i| easy().sample(h0 + i)).collect()
+}
+
+#[test]
+fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
+    let arm = arm();
+    let env = Arc::new(EnvConfig::default());
+    let dir = checkpoint();
+    let loaded = LoadedPolicy::load(dir, &arm, regrasp_sim::ObsLayout::new(arm.dof()).len()).unwrap();
+    let cert = certificate_for(&loaded, &arm);
+    let policy = admit(Some(&cert), dir, &arm).unwrap();
+    // The first held-out scenario that the pre-flight predicts a success for.
+    let scenario = scenarios()
+        .into_iter()
+        .find(|s| preflight(&policy, &arm, &env, s, 200.0).is_ok())
+        .expect("pre-flight predicts success for some held-out scenario");
+
+    // The firmware ticks at 40 Hz, so the twin's physics runs at exactly the training rate
+    // (240 Hz, 6 steps a tick); the host's loop runs at its default 50 Hz.
+    let (tick_s, period_s) = (0.025, 0.02);
+    let twin = Twin::new(Arc::clone(&arm), &env, &scenario, tick_s).unwrap();
+    let emu_cfg = EmulatorConfig {
+        period_ms: 25,
+        start: vec![],
+        limits: Twin::joint_limits(&arm, tick_s),
+        controller: ControllerConfig { gripper: Twin::gripper_limit(&arm, tick_s), ..ControllerConfig::default() },
+        faults: FaultConfig::default(),
+    };
+    let emu = Emulator::start_with(emu_cfg, twin.bus(), None).unwrap();
+    let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 11).unwrap();
+    let envelope_cfg = EnvelopeConfig { velocity_scale: 1.0, max_acceleration: 60.0, joint_margin: 0.02, max_gripper_load: 1.0, ..EnvelopeConfig::for_arm(&arm, period_s) };
+    let envelope = SafetyEnvelope::new(Arc::clone(&arm), envelope_cfg).unwrap();
+    let mut guarded = Guarded::new(bridge, envelope).unwrap();
+    let stop = AtomicBool::new(false);
+    let mut pilot = PolicyPilot::new(policy);
+    let mut ticks = 0u64;
+    let report =
+        run_episode(&mut guarded, &mut pilot, &arm, &env, &scenario, &mut TwinCamera(twin.clone()), &RunConfig::default(), &stop, &mut |_| ticks += 1)
+            .unwrap();
+    let truth = twin.truth().unwrap();
+    assert_eq!(report.stop, StopReason::Lifted, "{report:?}\ntwin: {truth:?}");
+    let outcome = truth.outcome.clone().unwrap_or_else(|| panic!("the twin's classifier has not decided: {truth:?}\n{report:?}"));
+    assert_eq!(outcome.kind, OutcomeKind::Success, "{outcome:?}\n{report:?}");
+    assert!(twin.error().is_none());
+    assert!(ticks > 50 && report.decisions > 20, "{report:?}");
+    // Nothing jumped on the wire.
+    let r = emu.report();
+    let max_step = Twin::joint_limits(&arm, tick_s).iter().map(|l| l.max_step).fold(0.0f32, f32::max);
+    assert!(r.largest_jump <= max_step + 1e-5, "largest servo jump {} > {max_step}", r.largest_jump);
+}
+
+#[test]
+fn preflight_refuses_a_predicted_failure() {
+    let arm = arm();
+    let env = Arc::new(EnvConfig::default());
+    let policy = LoadedPolicy::load(checkpoint(), &arm, regrasp_sim::ObsLayout::new(arm.dof()).len()).unwrap();
+    // A sphere 42 cm out is far outside what this policy saw: the twin predicts a failure.
+    let mut s = scenarios()[0];
+    s.object.pose.x = 0.30;
+    s.object.pose.y = 0.25;
+    let err = preflight(&policy, &arm, &env, &s, 200.0).err().expect("a predicted failure is refused");
+    assert!(matches!(err, HardwareError::Preflight(_)), "{err}");
+    // An unsafe contact force limit refuses even a predicted success.
+    let ok = scenarios().into_iter().find(|s| preflight(&policy, &arm, &env, s, 200.0).is_ok()).unwrap();
+    let err = preflight(&policy, &arm, &env, &ok, 0.5).err().expect("too much force");
+    assert!(err.to_string().contains("contact force"), "{err}");
+}
+
+#[test]
+fn uncertified_altered_and_other_arm_checkpoints_are_refused() {
+    let arm = arm();
+    let dir = checkpoint();
+    let loaded = LoadedPolicy::load(dir, &arm, regrasp_sim::ObsLayout::new(arm.dof()).len()).unwrap();
+    let err = admit(None, dir, &arm).err().unwrap().to_string();
+    assert!(err.contains("never promoted") && err.contains(&loaded.hash), "{err}");
+    let mut other = certificate_for(&loaded, &arm);
+    other.checkpoint = "0123456789abcdef".into();
+    let err = admit(Some(&other), dir, &arm).err().unwrap().to_string();
+    assert!(err.contains("certificate") && err.contains("0123456789abcdef"), "{err}");
+    let mut other_arm = certificate_for(&loaded, &arm);
+    other_arm.arm_hash = "ffffffffffffffff".into();
+    let err = admit(Some(&other_arm), dir, &arm).err().unwrap().to_string();
+    assert!(err.contains("not for this arm"), "{err}");
+    // Altered weights: a copy of the checkpoint with one byte of its model file changed.
+    let copy = std::env::temp_dir().join(format!("regrasp-hw-altered-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    let model = copy.join("model.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let k = bytes.len() / 2;
+    bytes[k] ^= 0x40;
+    std::fs::write(&model, bytes).unwrap();
+    let err = admit(Some(&certificate_for(&loaded, &arm)), &copy, &arm).err().expect("altered weights are refused").to_string();
+    assert!(err.contains("not certified"), "{err}");
+    std::fs::remove_dir_all(&copy).ok();
+}
