@@ -15,6 +15,8 @@ use regrasp_sim::suite::EvalSuite;
 use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 use serde::Serialize;
 
+mod hw;
+
 /// Prints a line on stdout. A closed stdout (output piped into `head`, say) ends the program
 /// quietly instead of panicking; other write errors are returned.
 macro_rules! out {
@@ -58,6 +60,11 @@ enum Command {
     /// Re-simulate stored episodes exactly (the final state hash must match) and record them
     /// to rerun: one by id, or the failures of a run.
     Replay(ReplayArgs),
+    /// The hardware bridge: the emulator, and certified episodes on an arm.
+    Hw {
+        #[command(subcommand)]
+        what: hw::HwCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -74,6 +81,9 @@ enum BenchCommand {
     /// What rerun recording costs: scalars per PPO iteration against the iteration's own time,
     /// and full episode recording per control step against plain replay.
     Logging(BenchLoggingArgs),
+    /// The hardware control loop over the emulator: 50 Hz tick lateness, envelope time per
+    /// check, e-stop trigger to stop frame, firmware tick jitter.
+    Hw(hw::BenchHwArgs),
 }
 
 #[derive(Args)]
@@ -660,6 +670,9 @@ fn main() -> Result<()> {
         Command::Bench { what: BenchCommand::Sim(a) } => bench_sim(a),
         Command::Bench { what: BenchCommand::Policy(a) } => bench_policy(a),
         Command::Bench { what: BenchCommand::Logging(a) } => bench_logging(a),
+        Command::Bench { what: BenchCommand::Hw(a) } => hw::bench(a),
+        Command::Hw { what: hw::HwCommand::Emulate(a) } => hw::emulate(a),
+        Command::Hw { what: hw::HwCommand::Run(a) } => hw::run(a),
         Command::Train(a) => train(a),
         Command::Eval(a) => eval(a),
         Command::Improve(a) => improve(a),

@@ -79,11 +79,26 @@ impl Default for EnvelopeConfig {
 }
 
 impl EnvelopeConfig {
-    /// The defaults with the gripper range and speed of `arm` (both fingers' travel, m and
-    /// m/s) and a control period of `period_s` (s).
-    pub fn for_arm(arm: &ArmModel, period_s: f64) -> Self {
+    /// The envelope for running a policy on `arm` with a control loop of period `period_s` (s)
+    /// and a policy acting every `policy_dt_s` (s): the widest motion the policy's own
+    /// controller ever commands in training, so that trained behaviour passes unaltered and
+    /// anything beyond it is clamped. Joints may move at their URDF velocity limits and reach
+    /// them within one policy step (acceleration = the fastest joint's limit / `policy_dt_s`);
+    /// limits shrink by 0.02 rad; the gripper has both fingers' travel and speed and may
+    /// squeeze up to its rated force.
+    pub fn for_arm(arm: &ArmModel, period_s: f64, policy_dt_s: f64) -> Self {
         let f = &arm.gripper_joints[0];
-        Self { period_s, gripper_range: [0.0, 2.0 * f.upper], gripper_speed: 2.0 * f.velocity, ..Self::default() }
+        let fastest = arm.arm_joints.iter().map(|j| j.velocity).fold(0.0, f64::max);
+        Self {
+            period_s,
+            joint_margin: 0.02,
+            velocity_scale: 1.0,
+            max_acceleration: fastest / policy_dt_s,
+            gripper_range: [0.0, 2.0 * f.upper],
+            gripper_speed: 2.0 * f.velocity,
+            max_gripper_load: 1.0,
+            ..Self::default()
+        }
     }
 }
 

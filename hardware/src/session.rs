@@ -389,18 +389,27 @@ pub fn run_episode<A: Arm>(
     let mut final_gripper = first.gripper;
     let success_hold = env.outcome.success_hold;
     let reason = loop {
-        // Wait for this tick's deadline (sleep most of it, spin the last 200 µs).
+        // Wait for this tick's deadline: sleep in steps of at most 1 ms (watching the stop
+        // flag, so that an operator stop goes out within about 1 ms), spin the last 200 µs.
+        let mut operator_stop = false;
         loop {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
+            if stop.load(Ordering::SeqCst) {
+                operator_stop = true;
+                break;
+            }
             let left = deadline - now;
             if left > Duration::from_micros(300) {
-                std::thread::sleep(left - Duration::from_micros(200));
+                std::thread::sleep((left - Duration::from_micros(200)).min(Duration::from_millis(1)));
             } else {
                 std::hint::spin_loop();
             }
+        }
+        if operator_stop {
+            break StopReason::Operator;
         }
         let tick_start = Instant::now();
         let late = tick_start.duration_since(deadline);

@@ -108,7 +108,7 @@ fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
     };
     let emu = Emulator::start_with(emu_cfg, twin.bus(), None).unwrap();
     let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 11).unwrap();
-    let envelope_cfg = EnvelopeConfig { velocity_scale: 1.0, max_acceleration: 60.0, joint_margin: 0.02, max_gripper_load: 1.0, ..EnvelopeConfig::for_arm(&arm, period_s) };
+    let envelope_cfg = EnvelopeConfig::for_arm(&arm, period_s, env.control_dt());
     let envelope = SafetyEnvelope::new(Arc::clone(&arm), envelope_cfg).unwrap();
     let mut guarded = Guarded::new(bridge, envelope).unwrap();
     let stop = AtomicBool::new(false);
