@@ -42,8 +42,10 @@ impl Plant for TwinBus {
     }
 }
 
-/// Load per unit of tracking error reported by a stalled servo (fraction of rated per rad).
-const STALL_LOAD_GAIN: f32 = 2.0;
+/// Load per unit of tracking error reported by a stalled servo (fraction of rated per rad or
+/// m): a position servo pushes with its full rated torque at about 0.05 rad of error, as the
+/// sim twin's motors do (`arm_saturation_error`).
+const STALL_LOAD_GAIN: f32 = 20.0;
 
 /// Servo-side faults and measurements between the controller and any plant: a stalled joint
 /// holds where it stalled while its load grows with the error; an overload adds to every

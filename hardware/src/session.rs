@@ -53,7 +53,7 @@ pub struct RunConfig {
 
 impl Default for RunConfig {
     fn default() -> Self {
-        Self { rate_hz: 50.0, stale_state_ms: 100.0, max_late_ticks: 3, episode_s: 12.0, contact_load: 0.03, lifted_m: 0.08, after_lift_s: 2.0 }
+        Self { rate_hz: 50.0, stale_state_ms: 100.0, max_late_ticks: 3, episode_s: 12.0, contact_load: 0.03, lifted_m: 0.08, after_lift_s: 3.0 }
     }
 }
 

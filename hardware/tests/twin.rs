@@ -58,12 +58,19 @@ fn checkpoint() -> &'static Path {
         let out = std::env::temp_dir().join(format!("regrasp-hw-twin-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let mut cfg = TrainConfig { seed: 5, distribution: easy(), total_env_steps: 0, ..TrainConfig::default() };
-        cfg.bc.episodes = 40;
-        cfg.bc.dagger_rounds = 3;
-        cfg.bc.dagger_episodes = 30;
+        cfg.bc.episodes = 60;
+        cfg.bc.dagger_rounds = 5;
+        cfg.bc.dagger_episodes = 40;
         train(cfg, arm(), &out, RunOptions { warm_start_bc: true, ..RunOptions::default() }, &mut |_| {}).unwrap();
         regrasp_policy::run::latest(&out).unwrap()
     })
+}
+
+/// The real-time tests take turns: on a 2-core machine, two emulators, two control loops and
+/// two physics twins at once would measure the machine, not the chain.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn certificate_for(policy: &LoadedPolicy, arm: &ArmModel) -> Certificate {
@@ -83,6 +90,7 @@ fn scenarios() -> Vec<Scenario> {
 
 #[test]
 fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
+    let _turn = one_at_a_time();
     let arm = arm();
     let env = Arc::new(EnvConfig::default());
     let dir = checkpoint();
@@ -177,4 +185,93 @@ fn uncertified_altered_and_other_arm_checkpoints_are_refused() {
     let err = admit(Some(&certificate_for(&loaded, &arm)), &copy, &arm).err().expect("altered weights are refused").to_string();
     assert!(err.contains("not certified"), "{err}");
     std::fs::remove_dir_all(&copy).ok();
+}
+
+/// A pilot that sways the tool gently along Y with the gripper open.
+struct Sway(u64);
+
+impl regrasp_hardware::session::Pilot for Sway {
+    fn act(&mut self, _obs: &[f32], env: &EnvConfig) -> regrasp_hardware::Result<regrasp_sim::Action> {
+        self.0 += 1;
+        let y = (self.0 as f64 * 0.2).sin() as f32 * 0.5 * env.action.max_translation as f32;
+        Ok(regrasp_sim::Action { translation: [0.0, y, 0.0], yaw: 0.0, gripper: -1.0 })
+    }
+}
+
+/// A pilot that drives the tool sideways (+Y) at full speed, gripper open.
+struct Drift;
+
+impl regrasp_hardware::session::Pilot for Drift {
+    fn act(&mut self, _obs: &[f32], env: &EnvConfig) -> regrasp_hardware::Result<regrasp_sim::Action> {
+        Ok(regrasp_sim::Action { translation: [0.0, env.action.max_translation as f32, 0.0], yaw: 0.0, gripper: -1.0 })
+    }
+}
+
+/// A pilot whose network has gone bad: NaN after a few steps.
+struct GoesNan(u64);
+
+impl regrasp_hardware::session::Pilot for GoesNan {
+    fn act(&mut self, _obs: &[f32], _env: &EnvConfig) -> regrasp_hardware::Result<regrasp_sim::Action> {
+        self.0 += 1;
+        if self.0 > 10 {
+            return Err(HardwareError::Policy("non-finite action [NaN, 0, 0, 0, 0]".into()));
+        }
+        Ok(regrasp_sim::Action::HOLD_OPEN)
+    }
+}
+
+fn run_with_faults(faults: FaultConfig, pilot: &mut dyn regrasp_hardware::session::Pilot) -> (StopReason, regrasp_hardware::emulator::EmulatorReport, Emulator) {
+    let arm = arm();
+    let env = Arc::new(EnvConfig::default());
+    let scenario = scenarios()[0];
+    let tick_s = 0.025;
+    let twin = Twin::new(Arc::clone(&arm), &env, &scenario, tick_s).unwrap();
+    let emu_cfg = EmulatorConfig {
+        period_ms: 25,
+        start: vec![],
+        limits: Twin::joint_limits(&arm, tick_s),
+        controller: ControllerConfig { gripper: Twin::gripper_limit(&arm, tick_s), ..ControllerConfig::default() },
+        faults,
+    };
+    let emu = Emulator::start_with(emu_cfg, twin.bus(), None).unwrap();
+    let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 21).unwrap();
+    let envelope = SafetyEnvelope::new(Arc::clone(&arm), EnvelopeConfig::for_arm(&arm, 0.02, env.control_dt())).unwrap();
+    let mut guarded = Guarded::new(bridge, envelope).unwrap();
+    let stop = AtomicBool::new(false);
+    let cfg = RunConfig { episode_s: 6.0, ..RunConfig::default() };
+    let mut sensor = regrasp_hardware::session::ObjectEstimate::placed(&scenario);
+    let report = run_episode(&mut guarded, pilot, &arm, &env, &scenario, &mut sensor, &cfg, &stop, &mut |_| {}).unwrap();
+    // The stop frame went out before run_episode returned; wait for the firmware to act on it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while emu.report().torque && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let r = emu.report();
+    (report.stop, r, emu)
+}
+
+#[test]
+fn injected_faults_stop_the_loop_and_end_with_torque_off() {
+    let _turn = one_at_a_time();
+    let max_step = Twin::joint_limits(&arm(), 0.025).iter().map(|l| l.max_step).fold(0.0f32, f32::max) + 1e-5;
+    // A disconnect: the host sees its state go stale and stops; the firmware's watchdog holds,
+    // then drops torque.
+    let (stop, r, _emu) = run_with_faults(FaultConfig { disconnect_at_ms: Some(800), ..Default::default() }, &mut Sway(0));
+    assert!(matches!(stop, StopReason::StaleState { .. }), "{stop:?}");
+    assert!(!r.torque && r.largest_jump <= max_step, "{r:?}");
+    // An overload: the firmware faults (torque off at once); the host stops on the fault.
+    let faults = FaultConfig { overload: 2.0, overload_at_ms: Some(800), ..Default::default() };
+    let (stop, r, _emu) = run_with_faults(faults, &mut Sway(0));
+    assert!(matches!(stop, StopReason::ArmFault { faults } if faults & regrasp_firmware::protocol::fault::OVERLOAD != 0), "{stop:?}");
+    assert!(!r.torque && r.largest_jump <= max_step, "{r:?}");
+    // A stalled base servo loads up into an overload fault as the tool is driven sideways.
+    let (stop, r, _emu) = run_with_faults(FaultConfig { stall_joint: Some(0), ..Default::default() }, &mut Drift);
+    assert!(matches!(stop, StopReason::ArmFault { .. }), "{stop:?}");
+    assert!(!r.torque, "{r:?}");
+    // A policy that goes bad: the loop e-stops the arm.
+    let (stop, r, _emu) = run_with_faults(FaultConfig::default(), &mut GoesNan(0));
+    assert!(matches!(stop, StopReason::Policy { .. }), "{stop:?}");
+    assert!(!r.torque && r.estop_ticks.is_some(), "{r:?}");
+    let (arrived, off) = r.estop_ticks.unwrap();
+    assert!(off <= arrived + 1, "torque off at tick {off}, e-stop arrived at tick {arrived}");
 }
