@@ -262,3 +262,73 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no ledger.sqlite"));
 }
+
+/// `regrasp hw run` drives an arm only with a checkpoint that an `improve` ledger records as
+/// promoted for this arm: no ledger, an unpromoted champion, altered weights and another arm
+/// are each refused with the reason, before any port is opened.
+#[test]
+fn hw_run_refuses_uncertified_and_altered_checkpoints() {
+    use regrasp_curriculum::gate::{Check, Decision};
+    use regrasp_curriculum::generators::CurriculumPlan;
+    use regrasp_curriculum::ledger::{GenerationRow, Ledger};
+    let dir = std::env::temp_dir().join(format!("regrasp-cli-hw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("train.toml");
+    std::fs::write(&cfg, "envs = 2\nrollout_steps = 8\ntotal_env_steps = 0\n[model]\nhidden = 16\n[bc]\nepisodes = 2\nepochs = 1\ndagger_rounds = 0\n").unwrap();
+    let run = dir.join("run");
+    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", run.join("train").to_str().unwrap(), "--warm-start", "bc", "--no-record"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let hash = std::fs::read_to_string(run.join("train/latest")).unwrap().trim().to_string();
+    let rel = format!("train/checkpoints/{hash}");
+    let hw_run = |extra: &[&str]| {
+        let mut args = vec!["hw", "run", "--run", run.to_str().unwrap(), "--link", "/dev/regrasp-no-such-port", "--no-record"];
+        args.extend_from_slice(extra);
+        let r = regrasp(&args);
+        assert!(!r.status.success());
+        String::from_utf8_lossy(&r.stderr).to_string()
+    };
+    let err = hw_run(&[]);
+    assert!(err.contains("ledger.sqlite") && err.contains("improve"), "{err}");
+
+    // A ledger whose champion is the warm start: never promoted through the gates.
+    let arm = regrasp_sim::ArmModel::default_arm().unwrap();
+    let mut ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
+    ledger.set_meta("arm_hash", &format!("{:016x}", arm.content_hash)).unwrap();
+    ledger.record_checkpoint(&hash, None, "warm_start", 0, &rel).unwrap();
+    ledger.set_initial_champion(&hash).unwrap();
+    let err = hw_run(&[]);
+    assert!(err.contains("never promoted") && err.contains(&hash), "{err}");
+
+    // Promoted through the gate (as the loop records it): the certificate passes and the next
+    // gate, the pre-flight simulation, has its say about this barely trained policy.
+    let plan = CurriculumPlan { base: regrasp_sim::ScenarioDistribution::default(), parts: vec![] };
+    let row = GenerationRow { generation: 1, champion: hash.clone(), seed: 1, budget: 0, lead: None, curriculum: plan, status: "training".into(), challenger: None, decision: None };
+    ledger.start_generation(&row).unwrap();
+    ledger.set_challenger(1, &hash).unwrap();
+    let check = Check { name: "heldout".into(), passed: true, detail: "test".into() };
+    let decision = Decision { promote: true, checks: vec![check], heldout_gain: 0.1, p_value: 0.01, discordant: (5, 0), safety: Default::default() };
+    ledger.decide(1, &hash, &decision, None).unwrap();
+    drop(ledger);
+    let err = hw_run(&["--seed", "3"]);
+    assert!(!err.contains("not certified"), "{err}");
+    assert!(err.contains("pre-flight") || err.contains("/dev/regrasp-no-such-port"), "{err}");
+
+    // Promoted, but for another arm description.
+    let ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
+    ledger.set_meta("arm_hash", "ffffffffffffffff").unwrap();
+    let err = hw_run(&[]);
+    assert!(err.contains("not for this arm"), "{err}");
+    ledger.set_meta("arm_hash", &format!("{:016x}", arm.content_hash)).unwrap();
+    drop(ledger);
+
+    // Altered weights: the content hash no longer matches.
+    let model = run.join(&rel).join("model.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let k = bytes.len() / 2;
+    bytes[k] ^= 0x10;
+    std::fs::write(&model, bytes).unwrap();
+    let err = hw_run(&[]);
+    assert!(err.contains("not certified"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
