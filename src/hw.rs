@@ -3,6 +3,7 @@
 //! benchmark. The certificate comes from an `improve` run's ledger: only a checkpoint that the
 //! ledger records as promoted for this arm model may drive an arm, and there is no override.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +36,49 @@ pub enum HwCommand {
     /// pre-flight in simulation, then the 50 Hz loop through the safety envelope. Ctrl-C or
     /// Enter stops the arm at once.
     Run(HwRunArgs),
+    /// The validation protocol: for each physical scenario the operator sets up the object (as
+    /// shown in rerun and described here), confirms, the arm runs, and the operator gives the
+    /// verdict. Verdicts and the host's evidence go into the run's ledger as a real-world
+    /// evaluation (suite `real/N`); real failures join the failure archive that the curriculum
+    /// targets. Answers are read line by line from stdin.
+    Validate(HwValidateArgs),
+}
+
+#[derive(Args)]
+pub struct HwValidateArgs {
+    /// The `improve` run whose ledger certifies the policy and receives the results.
+    #[arg(long)]
+    run: PathBuf,
+    /// Content hash of the checkpoint to validate; default: the run's champion.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Serial port of the arm's controller (or the emulator's --link).
+    #[arg(long, required_unless_present = "emulate")]
+    link: Option<String>,
+    /// Validate against an emulator started here, whose sim twin plays the operator: it places
+    /// each scenario's object and its classifier gives the verdict (no prompts).
+    #[arg(long, conflicts_with = "link")]
+    emulate: bool,
+    /// Scenario files (TOML or JSON), in order; repeat the flag for more.
+    #[arg(long = "scenario")]
+    scenarios: Vec<PathBuf>,
+    /// Seeds of training-distribution scenarios to add after the files; repeat for more.
+    #[arg(long = "seed")]
+    seeds: Vec<u64>,
+    /// Run-loop settings (TOML, `RunConfig`).
+    #[arg(long)]
+    run_config: Option<PathBuf>,
+    /// Safety-envelope settings (TOML, `EnvelopeConfig`).
+    #[arg(long)]
+    envelope: Option<PathBuf>,
+    /// Largest contact force the pre-flight simulation may predict (N).
+    #[arg(long, default_value_t = 60.0)]
+    max_contact_force: f64,
+    #[command(flatten)]
+    record: crate::RecordArgs,
+    /// Print one JSON object on stdout at the end.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The scenario the operator sets up (and the emulator's twin places).
@@ -451,6 +495,199 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
         println!("firmware tick jitter p99 {} µs (max {} µs); largest servo jump {:.4}", firmware.tick_jitter_us.1, firmware.tick_jitter_us.0, firmware.largest_jump);
         println!("e-stop to stop frame written: max {:.2} ms, median {:.2} ms over {} trials (control period {period_ms:.0} ms); torque off within {:?} firmware ticks of the frame",
             estop_ms.last().copied().unwrap_or(f64::NAN), estop_ms.get(estop_ms.len() / 2).copied().unwrap_or(f64::NAN), estop_ms.len(), estop_ticks.iter().max());
+    }
+    Ok(())
+}
+
+/// How the operator describes an object and where it goes.
+fn describe(s: &Scenario) -> String {
+    let e = s.object.shape.extents();
+    format!(
+        "{:?} {:.1} × {:.1} × {:.1} cm, {:.0} g{}, centre at x = {:.3} m, y = {:.3} m, yaw {:.0}°",
+        s.object.shape.kind(),
+        100.0 * e[0],
+        100.0 * e[1],
+        100.0 * e[2],
+        1000.0 * s.object.mass,
+        if s.object.pose.lying { ", lying" } else { "" },
+        s.object.pose.x,
+        s.object.pose.y,
+        s.object.pose.yaw.to_degrees()
+    )
+}
+
+/// Reads one answer line from the operator; `None` at the end of input.
+fn ask(lines: &mut impl Iterator<Item = std::io::Result<String>>, prompt: &str) -> Result<Option<String>> {
+    eprint!("{prompt} ");
+    match lines.next() {
+        Some(l) => Ok(Some(l?.trim().to_lowercase())),
+        None => Ok(None),
+    }
+}
+
+pub fn validate(a: HwValidateArgs) -> Result<()> {
+    use regrasp_curriculum::ledger::RealTrial;
+    use regrasp_policy::eval::{EpisodeRecord, EvalReport};
+    use regrasp_sim::outcome::{Evidence, Outcome, OutcomeKind};
+    use regrasp_sim::suite::SeedSpace;
+    let arm = Arc::new(ArmModel::default_arm()?);
+    let env = Arc::new(EnvConfig::default());
+    let run_cfg: RunConfig = toml_file(&a.run_config)?;
+    run_cfg.validate()?;
+    let mut scenarios = Vec::new();
+    for p in &a.scenarios {
+        scenarios.push(Scenario::from_path(p)?);
+    }
+    scenarios.extend(a.seeds.iter().map(|s| ScenarioDistribution::default().sample(*s)));
+    if scenarios.is_empty() {
+        bail!("no scenarios: give --scenario FILE or --seed N (repeatable)");
+    }
+    // The firewall: frozen-suite scenarios never enter the ledger's archive (and so never the
+    // curriculum), not even as physical trials.
+    for s in &scenarios {
+        if let Some(space @ (SeedSpace::Heldout | SeedSpace::Ood | SeedSpace::Canary)) = SeedSpace::of(s.seed) {
+            bail!("scenario seed {} lies in the {space:?} seed space; real trials feed the curriculum, so they must not use frozen-suite seeds", s.seed);
+        }
+    }
+    let (policy, cert) = certified_policy(&a.run, a.policy.as_deref(), &arm)?;
+    eprintln!("certified: {} ({})", cert.checkpoint, cert.source);
+    let ledger_path = a.run.join("ledger.sqlite");
+    let mut ledger = Ledger::open(&ledger_path)?;
+    let generation = ledger.champion()?.map_or(0, |(_, g)| g);
+    let suite = (1..).map(|n| format!("real/{n}")).find(|n| ledger.evaluation(&policy.hash, n).ok().flatten().is_none()).unwrap_or_else(|| "real/1".into());
+    let rec = a.record.recorder("hw validate", &crate::fresh_rrd(&a.run.join("rerun"), "hw-validate"))?;
+    let envelope_cfg = envelope_config(&arm, &env, &run_cfg, &a.envelope)?;
+    let emulated = match a.emulate {
+        true => {
+            let twin = Twin::new(Arc::clone(&arm), &env, &scenarios[0], EMULATOR_TICK_S)?;
+            let emu = Emulator::start_with(emulator_config(&arm, FaultConfig::default()), twin.bus(), None)?;
+            Some((twin, emu))
+        }
+        false => None,
+    };
+    let link = match (&emulated, &a.link) {
+        (Some((_, emu)), _) => emu.path.to_string_lossy().to_string(),
+        (None, Some(l)) => l.clone(),
+        (None, None) => bail!("give --link PORT or --emulate"),
+    };
+    let bridge = Bridge::connect(LinkConfig::new(link), arm.dof(), None, std::process::id())?;
+    let mut guarded = Guarded::new(bridge, SafetyEnvelope::new(Arc::clone(&arm), envelope_cfg)?)?;
+    let stop = ctrl_c_flag()?;
+    let names: Vec<String> = arm.arm_joints.iter().map(|j| j.name.clone()).chain(std::iter::once("gripper".to_string())).collect();
+    let mut pilot = PolicyPilot::new(policy.clone());
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let (mut records, mut trials) = (Vec::new(), Vec::new());
+    let start = Instant::now();
+    let verdicts: Vec<&str> = OutcomeKind::ALL.iter().map(|k| k.name()).collect();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        eprintln!("\nscenario {} of {}: place a {}", i + 1, scenarios.len(), describe(scenario));
+        if let Some(s) = rec.stream() {
+            // Show the set-up: the scene at rest with the object where it must go.
+            let mut sim = regrasp_sim::GraspEnv::new(Arc::clone(&arm), Arc::clone(&env))?;
+            sim.reset(scenario)?;
+            if let (Some(g), Some(st)) = (sim.scene_geometry(), sim.scene_state()) {
+                s.set_time_sequence("trial", i as i64);
+                regrasp_logs::scene::log_geometry(s, &g, &st.body_poses, true);
+                regrasp_logs::scene::log_geometry(s, &g, &st.body_poses, false);
+            }
+            regrasp_logs::scalars::log_hardware_event(s, false, &format!("trial {}: place a {}", i + 1, describe(scenario)));
+        }
+        if emulated.is_none() {
+            let Some(go) = ask(&mut lines, "Enter to run, s to skip, q to quit:")? else { break };
+            if go == "q" {
+                break;
+            }
+            if go == "s" {
+                continue;
+            }
+        }
+        if let Err(e) = preflight(&policy, &arm, &env, scenario, a.max_contact_force) {
+            eprintln!("skipped: {e}");
+            continue;
+        }
+        guarded.arm().rearm(std::process::id().wrapping_add(i as u32 + 1))?;
+        // The ready pose: the scenario's start, gripper open.
+        let home = regrasp_sim::GraspEnv::new(Arc::clone(&arm), Arc::clone(&env))?.start_configuration(scenario, "scenario")?;
+        regrasp_hardware::session::move_to(&mut guarded, &home, 2.0 * arm.gripper_joints[0].upper, &run_cfg, &stop)?;
+        if let Some((twin, _)) = &emulated {
+            // The emulated operator puts the object down in front of the arm, where it is.
+            twin.place(scenario)?;
+        }
+        guarded.restart()?;
+        let mut sensor = ObjectEstimate::placed(scenario);
+        let report = run_episode(&mut guarded, &mut pilot, &arm, &env, scenario, &mut sensor, &run_cfg, &stop, &mut |t| {
+            if let Some(s) = rec.stream() {
+                regrasp_logs::scalars::log_hardware_tick(s, t.tick, t.elapsed_s, &names, &t.commanded, &t.measured);
+            }
+        })?;
+        eprintln!("arm: {:?} after {:.1} s; gripper {:.3} m, peak load {:.2}, held lift {:.3} m", report.stop, report.seconds, report.final_gripper, report.max_gripper_load, report.held_lift);
+        let twin_verdict = emulated.as_ref().map(|(twin, _)| twin.truth().and_then(|t| t.outcome).map_or(OutcomeKind::Timeout, |o| o.kind));
+        let kind = loop {
+            if let Some(k) = twin_verdict {
+                eprintln!("verdict (the sim twin's classifier): {}", k.name());
+                break k;
+            }
+            let Some(v) = ask(&mut lines, &format!("verdict ({}):", verdicts.join(", ")))? else {
+                bail!("input ended before the verdict of trial {}; nothing was recorded", i + 1)
+            };
+            match OutcomeKind::ALL.iter().find(|k| k.name() == v) {
+                Some(k) => break *k,
+                None => eprintln!("{v:?} is not one of {}", verdicts.join(", ")),
+            }
+        };
+        let evidence = Evidence {
+            time: report.seconds,
+            lift: report.held_lift,
+            max_held_lift: report.held_lift,
+            gripper_opening: report.final_gripper,
+            note: format!("operator: {}; host: {:?}, peak gripper load {:.2}", kind.name(), report.stop, report.max_gripper_load),
+            ..Evidence::default()
+        };
+        if let Some(s) = rec.stream() {
+            regrasp_logs::scalars::log_hardware_event(s, kind != OutcomeKind::Success, &evidence.note);
+        }
+        records.push(EpisodeRecord {
+            scenario: *scenario,
+            policy_hash: policy.hash.clone(),
+            actions: vec![],
+            final_state_hash: 0,
+            outcome: Outcome { kind, evidence },
+            metrics: Default::default(),
+        });
+        trials.push(RealTrial { verdict: kind.name().into(), evidence: serde_json::to_value(&report)? });
+        if report.stop.is_safety_stop() {
+            eprintln!("the arm was stopped for safety ({:?}); the protocol ends here", report.stop);
+            break;
+        }
+    }
+    drop(guarded);
+    if records.is_empty() {
+        bail!("no trial was run; nothing recorded");
+    }
+    let successes = records.iter().filter(|r| r.outcome.kind == OutcomeKind::Success).count() as u64;
+    let n = records.len() as u64;
+    let (lo, hi) = regrasp_policy::stats::wilson95(successes, n);
+    let mut outcomes = std::collections::BTreeMap::new();
+    for k in OutcomeKind::ALL {
+        outcomes.insert(k.name().to_string(), records.iter().filter(|r| r.outcome.kind == k).count() as u64);
+    }
+    let report = EvalReport {
+        suite: suite.clone(),
+        policy_hash: policy.hash.clone(),
+        episodes: n,
+        successes,
+        success_rate: successes as f64 / n as f64,
+        ci95: [lo, hi],
+        outcomes,
+        mean_time_to_lift_s: None,
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    let id = ledger.record_real_evaluation(generation, &report, &records, &trials)?;
+    if a.json {
+        println!("{}", serde_json::json!({ "certificate": cert, "evaluation": id, "report": report }));
+    } else {
+        println!("{suite}: {successes}/{n} succeeded (95 % CI {:.0}–{:.0} %), recorded in {} as evaluation {id}", 100.0 * lo, 100.0 * hi, ledger_path.display());
     }
     Ok(())
 }

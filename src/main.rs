@@ -673,6 +673,7 @@ fn main() -> Result<()> {
         Command::Bench { what: BenchCommand::Hw(a) } => hw::bench(a),
         Command::Hw { what: hw::HwCommand::Emulate(a) } => hw::emulate(a),
         Command::Hw { what: hw::HwCommand::Run(a) } => hw::run(a),
+        Command::Hw { what: hw::HwCommand::Validate(a) } => hw::validate(a),
         Command::Train(a) => train(a),
         Command::Eval(a) => eval(a),
         Command::Improve(a) => improve(a),

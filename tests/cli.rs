@@ -314,6 +314,19 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     assert!(!err.contains("not certified"), "{err}");
     assert!(err.contains("pre-flight") || err.contains("/dev/regrasp-no-such-port"), "{err}");
 
+    // Validation refuses frozen-suite scenarios (real trials feed the curriculum), and records
+    // nothing when the pre-flight refuses every trial.
+    let heldout_seed = regrasp_sim::suite::SeedSpace::Heldout.range().0.to_string();
+    let v = regrasp(&["hw", "validate", "--run", run.to_str().unwrap(), "--emulate", "--seed", &heldout_seed, "--no-record"]);
+    let err = String::from_utf8_lossy(&v.stderr).to_string();
+    assert!(!v.status.success() && err.contains("Heldout seed space"), "{err}");
+    let v = regrasp(&["hw", "validate", "--run", run.to_str().unwrap(), "--emulate", "--seed", "3", "--no-record"]);
+    let err = String::from_utf8_lossy(&v.stderr).to_string();
+    assert!(!v.status.success() && err.contains("pre-flight refused") && err.contains("no trial was run"), "{err}");
+    let ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
+    assert!(ledger.evaluations().unwrap().iter().all(|e| !e.suite.starts_with("real/")));
+    drop(ledger);
+
     // Promoted, but for another arm description.
     let ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
     ledger.set_meta("arm_hash", "ffffffffffffffff").unwrap();

@@ -19,10 +19,26 @@ use crate::gate::{Decision, Judged};
 use crate::generators::CurriculumPlan;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// Migrations from version `i + 1` to `i + 2` (none yet: version 1 is the first).
-const MIGRATIONS: &[&str] = &[];
+/// Migrations from version `i + 1` to `i + 2`. A new ledger is created at version 1 and
+/// migrated, so every ledger has gone through the same steps.
+const MIGRATIONS: &[&str] = &[
+    // 1 → 2: real-world trials (`regrasp hw validate`): the operator's verdict and the
+    // host's evidence for each episode of a `real/…` evaluation.
+    "CREATE TABLE real_trials (
+        evaluation INTEGER NOT NULL REFERENCES evaluations(id), idx INTEGER NOT NULL,
+        verdict TEXT NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (evaluation, idx));",
+];
+
+/// One physical episode of a real-world evaluation.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RealTrial {
+    /// The operator's verdict (an outcome name, e.g. `success`, `missed_grasp`).
+    pub verdict: String,
+    /// What the host measured (stop reason, gripper opening and load, lift), as JSON.
+    pub evidence: serde_json::Value,
+}
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -131,9 +147,10 @@ impl Ledger {
         if version == 0 && tables == 0 {
             let tx = l.conn.transaction().map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
             tx.execute_batch(SCHEMA_V1).map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            tx.pragma_update(None, "user_version", 1)
                 .map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
             tx.commit().map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
+            l.migrate(1)?;
             return Ok(l);
         }
         if version > SCHEMA_VERSION {
@@ -347,6 +364,40 @@ impl Ledger {
         records: &[EpisodeRecord],
         episode_file: Option<&str>,
     ) -> Result<i64> {
+        self.record_evaluation_with(generation, report, records, episode_file, &[])
+    }
+
+    /// Records a real-world evaluation (suite `real/…`): the episodes as the operator judged
+    /// them and each trial's verdict and evidence, in one transaction; returns its id. Its
+    /// failures join the failure archive.
+    pub fn record_real_evaluation(&mut self, generation: u32, report: &EvalReport, records: &[EpisodeRecord], trials: &[RealTrial]) -> Result<i64> {
+        if !report.suite.starts_with("real/") || trials.len() != records.len() {
+            return Err(self.corrupt(format!("a real-world evaluation needs a real/… suite and one trial per episode, not {:?} with {} trials for {} episodes", report.suite, trials.len(), records.len())));
+        }
+        self.record_evaluation_with(generation, report, records, None, trials)
+    }
+
+    /// The trials of a real-world evaluation, in order.
+    pub fn real_trials(&self, evaluation: i64) -> Result<Vec<RealTrial>> {
+        let mut st = self.conn.prepare("SELECT verdict, evidence FROM real_trials WHERE evaluation = ?1 ORDER BY idx").map_err(self.err())?;
+        let rows: Vec<(String, String)> =
+            st.query_map([evaluation], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?.collect::<rusqlite::Result<_>>().map_err(self.err())?;
+        rows.into_iter()
+            .map(|(verdict, ev)| {
+                let evidence = serde_json::from_str(&ev).map_err(|e| self.corrupt(format!("real trial evidence: {e}")))?;
+                Ok(RealTrial { verdict, evidence })
+            })
+            .collect()
+    }
+
+    fn record_evaluation_with(
+        &mut self,
+        generation: u32,
+        report: &EvalReport,
+        records: &[EpisodeRecord],
+        episode_file: Option<&str>,
+        trials: &[RealTrial],
+    ) -> Result<i64> {
         let path = self.path.clone();
         let e = |source| CurriculumError::Ledger { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
@@ -385,6 +436,10 @@ impl Ledger {
                 ])
                 .map_err(e)?;
             }
+            let mut st = tx.prepare("INSERT INTO real_trials (evaluation, idx, verdict, evidence) VALUES (?1, ?2, ?3, ?4)").map_err(e)?;
+            for (i, t) in trials.iter().enumerate() {
+                st.execute(params![id, i as i64, t.verdict, t.evidence.to_string()]).map_err(e)?;
+            }
         }
         tx.commit().map_err(e)?;
         Ok(id)
@@ -419,12 +474,12 @@ impl Ledger {
         Ok(self.episodes(evaluation)?.into_iter().map(|(s, outcome, metrics)| Judged { seed: s.seed, outcome, metrics }).collect())
     }
 
-    /// The failure archive: every probe and boundary-probe episode, in evaluation order. Frozen
-    /// suites (held-out, OOD, canary) are never read here.
+    /// The failure archive: every probe, boundary-probe and real-world (`hw validate`) episode,
+    /// in evaluation order. Frozen suites (held-out, OOD, canary) are never read here.
     pub fn archive(&self) -> Result<FailureArchive> {
         let mut st = self
             .conn
-            .prepare("SELECT id, policy, suite, generation FROM evaluations WHERE suite = 'probe' OR suite LIKE 'boundary/%' ORDER BY id")
+            .prepare("SELECT id, policy, suite, generation FROM evaluations WHERE suite = 'probe' OR suite LIKE 'boundary/%' OR suite LIKE 'real/%' ORDER BY id")
             .map_err(self.err())?;
         let evals: Vec<(i64, String, String, i64)> = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -515,12 +570,57 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_ledger_is_migrated_and_real_trials_join_the_archive() {
+        let p = tmp("v1");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(SCHEMA_V1).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let mut l = Ledger::open(&p).unwrap();
+        let v: i64 = l.connection().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 2);
+        let scenario = regrasp_sim::ScenarioDistribution::default().sample(3);
+        let outcome = |kind| regrasp_sim::Outcome { kind, evidence: Default::default() };
+        let record = |kind| EpisodeRecord {
+            scenario,
+            policy_hash: "p".into(),
+            actions: vec![],
+            final_state_hash: 0,
+            outcome: outcome(kind),
+            metrics: Default::default(),
+        };
+        let records = vec![record(OutcomeKind::Success), record(OutcomeKind::MissedGrasp)];
+        let report = EvalReport {
+            suite: "real/1".into(),
+            policy_hash: "p".into(),
+            episodes: 2,
+            successes: 1,
+            success_rate: 0.5,
+            ci95: [0.1, 0.9],
+            outcomes: BTreeMap::new(),
+            mean_time_to_lift_s: None,
+            wall_s: 1.0,
+        };
+        let trials: Vec<RealTrial> = ["success", "missed_grasp"]
+            .iter()
+            .map(|v| RealTrial { verdict: v.to_string(), evidence: serde_json::json!({ "final_gripper": 0.02 }) })
+            .collect();
+        assert!(l.record_real_evaluation(1, &report, &records, &trials[..1]).is_err(), "one trial per episode");
+        let id = l.record_real_evaluation(1, &report, &records, &trials).unwrap();
+        assert_eq!(l.real_trials(id).unwrap(), trials);
+        let archive = l.archive().unwrap();
+        assert_eq!(archive.entries.len(), 2);
+        assert!(archive.entries.iter().any(|e| e.outcome == OutcomeKind::MissedGrasp && e.suite == "real/1"));
+    }
+
+    #[test]
     fn unknown_schema_versions_are_refused_clearly() {
         let p = tmp("newer");
         drop(Ledger::open(&p).unwrap());
         Connection::open(&p).unwrap().pragma_update(None, "user_version", 7).unwrap();
         let e = Ledger::open(&p).err().unwrap().to_string();
-        assert!(e.contains("schema version 7") && e.contains("reads version 1") && e.contains("newer regrasp"), "{e}");
+        assert!(e.contains("schema version 7") && e.contains("reads version 2") && e.contains("newer regrasp"), "{e}");
 
         let p = tmp("foreign");
         Connection::open(&p).unwrap().execute_batch("CREATE TABLE x (y INTEGER);").unwrap();

@@ -190,6 +190,19 @@ impl Bridge {
     }
 }
 
+impl Bridge {
+    /// Switches the torque back on if the firmware has dropped it (the watchdog between
+    /// episodes, say): a fresh handshake, then `Arm`, which holds the measured pose. A latched
+    /// e-stop or fault is not cleared here; the firmware refuses and the error says so.
+    pub fn rearm(&mut self, nonce: u32) -> Result<()> {
+        if state_of(&self.link.next_state()?).is_some_and(|s| s.armed) {
+            return Ok(());
+        }
+        self.link.hello(nonce)?;
+        self.link.request(&Message::Arm, "arm")
+    }
+}
+
 fn state_of(m: &Message) -> Option<ArmState> {
     match *m {
         Message::State { joints, positions, velocities, loads, temperatures, gripper, gripper_load, faults, mode, .. } => {

@@ -527,3 +527,53 @@ fn interpolate(a: &JointTargets, b: &JointTargets, s: f64) -> JointTargets {
         joint_at_limit: b.joint_at_limit,
     }
 }
+
+/// Homing speed of every joint (rad/s or m/s): slow enough for any arm.
+pub const HOMING_SPEED: f64 = 0.5;
+
+/// Moves the arm to `target` (rad or m) with the gripper at `gripper` (m) at
+/// [`HOMING_SPEED`], at the loop's rate and through the envelope: the ready pose before an
+/// episode. Returns once every joint is within 0.01 rad of its target; a stop, a fault or
+/// 20 s without arriving is an error.
+pub fn move_to<A: Arm>(guarded: &mut Guarded<A>, target: &[f64], gripper: f64, cfg: &RunConfig, stop: &AtomicBool) -> Result<()> {
+    cfg.validate()?;
+    let period = cfg.period();
+    let step = HOMING_SPEED * period.as_secs_f64();
+    let state = guarded.arm().latest_state()?;
+    if target.len() != state.positions.len() || !target.iter().all(|v| v.is_finite()) {
+        return Err(HardwareError::Config(format!("home pose {target:?} is not a finite {}-joint pose", state.positions.len())));
+    }
+    guarded.restart()?;
+    let mut q = state.positions.clone();
+    let mut g = state.gripper;
+    let start = Instant::now();
+    let mut deadline = start;
+    loop {
+        deadline += period;
+        while Instant::now() < deadline {
+            std::thread::sleep((deadline - Instant::now()).min(Duration::from_millis(1)));
+        }
+        if stop.load(Ordering::SeqCst) {
+            let _ = guarded.stop();
+            return Err(HardwareError::Config("homing stopped by the operator".into()));
+        }
+        let s = guarded.arm().latest_state()?;
+        if s.faults & regrasp_firmware::protocol::fault::LATCHING != 0 || !s.armed {
+            let _ = guarded.stop();
+            return Err(HardwareError::Refused { command: "homing".into(), status: format!("arm fault flags {:#x}", s.faults) });
+        }
+        let arrived = s.positions.iter().zip(target).all(|(m, t)| (m - t).abs() < 0.01);
+        if arrived {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = guarded.stop();
+            return Err(HardwareError::Timeout("homing".into(), 20_000));
+        }
+        for (c, t) in q.iter_mut().zip(target) {
+            *c += (t - *c).clamp(-step, step);
+        }
+        g += (gripper - g).clamp(-step * 0.1, step * 0.1);
+        guarded.command(&JointCommand { positions: q.clone(), gripper: g }, s.gripper_load)?;
+    }
+}
