@@ -350,6 +350,15 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     let bridge = Bridge::connect(LinkConfig::new(a.link.clone()), arm.dof(), None, std::process::id())?;
     let mut guarded = Guarded::new(bridge, envelope)?;
     let stop = ctrl_c_flag()?;
+    // The e-stop key: any line on stdin (Enter) stops the arm; a closed stdin does not.
+    let key = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if matches!(std::io::stdin().read_line(&mut line), Ok(n) if n > 0) {
+            key.store(true, Ordering::SeqCst);
+        }
+    });
+    eprintln!("running; Enter or Ctrl-C stops the arm");
     let rec = a.record.recorder("hw run", &crate::fresh_rrd(&a.run.join("rerun"), "hw-run"))?;
     let names: Vec<String> = arm.arm_joints.iter().map(|j| j.name.clone()).chain(std::iter::once("gripper".to_string())).collect();
     let mut pilot = PolicyPilot::new(policy);
