@@ -502,8 +502,8 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
             run_cfg.rate_hz, r.seconds, r.ticks, r.tick_lateness_us[0], r.tick_lateness_us[1], r.tick_lateness_us[2]);
         println!("envelope check: {envelope_us:.2} µs per command ({n} commands); check + serial send in the loop: p99 {:.1} µs", r.envelope_us[1]);
         println!("firmware tick jitter p99 {} µs (max {} µs); largest servo jump {:.4}", firmware.tick_jitter_us.1, firmware.tick_jitter_us.0, firmware.largest_jump);
-        println!("e-stop to stop frame written: max {:.2} ms, median {:.2} ms over {} trials (control period {period_ms:.0} ms); torque off within {:?} firmware ticks of the frame",
-            estop_ms.last().copied().unwrap_or(f64::NAN), estop_ms.get(estop_ms.len() / 2).copied().unwrap_or(f64::NAN), estop_ms.len(), estop_ticks.iter().max());
+        println!("e-stop to stop frame written: max {:.2} ms, median {:.2} ms over {} trials (control period {period_ms:.0} ms); torque off within {} firmware tick(s) of the frame",
+            estop_ms.last().copied().unwrap_or(f64::NAN), estop_ms.get(estop_ms.len() / 2).copied().unwrap_or(f64::NAN), estop_ms.len(), estop_ticks.iter().max().map_or("?".to_string(), |t| t.to_string()));
     }
     Ok(())
 }

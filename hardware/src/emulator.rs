@@ -337,8 +337,9 @@ fn run<P: Plant>(
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
         let disconnected = f.disconnect_at_ms.is_some_and(|d| ms(now) >= d);
-        // Wire in.
-        match master.read(&mut buf) {
+        // Wire in: read only what has arrived, so a quiet line never blocks the tick.
+        let waiting = master.bytes_to_read().unwrap_or(0);
+        match if waiting > 0 { master.read(&mut buf) } else { Ok(0) } {
             Ok(n) if n > 0 => {
                 let mut frames = Vec::new();
                 framer.push(&buf[..n], &mut frames);
