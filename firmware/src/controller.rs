@@ -262,7 +262,10 @@ impl<B: ServoBus> Controller<B> {
                 }
             },
             Message::Arm => {
-                if self.mode != Mode::Disarmed {
+                // From disarmed, or from a watchdog hold (a host that lost the link and came
+                // back): start again from the measured pose. Armed already: nothing to do.
+                // Latched states (e-stop, fault) need ClearFault first.
+                if !matches!(self.mode, Mode::Disarmed | Mode::Holding) {
                     return self.ack(seq, if self.mode == Mode::Armed { Status::Ok } else { Status::WrongMode });
                 }
                 if !self.read_bus() {

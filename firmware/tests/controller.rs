@@ -326,3 +326,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn arm_while_holding_restarts_from_the_measured_pose() {
+    // A host that lost the link finds the arm holding and arms it again (regression: this was
+    // refused with WrongMode, so a reconnecting host could not continue).
+    let mut c = controller();
+    ok(send(&mut c, 1, Message::Arm, 0));
+    run(&mut c, 0, 200, Some([1.0; N]));
+    run(&mut c, 200, 400, None);
+    assert_eq!(c.mode(), ModeCode::Holding);
+    ok(send(&mut c, 2, Message::Arm, 400));
+    assert_eq!(c.mode(), ModeCode::Armed);
+    assert!(c.bus.torque);
+    for i in 0..N {
+        assert!((c.commanded()[i] - c.bus.position[i]).abs() < 1e-6, "joint {i} starts from where it is");
+    }
+}

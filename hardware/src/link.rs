@@ -169,6 +169,7 @@ pub struct Bridge {
     /// The link.
     pub link: Link,
     joints: usize,
+    limits_hash: Option<u32>,
 }
 
 impl Bridge {
@@ -186,7 +187,17 @@ impl Bridge {
             return Err(HardwareError::Mismatch(format!("firmware limits hash {hash:08x}, expected {want:08x}")));
         }
         link.request(&Message::Arm, "arm")?;
-        Ok(Self { link, joints })
+        Ok(Self { link, joints, limits_hash })
+    }
+
+    /// After a lost link (a cable pulled, the port gone): reopens the port, shakes hands and
+    /// checks the arm again, and re-arms. The caller re-measures before moving
+    /// ([`crate::Guarded::restart`]), so the first command after it cannot jump either.
+    pub fn reconnect(self, nonce: u32) -> Result<Self> {
+        let (cfg, joints, limits_hash) = (self.link.config().clone(), self.joints, self.limits_hash);
+        // Close the old port first: the new open must not find it locked by ourselves.
+        drop(self);
+        Self::connect(cfg, joints, limits_hash, nonce)
     }
 }
 

@@ -68,6 +68,16 @@ fn a_far_first_command_never_jumps_and_reconnecting_starts_from_the_measured_pos
     }
     let r = emu.report();
     assert!(r.largest_jump <= STEP + 1e-6, "jump after reconnect {}", r.largest_jump);
+    // Reconnecting in place (the port reopened, a fresh handshake, re-armed) starts from the
+    // measured pose too.
+    let mut again = again.reconnect(3).unwrap();
+    assert!(again.read_state().unwrap().armed);
+    again.command(&JointCommand { positions: vec![2.0; 5], gripper: 0.0 }).unwrap();
+    for _ in 0..10 {
+        again.read_state().unwrap();
+    }
+    let r = emu.report();
+    assert!(r.largest_jump <= STEP + 1e-6, "jump after an in-place reconnect {}", r.largest_jump);
 }
 
 #[test]
