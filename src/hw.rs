@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use regrasp_curriculum::ledger::Ledger;
-use regrasp_firmware::controller::ControllerConfig;
 use regrasp_hardware::certificate::{admit, Certificate};
 use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use regrasp_hardware::link::{Bridge, LinkConfig};
@@ -65,20 +64,8 @@ pub struct HwValidateArgs {
     /// Seeds of training-distribution scenarios to add after the files; repeat for more.
     #[arg(long = "seed")]
     seeds: Vec<u64>,
-    /// Run-loop settings (TOML, `RunConfig`).
-    #[arg(long)]
-    run_config: Option<PathBuf>,
-    /// Safety-envelope settings (TOML, `EnvelopeConfig`).
-    #[arg(long)]
-    envelope: Option<PathBuf>,
-    /// Largest contact force the pre-flight simulation may predict (N).
-    #[arg(long, default_value_t = 60.0)]
-    max_contact_force: f64,
     #[command(flatten)]
-    record: crate::RecordArgs,
-    /// Print one JSON object on stdout at the end.
-    #[arg(long)]
-    json: bool,
+    drive: DriveArgs,
 }
 
 /// The scenario the operator sets up (and the emulator's twin places).
@@ -157,11 +144,19 @@ pub struct HwRunArgs {
     link: String,
     #[command(flatten)]
     scenario: ScenarioArg,
+    #[command(flatten)]
+    drive: DriveArgs,
+}
+
+/// Settings shared by the verbs that drive an arm.
+#[derive(Args)]
+pub struct DriveArgs {
     /// Run-loop settings (TOML, `RunConfig`: rate_hz, stale_state_ms, max_late_ticks,
     /// episode_s, contact_load, lifted_m, after_lift_s).
     #[arg(long)]
     run_config: Option<PathBuf>,
-    /// Safety-envelope settings (TOML, `EnvelopeConfig`).
+    /// Safety-envelope settings (TOML, `EnvelopeConfig`); default: the training controller's
+    /// own limits for this arm.
     #[arg(long)]
     envelope: Option<PathBuf>,
     /// Largest contact force the pre-flight simulation may predict (N).
@@ -169,7 +164,7 @@ pub struct HwRunArgs {
     max_contact_force: f64,
     #[command(flatten)]
     record: crate::RecordArgs,
-    /// Print one JSON object on stdout.
+    /// Print one JSON object on stdout at the end.
     #[arg(long)]
     json: bool,
 }
@@ -199,13 +194,7 @@ fn toml_file<T: serde::de::DeserializeOwned + Default>(path: &Option<PathBuf>) -
 
 /// The emulator's settings for `arm`: the firmware's limits from the URDF at its tick.
 fn emulator_config(arm: &ArmModel, faults: FaultConfig) -> EmulatorConfig {
-    EmulatorConfig {
-        period_ms: (EMULATOR_TICK_S * 1000.0).round() as u64,
-        start: vec![],
-        limits: Twin::joint_limits(arm, EMULATOR_TICK_S),
-        controller: ControllerConfig { gripper: Twin::gripper_limit(arm, EMULATOR_TICK_S), ..ControllerConfig::default() },
-        faults,
-    }
+    EmulatorConfig::for_twin(arm, EMULATOR_TICK_S, faults)
 }
 
 /// The envelope for `arm` at the loop's rate, unless a file says otherwise.
@@ -340,13 +329,13 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     let arm = Arc::new(ArmModel::default_arm()?);
     let env = Arc::new(EnvConfig::default());
     let scenario = a.scenario.load()?;
-    let run_cfg: RunConfig = toml_file(&a.run_config)?;
+    let run_cfg: RunConfig = toml_file(&a.drive.run_config)?;
     run_cfg.validate()?;
     let (policy, cert) = certified_policy(&a.run, a.policy.as_deref(), &arm)?;
     eprintln!("certified: {} ({})", cert.checkpoint, cert.source);
-    let pre = preflight(&policy, &arm, &env, &scenario, a.max_contact_force)?;
+    let pre = preflight(&policy, &arm, &env, &scenario, a.drive.max_contact_force)?;
     eprintln!("pre-flight: {:?}, peak contact {:.1} N", pre.outcome, pre.peak_contact_force);
-    let envelope = SafetyEnvelope::new(Arc::clone(&arm), envelope_config(&arm, &env, &run_cfg, &a.envelope)?)?;
+    let envelope = SafetyEnvelope::new(Arc::clone(&arm), envelope_config(&arm, &env, &run_cfg, &a.drive.envelope)?)?;
     let bridge = Bridge::connect(LinkConfig::new(a.link.clone()), arm.dof(), None, std::process::id())?;
     let mut guarded = Guarded::new(bridge, envelope)?;
     let stop = ctrl_c_flag()?;
@@ -359,7 +348,7 @@ pub fn run(a: HwRunArgs) -> Result<()> {
         }
     });
     eprintln!("running; Enter or Ctrl-C stops the arm");
-    let rec = a.record.recorder("hw run", &crate::fresh_rrd(&a.run.join("rerun"), "hw-run"))?;
+    let rec = a.drive.record.recorder("hw run", &crate::fresh_rrd(&a.run.join("rerun"), "hw-run"))?;
     let names: Vec<String> = arm.arm_joints.iter().map(|j| j.name.clone()).chain(std::iter::once("gripper".to_string())).collect();
     let mut pilot = PolicyPilot::new(policy);
     let mut sensor = ObjectEstimate::placed(&scenario);
@@ -377,7 +366,7 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     {
         regrasp_logs::scalars::log_hardware_event(s, true, &format!("stopped: {:?}", report.stop));
     }
-    print_report(&report, &cert, a.json)
+    print_report(&report, &cert, a.drive.json)
 }
 
 fn print_report(r: &EpisodeReport, cert: &Certificate, json: bool) -> Result<()> {
@@ -541,7 +530,7 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     use regrasp_sim::suite::SeedSpace;
     let arm = Arc::new(ArmModel::default_arm()?);
     let env = Arc::new(EnvConfig::default());
-    let run_cfg: RunConfig = toml_file(&a.run_config)?;
+    let run_cfg: RunConfig = toml_file(&a.drive.run_config)?;
     run_cfg.validate()?;
     let mut scenarios = Vec::new();
     for p in &a.scenarios {
@@ -564,8 +553,8 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     let mut ledger = Ledger::open(&ledger_path)?;
     let generation = ledger.champion()?.map_or(0, |(_, g)| g);
     let suite = (1..).map(|n| format!("real/{n}")).find(|n| ledger.evaluation(&policy.hash, n).ok().flatten().is_none()).unwrap_or_else(|| "real/1".into());
-    let rec = a.record.recorder("hw validate", &crate::fresh_rrd(&a.run.join("rerun"), "hw-validate"))?;
-    let envelope_cfg = envelope_config(&arm, &env, &run_cfg, &a.envelope)?;
+    let rec = a.drive.record.recorder("hw validate", &crate::fresh_rrd(&a.run.join("rerun"), "hw-validate"))?;
+    let envelope_cfg = envelope_config(&arm, &env, &run_cfg, &a.drive.envelope)?;
     let emulated = match a.emulate {
         true => {
             let twin = Twin::new(Arc::clone(&arm), &env, &scenarios[0], EMULATOR_TICK_S)?;
@@ -611,7 +600,7 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
                 continue;
             }
         }
-        if let Err(e) = preflight(&policy, &arm, &env, scenario, a.max_contact_force) {
+        if let Err(e) = preflight(&policy, &arm, &env, scenario, a.drive.max_contact_force) {
             eprintln!("skipped: {e}");
             continue;
         }
@@ -693,7 +682,7 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
         wall_s: start.elapsed().as_secs_f64(),
     };
     let id = ledger.record_real_evaluation(generation, &report, &records, &trials)?;
-    if a.json {
+    if a.drive.json {
         println!("{}", serde_json::json!({ "certificate": cert, "evaluation": id, "report": report }));
     } else {
         println!("{suite}: {successes}/{n} succeeded (95 % CI {:.0}–{:.0} %), recorded in {} as evaluation {id}", 100.0 * lo, 100.0 * hi, ledger_path.display());

@@ -182,6 +182,21 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
 }
 
+impl EmulatorConfig {
+    /// The emulator of `arm` behind the sim twin: the firmware ticks every `tick_s` (s) with
+    /// the URDF joint limits, a step per tick of the URDF velocity limit, and the gripper's
+    /// travel; the default controller settings otherwise.
+    pub fn for_twin(arm: &regrasp_sim::ArmModel, tick_s: f64, faults: FaultConfig) -> Self {
+        Self {
+            period_ms: (tick_s * 1000.0).round() as u64,
+            start: vec![],
+            limits: crate::twin::Twin::joint_limits(arm, tick_s),
+            controller: ControllerConfig { gripper: crate::twin::Twin::gripper_limit(arm, tick_s), ..ControllerConfig::default() },
+            faults,
+        }
+    }
+}
+
 /// What the emulator has seen (a snapshot, for tests and the command line).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EmulatorReport {

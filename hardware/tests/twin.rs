@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use regrasp_firmware::controller::ControllerConfig;
 use regrasp_hardware::certificate::{admit, Certificate};
 use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use regrasp_hardware::link::{Bridge, LinkConfig};
@@ -107,13 +106,7 @@ fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
     // (240 Hz, 6 steps a tick); the host's loop runs at its default 50 Hz.
     let (tick_s, period_s) = (0.025, 0.02);
     let twin = Twin::new(Arc::clone(&arm), &env, &scenario, tick_s).unwrap();
-    let emu_cfg = EmulatorConfig {
-        period_ms: 25,
-        start: vec![],
-        limits: Twin::joint_limits(&arm, tick_s),
-        controller: ControllerConfig { gripper: Twin::gripper_limit(&arm, tick_s), ..ControllerConfig::default() },
-        faults: FaultConfig::default(),
-    };
+    let emu_cfg = EmulatorConfig::for_twin(&arm, tick_s, FaultConfig::default());
     let emu = Emulator::start_with(emu_cfg, twin.bus(), None).unwrap();
     let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 11).unwrap();
     let envelope_cfg = EnvelopeConfig::for_arm(&arm, period_s, env.control_dt());
@@ -226,13 +219,7 @@ fn run_with_faults(faults: FaultConfig, pilot: &mut dyn regrasp_hardware::sessio
     let scenario = scenarios()[0];
     let tick_s = 0.025;
     let twin = Twin::new(Arc::clone(&arm), &env, &scenario, tick_s).unwrap();
-    let emu_cfg = EmulatorConfig {
-        period_ms: 25,
-        start: vec![],
-        limits: Twin::joint_limits(&arm, tick_s),
-        controller: ControllerConfig { gripper: Twin::gripper_limit(&arm, tick_s), ..ControllerConfig::default() },
-        faults,
-    };
+    let emu_cfg = EmulatorConfig::for_twin(&arm, tick_s, faults);
     let emu = Emulator::start_with(emu_cfg, twin.bus(), None).unwrap();
     let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 21).unwrap();
     let envelope = SafetyEnvelope::new(Arc::clone(&arm), EnvelopeConfig::for_arm(&arm, 0.02, env.control_dt())).unwrap();
