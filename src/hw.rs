@@ -192,10 +192,6 @@ fn toml_file<T: serde::de::DeserializeOwned + Default>(path: &Option<PathBuf>) -
     }
 }
 
-/// The emulator's settings for `arm`: the firmware's limits from the URDF at its tick.
-fn emulator_config(arm: &ArmModel, faults: FaultConfig) -> EmulatorConfig {
-    EmulatorConfig::for_twin(arm, EMULATOR_TICK_S, faults)
-}
 
 /// The envelope for `arm` at the loop's rate, unless a file says otherwise.
 fn envelope_config(arm: &ArmModel, env: &EnvConfig, run: &RunConfig, file: &Option<PathBuf>) -> Result<EnvelopeConfig> {
@@ -234,7 +230,7 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
         }
     }
     let twin = Twin::new(Arc::clone(&arm), &env, &scenario, EMULATOR_TICK_S)?;
-    let emu = Emulator::start_with(emulator_config(&arm, faults), twin.bus(), Some(&a.link))?;
+    let emu = Emulator::start_with(EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, faults), twin.bus(), Some(&a.link))?;
     eprintln!("regrasp emulator on {} (firmware at {:.0} Hz, sim twin); Ctrl-C to stop", emu.path.display(), 1.0 / EMULATOR_TICK_S);
     let stop = ctrl_c_flag()?;
     let start = Instant::now();
@@ -403,7 +399,7 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
     let scenario = ScenarioDistribution::default().sample(0);
     let run_cfg = RunConfig { episode_s: a.seconds, ..RunConfig::default() };
     let connect = |twin: &Twin| -> Result<(Emulator, Guarded<Bridge>)> {
-        let emu = Emulator::start_with(emulator_config(&arm, FaultConfig::default()), twin.bus(), None)?;
+        let emu = Emulator::start_with(EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, FaultConfig::default()), twin.bus(), None)?;
         let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 1)?;
         let env_cfg = EnvelopeConfig::for_arm(&arm, 1.0 / run_cfg.rate_hz, env.control_dt());
         let guarded = Guarded::new(bridge, SafetyEnvelope::new(Arc::clone(&arm), env_cfg)?)?;
@@ -558,7 +554,7 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     let emulated = match a.emulate {
         true => {
             let twin = Twin::new(Arc::clone(&arm), &env, &scenarios[0], EMULATOR_TICK_S)?;
-            let emu = Emulator::start_with(emulator_config(&arm, FaultConfig::default()), twin.bus(), None)?;
+            let emu = Emulator::start_with(EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, FaultConfig::default()), twin.bus(), None)?;
             Some((twin, emu))
         }
         false => None,
@@ -612,7 +608,6 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
             // The emulated operator puts the object down in front of the arm, where it is.
             twin.place(scenario)?;
         }
-        guarded.restart()?;
         let mut sensor = ObjectEstimate::placed(scenario);
         let report = run_episode(&mut guarded, &mut pilot, &arm, &env, scenario, &mut sensor, &run_cfg, &stop, &mut |t| {
             if let Some(s) = rec.stream() {

@@ -67,10 +67,12 @@ impl<A: Arm> Guarded<A> {
         Ok(Self { arm, envelope })
     }
 
-    /// After a reconnect or a stop: re-measure before moving again.
-    pub fn restart(&mut self) -> Result<()> {
-        let s = self.arm.read_state()?;
-        self.envelope.start_from(&s.positions, s.gripper)
+    /// After a reconnect or a stop, or before an episode: re-measure (the freshest state) and
+    /// start the envelope from it; returns what was measured.
+    pub fn restart(&mut self) -> Result<ArmState> {
+        let s = self.arm.latest_state()?;
+        self.envelope.start_from(&s.positions, s.gripper)?;
+        Ok(s)
     }
 
     /// Checks `proposed` against the envelope and sends what passes, or stops the arm.

@@ -233,6 +233,8 @@ pub struct Emulator {
     symlink: Option<PathBuf>,
     stop: Arc<AtomicBool>,
     report: Arc<Mutex<EmulatorReport>>,
+    /// Lateness of every tick (µs); summarised when a report is asked for, not every tick.
+    lateness: Arc<Mutex<Vec<u64>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -269,17 +271,22 @@ impl Emulator {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let report = Arc::new(Mutex::new(EmulatorReport::default()));
-        let (s, r) = (Arc::clone(&stop), Arc::clone(&report));
+        let lateness = Arc::new(Mutex::new(Vec::new()));
+        let (s, r, l) = (Arc::clone(&stop), Arc::clone(&report), Arc::clone(&lateness));
         let thread = std::thread::Builder::new()
             .name("regrasp-emulator".into())
-            .spawn(move || run(cfg, master, slave, controller, s, r))
+            .spawn(move || run(cfg, master, slave, controller, s, r, l))
             .map_err(|e| HardwareError::Config(format!("emulator thread: {e}")))?;
-        Ok(Self { path, symlink, stop, report, thread: Some(thread) })
+        Ok(Self { path, symlink, stop, report, lateness, thread: Some(thread) })
     }
 
     /// What it has seen so far.
     pub fn report(&self) -> EmulatorReport {
-        self.report.lock().map(|r| r.clone()).unwrap_or_default()
+        let mut r = self.report.lock().map(|r| r.clone()).unwrap_or_default();
+        let lateness = self.lateness.lock().map(|l| l.clone()).unwrap_or_default();
+        let [_, p99, max] = crate::session::quantiles(lateness);
+        r.tick_jitter_us = (max, p99);
+        r
     }
 }
 
@@ -319,6 +326,7 @@ fn run<P: Plant>(
     mut controller: Controller<Servos<P>>,
     stop: Arc<AtomicBool>,
     report: Arc<Mutex<EmulatorReport>>,
+    lateness: Arc<Mutex<Vec<u64>>>,
 ) {
     let _ = master.set_timeout(Duration::from_millis(1));
     let f = &cfg.faults;
@@ -331,7 +339,6 @@ fn run<P: Plant>(
     let mut inbound: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
     let mut outbound: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
     let mut rep = EmulatorReport::default();
-    let mut jitters: Vec<u64> = Vec::new();
     let mut estop_at: Option<u64> = None;
     let latency = Duration::from_millis(f.latency_ms);
     let mut buf = [0u8; 512];
@@ -392,7 +399,9 @@ fn run<P: Plant>(
         let now = Instant::now();
         if now >= next_tick {
             let late = now.duration_since(next_tick).as_micros() as u64;
-            jitters.push(late);
+            if let Ok(mut l) = lateness.lock() {
+                l.push(late);
+            }
             next_tick += period;
             if next_tick < now {
                 next_tick = now + period;
@@ -418,10 +427,6 @@ fn run<P: Plant>(
             if !rep.modes_seen.contains(&controller.mode()) {
                 rep.modes_seen.push(controller.mode());
             }
-            let mut sorted = jitters.clone();
-            sorted.sort_unstable();
-            let p99 = sorted.get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1))).copied().unwrap_or(0);
-            rep.tick_jitter_us = (sorted.last().copied().unwrap_or(0), p99);
             if let Ok(mut r) = report.lock() {
                 *r = rep.clone();
             }

@@ -67,6 +67,24 @@ impl Link {
         Ok(self.seq)
     }
 
+    /// Feeds one received byte to the decoder: a refused frame is counted, a state report is
+    /// kept in `last_state`; a complete frame is returned.
+    fn feed(&mut self, b: u8) -> Option<Frame> {
+        match self.decoder.push(b)? {
+            Ok(f) => {
+                if matches!(f.message, Message::State { .. }) {
+                    self.last_state = Some(f.message);
+                    self.last_state_at = Some(Instant::now());
+                }
+                Some(f)
+            }
+            Err(_) => {
+                self.bad_frames += 1;
+                None
+            }
+        }
+    }
+
     /// Receives frames until `want` accepts one or `timeout_ms` passes; state reports are kept
     /// in `last_state` on the way.
     pub fn receive_until<T>(&mut self, timeout_ms: u64, mut want: impl FnMut(&Frame) -> Option<T>) -> Result<T> {
@@ -76,18 +94,10 @@ impl Link {
             match self.port.read(&mut buf) {
                 Ok(n) => {
                     for &b in &buf[..n] {
-                        match self.decoder.push(b) {
-                            Some(Ok(f)) => {
-                                if matches!(f.message, Message::State { .. }) {
-                                    self.last_state = Some(f.message);
-                                    self.last_state_at = Some(Instant::now());
-                                }
-                                if let Some(t) = want(&f) {
-                                    return Ok(t);
-                                }
-                            }
-                            Some(Err(_)) => self.bad_frames += 1,
-                            None => {}
+                        if let Some(f) = self.feed(b)
+                            && let Some(t) = want(&f)
+                        {
+                            return Ok(t);
                         }
                     }
                 }
@@ -138,14 +148,7 @@ impl Link {
                 Err(e) => return Err(self.io()(e)),
             };
             for &b in &buf[..n] {
-                match self.decoder.push(b) {
-                    Some(Ok(f)) if matches!(f.message, Message::State { .. }) => {
-                        self.last_state = Some(f.message);
-                        self.last_state_at = Some(Instant::now());
-                    }
-                    Some(Err(_)) => self.bad_frames += 1,
-                    _ => {}
-                }
+                self.feed(b);
             }
         }
     }

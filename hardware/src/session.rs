@@ -291,20 +291,12 @@ pub struct EpisodeReport {
     pub held_lift: f64,
 }
 
-fn percentiles_u64(mut v: Vec<u64>) -> [u64; 3] {
+/// The median, the 99th percentile and the maximum of `v` (zeros when empty).
+pub(crate) fn quantiles<T: Copy + Default + PartialOrd>(mut v: Vec<T>) -> [T; 3] {
     if v.is_empty() {
-        return [0; 3];
+        return [T::default(); 3];
     }
-    v.sort_unstable();
-    let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
-    [at(50), at(99), v[v.len() - 1]]
-}
-
-fn percentiles_f64(mut v: Vec<f64>) -> [f64; 3] {
-    if v.is_empty() {
-        return [0.0; 3];
-    }
-    v.sort_by(f64::total_cmp);
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
     [at(50), at(99), v[v.len() - 1]]
 }
@@ -369,8 +361,7 @@ pub fn run_episode<A: Arm>(
     let period = cfg.period();
     let policy_dt = env.control_dt();
     let layout = ObsLayout::new(model.dof());
-    let first = guarded.arm().latest_state()?;
-    guarded.restart()?;
+    let first = guarded.restart()?;
     let mut ctl = ToolController::new(model, first.positions.clone(), scenario.arm_start.tool_yaw);
     let mut prev_action = Action::HOLD_OPEN;
     // The segment being interpolated: from the previous decision's targets to this one's.
@@ -511,8 +502,8 @@ pub fn run_episode<A: Arm>(
         ticks,
         decisions,
         seconds: start.elapsed().as_secs_f64(),
-        tick_lateness_us: percentiles_u64(lateness),
-        envelope_us: percentiles_f64(envelope_us),
+        tick_lateness_us: quantiles(lateness),
+        envelope_us: quantiles(envelope_us),
         interventions: names.iter().zip(counts).map(|(n, c)| (n.to_string(), c)).collect(),
         max_gripper_load: max_load,
         final_gripper,
@@ -539,11 +530,10 @@ pub fn move_to<A: Arm>(guarded: &mut Guarded<A>, target: &[f64], gripper: f64, c
     cfg.validate()?;
     let period = cfg.period();
     let step = HOMING_SPEED * period.as_secs_f64();
-    let state = guarded.arm().latest_state()?;
+    let state = guarded.restart()?;
     if target.len() != state.positions.len() || !target.iter().all(|v| v.is_finite()) {
         return Err(HardwareError::Config(format!("home pose {target:?} is not a finite {}-joint pose", state.positions.len())));
     }
-    guarded.restart()?;
     let mut q = state.positions.clone();
     let mut g = state.gripper;
     let start = Instant::now();

@@ -94,7 +94,7 @@ impl Twin {
     /// the arm, which stays where it is; the outcome is judged afresh from now.
     pub fn place(&self, scenario: &Scenario) -> Result<()> {
         let mut s = self.lock();
-        let q = s.env.privileged().map(|p| p.q).unwrap_or_default();
+        let q = s.env.world().map(|w| w.arm_positions()).unwrap_or_default();
         s.env.reset_at(scenario, q).map_err(|e| HardwareError::Config(format!("sim twin: {e}")))?;
         s.steps = 0;
         Ok(())
