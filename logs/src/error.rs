@@ -13,16 +13,6 @@ pub enum LogsError {
         /// Why.
         source: std::io::Error,
     },
-    /// An episode file holds a line that is not an episode record.
-    #[error("{path}, line {line}: not an episode record: {message}")]
-    BadRecord {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What the parser said.
-        message: String,
-    },
     /// A replayed episode did not reproduce its stored final state: the record, the code or
     /// the arm/env config differs from the one that produced it.
     #[error(

@@ -1,24 +1,17 @@
 //! The episode store: evaluated episodes as JSON lines (scenario, policy hash, actions, final
 //! state hash, outcome, metrics; the seed is the scenario's), read back with errors that name
-//! the file and line, and the sampling rule that picks which episodes are recorded in full.
+//! the file and line (the reader lives beside the writer in `regrasp_policy::eval`), and the sampling rule that picks which episodes are recorded in full.
 
 use std::path::Path;
 
 use regrasp_policy::eval::EpisodeRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{LogsError, Result};
+use crate::error::Result;
 
 /// Reads an episode file (JSON lines, as written by `regrasp_policy::eval::write_episodes`).
 pub fn read_episodes(path: &Path) -> Result<Vec<EpisodeRecord>> {
-    let text = std::fs::read_to_string(path).map_err(|source| LogsError::Io { path: path.to_path_buf(), source })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| LogsError::BadRecord { path: path.to_path_buf(), line: i + 1, message: e.to_string() })
-        })
-        .collect()
+    Ok(regrasp_policy::eval::read_episodes(path)?)
 }
 
 /// Which evaluated episodes are recorded in full.

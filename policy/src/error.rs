@@ -41,6 +41,16 @@ pub enum PolicyError {
         /// What is wrong, naming the field.
         message: String,
     },
+    /// An episode file holds a line that is not an episode record.
+    #[error("{path}, line {line}: not an episode record: {message}")]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What the parser said.
+        message: String,
+    },
     /// An error from the simulation.
     #[error(transparent)]
     Sim(#[from] regrasp_sim::SimError),

@@ -195,6 +195,19 @@ pub fn evaluate(
     Ok((report, records))
 }
 
+/// Reads an episode file (JSON lines, as [`write_episodes`] writes them); a bad line is an
+/// error that names the file and the line.
+pub fn read_episodes(path: &Path) -> Result<Vec<EpisodeRecord>> {
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io { path: path.to_path_buf(), source })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| PolicyError::BadRecord { path: path.to_path_buf(), line: i + 1, message: e.to_string() })
+        })
+        .collect()
+}
+
 /// Writes episode records as JSON lines.
 pub fn write_episodes(path: &Path, records: &[EpisodeRecord]) -> Result<()> {
     let mut text = String::new();

@@ -182,6 +182,13 @@ impl GraspEnv {
         self.ep.as_ref().map(|e| e.world.scene_geometry(&self.arm.link_names))
     }
 
+    /// Pokes the object with an impulse (N·s, world; see [`SimWorld::push_object`]). The
+    /// episode is then no longer reproducible from its actions alone: viewers and tests only.
+    pub fn push_object(&mut self, impulse: Vector3<f64>) -> Result<()> {
+        let ep = self.ep.as_mut().ok_or(SimError::NotRunning("no episode to push"))?;
+        ep.world.push_object(impulse)
+    }
+
     /// Body poses and active contacts after the last physics step (for recorders).
     pub fn scene_state(&self) -> Option<crate::scene::SceneState> {
         self.ep.as_ref().map(|e| e.world.scene_state())

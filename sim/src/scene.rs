@@ -47,7 +47,7 @@ pub struct BodyGeometry {
 
 /// The geometry of every body of a world, in [`SceneState::body_poses`] order: the table, the
 /// arm's links in URDF order (links the loader removed are absent), the object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SceneGeometry {
     /// Bodies.
     pub bodies: Vec<BodyGeometry>,
@@ -93,7 +93,7 @@ pub struct ContactPoint {
 }
 
 /// The moving part of the scene after a physics step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SceneState {
     /// Body poses (m, world), in [`SceneGeometry::bodies`] order.
     pub body_poses: Vec<Isometry3<f64>>,

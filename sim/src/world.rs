@@ -46,6 +46,8 @@ pub const ARM_FRICTION: f32 = 0.5;
 pub const TABLE_HALF_EXTENTS: [f32; 3] = [0.45, 0.55, 0.02];
 /// Centre (m) of the table slab.
 pub const TABLE_CENTER: [f32; 3] = [0.15, 0.0, -0.02];
+/// The largest impulse [`SimWorld::push_object`] applies (N·s).
+pub const MAX_PUSH_IMPULSE: f64 = 1.0;
 
 fn groups(member: Group, filter: Group) -> InteractionGroups {
     InteractionGroups::new(member, filter, InteractionTestMode::And)
@@ -389,6 +391,23 @@ impl SimWorld {
         self.physics.bodies.get(self.object).map(|b| to_iso(b.position())).unwrap_or_else(|| {
             Isometry3::from_parts(Translation3::new(f64::NAN, f64::NAN, f64::NAN), UnitQuaternion::identity())
         })
+    }
+
+    /// Applies an impulse (N·s, world) at the object's centre of mass: an external poke that
+    /// the physics then resolves through contacts and friction like any other force. Rejects
+    /// non-finite impulses and impulses above 1 N·s (a poke, not a throw).
+    pub fn push_object(&mut self, impulse: Vector3<f64>) -> Result<(), crate::error::SimError> {
+        if !impulse.iter().all(|v| v.is_finite()) || impulse.norm() > MAX_PUSH_IMPULSE {
+            return Err(crate::error::SimError::invalid(
+                "push",
+                "impulse",
+                &format!("[{}, {}, {}] N·s must be finite and at most {MAX_PUSH_IMPULSE} N·s", impulse.x, impulse.y, impulse.z),
+            ));
+        }
+        if let Some(b) = self.physics.bodies.get_mut(self.object) {
+            b.apply_impulse(Vector::new(impulse.x as Real, impulse.y as Real, impulse.z as Real), true);
+        }
+        Ok(())
     }
 
     /// The object's linear velocity (m/s).

@@ -306,3 +306,23 @@ fn action_latency_delays_the_effect_by_whole_control_steps() {
     assert!((target_z(2, 2) - z0).abs() < 1e-9, "with 2 steps of latency nothing moves for 2 steps");
     assert!((target_z(2, 3) - z0 - 0.02).abs() < 1e-6);
 }
+
+#[test]
+fn a_push_moves_the_object_through_physics_and_bad_pushes_are_refused() {
+    let mut env = env();
+    let s = ScenarioDistribution::default().sample(5);
+    assert!(matches!(env.push_object(nalgebra::Vector3::x() * 0.02), Err(SimError::NotRunning(_))));
+    env.reset(&s).unwrap();
+    let x0 = env.world().unwrap().object_pose().translation.x;
+    for bad in [nalgebra::Vector3::new(f64::NAN, 0.0, 0.0), nalgebra::Vector3::new(0.0, 2.0, 0.0)] {
+        let hash = env.state_hash();
+        assert!(env.push_object(bad).is_err(), "{bad:?}");
+        assert_eq!(env.state_hash(), hash, "a refused push changes nothing");
+    }
+    env.push_object(nalgebra::Vector3::x() * 0.05).unwrap();
+    // The impulse only sets a velocity: the object is where it was until the physics steps.
+    assert_eq!(env.world().unwrap().object_pose().translation.x, x0);
+    hold(&mut env, -1.0, 4);
+    let moved = env.world().unwrap().object_pose().translation.x - x0;
+    assert!(moved > 1e-3, "the object slid {moved} m along +x");
+}
