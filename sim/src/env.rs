@@ -434,7 +434,13 @@ impl GraspEnv {
             if lift.is_finite() { lift } else { 0.0 },
             cfg.outcome.success_lift,
         );
-        let reward = cfg.reward.reward(ep.potential, potential, action_sq, outcome.as_ref().map(|o| o.kind));
+        let reward = cfg.reward.reward(
+            ep.potential,
+            potential,
+            action_sq,
+            table_force / cfg.outcome.table_force,
+            outcome.as_ref().map(|o| o.kind),
+        );
         ep.potential = potential;
         if let Some(a) = applied {
             ep.prev_action = a;

@@ -6,6 +6,8 @@
 //!      + [held] · (w_grasp + w_lift · clamp(lift / success_lift, 0, 1))
 //! r    = γ · Φ(s′) − Φ(s)          (Φ(s′) = 0 when s′ ends the episode, except a timeout)
 //!      − w_action · ‖a‖²           a: the normalised action in [−1, 1]⁵
+//!      − w_table · min(F / F_c, 1)  F: arm–table contact force of the step (N), F_c: the
+//!                                   classifier's collision force (`outcome.table_force`)
 //!      + success_bonus             on the step that ends in Success
 //!      − failure_penalty           on the step that ends in any failure but Timeout
 //! ```
@@ -34,6 +36,10 @@ pub struct RewardWeights {
     pub lift: f64,
     /// Squared-action penalty weight.
     pub action: f64,
+    /// Cost per control step of pressing on the table, at the collision force (0: off). A
+    /// dense safety signal below the force that ends the episode as a table collision.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub table_contact: f64,
     /// Bonus on success.
     pub success_bonus: f64,
     /// Penalty on a failure other than timeout.
@@ -49,11 +55,16 @@ impl Default for RewardWeights {
             grasp: 0.25,
             lift: 1.0,
             action: 0.01,
+            table_contact: 0.0,
             success_bonus: 10.0,
             failure_penalty: 2.0,
             gamma: 0.99,
         }
     }
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl RewardWeights {
@@ -64,6 +75,7 @@ impl RewardWeights {
             ("reward.grasp", self.grasp),
             ("reward.lift", self.lift),
             ("reward.action", self.action),
+            ("reward.table_contact", self.table_contact),
             ("reward.success_bonus", self.success_bonus),
             ("reward.failure_penalty", self.failure_penalty),
         ] {
@@ -86,12 +98,13 @@ impl RewardWeights {
     }
 
     /// The reward of one control step from a state of potential `phi_before` to one of
-    /// potential `phi_after`, given the normalised action's squared norm and the outcome decided
-    /// on this step, if any.
-    pub fn reward(&self, phi_before: f64, phi_after: f64, action_sq: f64, outcome: Option<OutcomeKind>) -> f64 {
+    /// potential `phi_after`, given the normalised action's squared norm, the arm–table force as
+    /// a fraction of the collision force, and the outcome decided on this step, if any.
+    pub fn reward(&self, phi_before: f64, phi_after: f64, action_sq: f64, table_force_frac: f64, outcome: Option<OutcomeKind>) -> f64 {
         let terminal = outcome.is_some_and(|k| k != OutcomeKind::Timeout);
         let next = if terminal { 0.0 } else { self.gamma * phi_after };
-        let mut r = next - phi_before - self.action * action_sq;
+        let table = if table_force_frac.is_finite() { table_force_frac.clamp(0.0, 1.0) } else { 1.0 };
+        let mut r = next - phi_before - self.action * action_sq - self.table_contact * table;
         match outcome {
             Some(OutcomeKind::Success) => r += self.success_bonus,
             Some(OutcomeKind::Timeout) | None => {}
@@ -120,14 +133,28 @@ mod tests {
         let w = RewardWeights::default();
         let held_low = w.potential(0.0, true, 0.02, 0.1);
         let held_high = w.potential(0.0, true, 0.09, 0.1);
-        assert!(w.reward(held_low, held_high, 0.0, None) > 0.0, "lifting pays");
-        assert!(w.reward(held_high, held_high, 0.0, None) < 0.0, "hovering costs");
+        assert!(w.reward(held_low, held_high, 0.0, 0.0, None) > 0.0, "lifting pays");
+        assert!(w.reward(held_high, held_high, 0.0, 0.0, None) < 0.0, "hovering costs");
         // Hovering forever is worth less than finishing: the discounted sum of hovering rewards
         // is negative, while the success step pays the bonus.
-        let hover_forever = w.reward(held_high, held_high, 0.0, None) / (1.0 - w.gamma);
-        let succeed = w.reward(held_high, held_high, 0.0, Some(OutcomeKind::Success));
+        let hover_forever = w.reward(held_high, held_high, 0.0, 0.0, None) / (1.0 - w.gamma);
+        let succeed = w.reward(held_high, held_high, 0.0, 0.0, Some(OutcomeKind::Success));
         assert!(succeed > 0.0 && succeed > hover_forever);
-        assert!(w.reward(held_high, 0.0, 0.0, Some(OutcomeKind::TableCollision)) < 0.0);
+        assert!(w.reward(held_high, 0.0, 0.0, 0.0, Some(OutcomeKind::TableCollision)) < 0.0);
+    }
+
+    #[test]
+    fn pressing_on_the_table_costs_up_to_the_collision_force() {
+        let w = RewardWeights { table_contact: 0.1, ..RewardWeights::default() };
+        let free = w.reward(0.5, 0.5, 0.0, 0.0, None);
+        assert!((free - w.reward(0.5, 0.5, 0.0, 0.5, None) - 0.05).abs() < 1e-12, "half the force, half the cost");
+        assert!((free - w.reward(0.5, 0.5, 0.0, 3.0, None) - 0.1).abs() < 1e-12, "capped at the collision force");
+        assert!((free - w.reward(0.5, 0.5, 0.0, f64::NAN, None) - 0.1).abs() < 1e-12, "a non-finite force costs the most");
+        assert_eq!(RewardWeights::default().reward(0.5, 0.5, 0.0, 1.0, None), free - 0.0, "off by default");
+        // Off, it is not written: configs and checkpoint hashes from before it existed stay equal.
+        let text = toml::to_string(&RewardWeights::default()).unwrap();
+        assert!(!text.contains("table_contact"), "{text}");
+        assert!(toml::to_string(&w).unwrap().contains("table_contact = 0.1"));
     }
 
     #[test]
@@ -138,7 +165,7 @@ mod tests {
         let mut ret = 0.0;
         let mut disc = 1.0;
         for t in 0..phis.len() - 1 {
-            ret += disc * w.reward(phis[t], phis[t + 1], 0.0, None);
+            ret += disc * w.reward(phis[t], phis[t + 1], 0.0, 0.0, None);
             disc *= w.gamma;
         }
         let expected = disc * phis[phis.len() - 1] - phis[0];
