@@ -3,7 +3,10 @@
 //! its orange links where the camera projects them — not a blank or uniform frame.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+/// How long the viewer may take to render and save (s) before it counts as hung.
+const HANG_GUARD_S: u32 = 300;
 
 /// Whether a pixel has the arm links' orange (red > green > blue, clearly).
 fn orange(p: [u8; 3]) -> bool {
@@ -31,13 +34,29 @@ fn a_scripted_run_under_a_display_shows_the_arm() {
     let dir = std::env::temp_dir().join(format!("regrasp-viewer-shot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let png_path = dir.join("live.png");
-    let out = Command::new(env!("CARGO_BIN_EXE_regrasp-viewer"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_regrasp-viewer"))
         .args(["--width", "640", "--height", "480", "--after-frames", "20", "--screenshot"])
         .arg(&png_path)
         .args(["live", "--seed", "3", "--paused"])
-        .output()
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("viewer.log")).unwrap())
+        .spawn()
         .unwrap();
-    assert!(out.status.success(), "viewer failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    // A hang guard, not a timing check: a viewer that never captures is killed and fails here.
+    let mut waited = 0;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if waited >= HANG_GUARD_S * 10 {
+            child.kill().ok();
+            panic!("the viewer did not save a screenshot within {HANG_GUARD_S} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    };
+    let stderr = std::fs::read_to_string(dir.join("viewer.log")).unwrap_or_default();
+    assert!(status.success(), "viewer failed: {status}\n{stderr}");
 
     let (w, h, pixels) = read_png(&png_path);
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(png_path.with_extension("json")).unwrap()).unwrap();
