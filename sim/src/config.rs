@@ -28,7 +28,8 @@ impl Default for ActionLimits {
     }
 }
 
-/// The box (m, world frame) the tool target is kept inside.
+/// The box (m, world frame) the tool target is kept inside, and how far above the table top
+/// the fingertips are kept.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Workspace {
@@ -36,11 +37,23 @@ pub struct Workspace {
     pub min: [f64; 3],
     /// Upper corner (m).
     pub max: [f64; 3],
+    /// Height (m) the fingertips are kept above the table top: the tool target never goes below
+    /// the arm's `fingertip_offset` plus this, so no command drives the fingers into the table
+    /// (negative values let it, for tests of the collision classifier).
+    pub fingertip_clearance: f64,
 }
 
 impl Default for Workspace {
     fn default() -> Self {
-        Self { min: [-0.10, -0.40, 0.005], max: [0.42, 0.40, 0.40] }
+        Self { min: [-0.10, -0.40, 0.005], max: [0.42, 0.40, 0.40], fingertip_clearance: 0.002 }
+    }
+}
+
+impl Workspace {
+    /// The lowest tool-target height (m) for an arm whose fingertips lie `fingertip_offset` (m)
+    /// beyond the tool frame.
+    pub fn floor(&self, fingertip_offset: f64) -> f64 {
+        self.min[2].max(fingertip_offset + self.fingertip_clearance)
     }
 }
 
@@ -188,6 +201,7 @@ impl EnvConfig {
                 return Err(SimError::invalid(src, format!("workspace.max[{i}]"), "must exceed workspace.min"));
             }
         }
+        check_range(src, "workspace.fingertip_clearance", self.workspace.fingertip_clearance, -0.05, 0.1, "m")?;
         let m = &self.motors;
         check_range(src, "motors.arm_saturation_error", m.arm_saturation_error, 1e-4, 1.0, "rad")?;
         check_range(src, "motors.arm_damping_time", m.arm_damping_time, 0.0, 1.0, "s")?;

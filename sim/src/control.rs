@@ -47,7 +47,8 @@ impl ToolController {
 
     /// Plans one control step for an already clipped action, given the measured joints
     /// `q_meas` (rad or m): the tool target moves by the action's displacement, stays in the
-    /// workspace and never more than `max_target_lead` ahead of the measured tool; IK turns it
+    /// workspace, keeps the fingertips `fingertip_clearance` above the table, and never more
+    /// than `max_target_lead` ahead of the measured tool; IK turns it
     /// into joint targets, rate-limited by the URDF velocity limits from the last command. The
     /// tool target is updated here; the commands are updated by [`Self::commit`].
     pub fn plan(&mut self, arm: &ArmModel, cfg: &EnvConfig, applied: &Action, q_meas: &[f64]) -> JointTargets {
@@ -58,6 +59,8 @@ impl ToolController {
         for i in 0..3 {
             target[i] = target[i].clamp(ws.min[i], ws.max[i]);
         }
+        // Never below the fingertip floor (and never above the box, should the floor exceed it).
+        target[2] = target[2].max(ws.floor(arm.profile.fingertip_offset)).min(ws.max[2]);
         let lead = target - tool_meas;
         if lead.norm() > cfg.action.max_target_lead {
             target = tool_meas + lead * (cfg.action.max_target_lead / lead.norm());

@@ -88,7 +88,12 @@ fn opening_the_gripper_after_lifting_is_a_slip() {
 #[test]
 fn pressing_into_the_table_is_a_table_collision() {
     let s = scenario(Shape::Sphere { radius: 0.02 }, 0.1, 0.15, 0.15);
-    let mut env = env();
+    // The controller keeps the fingertips above the table by default; a negative clearance lets
+    // the target go 5 cm into it, as a policy could before that floor existed.
+    let mut cfg = EnvConfig::default();
+    cfg.workspace.min[2] = -0.05;
+    cfg.workspace.fingertip_clearance = -0.05;
+    let mut env = env_with(cfg);
     env.reset(&s).unwrap();
     let o = drive(&mut env, [0.2, -0.05, -0.05], -1.0, 120).expect("ends");
     assert_eq!(o.kind, OutcomeKind::TableCollision, "{o:?}");

@@ -40,3 +40,27 @@ fn fingers_do_not_sink_into_a_gripped_object() {
     assert!(p.grip_force > 30.0, "grip force {} N", p.grip_force);
     assert!(p.gripper_opening > 0.037 - 0.004, "fingers sank {} m into the box", 0.037 - p.gripper_opening);
 }
+
+/// The workspace floor held the tool frame 5 mm above the table, but the fingertips lie 15 mm
+/// beyond it: a policy could command them 10 mm into the table, and the arm's servos pressed
+/// them down past the collision force. Every one of 21 table collisions of a fine-tuned policy
+/// on the `train` suite had its fingertips on the table and its target 1–10 mm below it. The
+/// tool target now keeps the fingertips `fingertip_clearance` above the table top.
+#[test]
+fn commanding_straight_down_never_presses_the_fingers_into_the_table() {
+    let mut env = env();
+    // An object well away from where the tool descends.
+    env.reset(&scenario(Shape::Sphere { radius: 0.02 }, 0.1, 0.30, 0.25)).unwrap();
+    let down = Action { translation: [0.0, 0.0, -0.02], yaw: 0.0, gripper: -1.0 };
+    let floor = env.config().workspace.floor(env.arm().profile.fingertip_offset);
+    for _ in 0..80 {
+        let step = env.step(&down).unwrap();
+        let p = env.privileged().unwrap();
+        assert!(p.tool_target.z >= floor - 1e-12, "target {} below the floor {floor}", p.tool_target.z);
+        if let Some(o) = step.outcome {
+            panic!("pressing down ended the episode: {:?}", o.kind);
+        }
+    }
+    let peak = env.safety().unwrap().peak_table_force;
+    assert!(peak < env.config().outcome.table_force / 3.0, "the fingers pressed on the table with {peak} N");
+}
