@@ -48,7 +48,9 @@ pub struct EnvelopeConfig {
     pub workspace_min: [f64; 3],
     /// Upper corner of the tool's workspace box (m, world).
     pub workspace_max: [f64; 3],
-    /// Lowest tool height above the table top (m).
+    /// Lowest fingertip height above the table top (m). The fingertips lie the arm profile's
+    /// `fingertip_offset` beyond the tool frame along its approach axis; keeping only the tool
+    /// frame above the table would let the fingers be driven into it.
     pub table_clearance: f64,
     /// Gripper opening range (m).
     pub gripper_range: [f64; 2],
@@ -97,9 +99,18 @@ impl EnvelopeConfig {
             gripper_range: [0.0, 2.0 * f.upper],
             gripper_speed: 2.0 * f.velocity,
             max_gripper_load: 1.0,
+            // The simulation's controller keeps the fingertips this high; the envelope allows
+            // every motion trained under it and nothing lower.
+            table_clearance: regrasp_sim::EnvConfig::default().workspace.fingertip_clearance.max(0.0),
             ..Self::default()
         }
     }
+}
+
+/// Where the fingertips are (m, world) with the arm at `q`: `fingertip_offset` beyond the tool
+/// frame along its approach axis (+Z of the tool frame).
+pub fn fingertip_position(arm: &ArmModel, q: &[f64]) -> Vector3<f64> {
+    (arm.chain.fk(q) * nalgebra::Point3::new(0.0, 0.0, arm.profile.fingertip_offset)).coords
 }
 
 /// Intervention flags.
@@ -211,13 +222,14 @@ impl SafetyEnvelope {
         self.arm.chain.fk(q).translation.vector
     }
 
-    /// How far (m) the tool at `q` is outside the workspace (0 inside).
+    /// How far (m) the arm at `q` is outside the workspace (0 inside): the tool outside its
+    /// box, plus the fingertips below the table clearance.
     fn violation(&self, q: &[f64]) -> f64 {
         let p = self.tool_position(q);
-        let mut lo = self.cfg.workspace_min;
-        lo[2] = lo[2].max(self.cfg.table_clearance);
-        let hi = self.cfg.workspace_max;
-        (0..3).map(|i| (lo[i] - p[i]).max(0.0) + (p[i] - hi[i]).max(0.0)).sum::<f64>()
+        let (lo, hi) = (self.cfg.workspace_min, self.cfg.workspace_max);
+        let outside = (0..3).map(|i| (lo[i] - p[i]).max(0.0) + (p[i] - hi[i]).max(0.0)).sum::<f64>();
+        let tips = fingertip_position(&self.arm, q);
+        outside + (self.cfg.table_clearance - tips.z).max(0.0)
     }
 
     /// Checks one proposed command; `gripper_load` is the gripper's latest measured load

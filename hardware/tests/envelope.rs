@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use regrasp_hardware::envelope::intervention;
+use regrasp_hardware::envelope::{fingertip_position, intervention};
 use regrasp_hardware::{EnvelopeConfig, JointCommand, Response, SafetyEnvelope};
 use regrasp_sim::ArmModel;
 
@@ -84,7 +84,8 @@ proptest! {
             for k in 0..3 {
                 prop_assert!(p[k] >= cfg.workspace_min[k] - 1e-9 && p[k] <= cfg.workspace_max[k] + 1e-9, "tool {:?} outside the box", p);
             }
-            prop_assert!(p.z >= cfg.table_clearance - 1e-9, "tool {} m above the table", p.z);
+            let tips = fingertip_position(&arm, &c.positions);
+            prop_assert!(tips.z >= cfg.table_clearance - 1e-9, "fingertips {} m above the table", tips.z);
             prop_assert!(c.gripper.is_finite() && c.gripper >= cfg.gripper_range[0] && c.gripper <= cfg.gripper_range[1]);
             prop_assert!((c.gripper - prev_g).abs() <= cfg.gripper_speed * cfg.period_s + 1e-12);
             if !(load <= cfg.max_gripper_load) {
@@ -154,7 +155,7 @@ fn the_tool_is_stopped_at_the_table() {
         let v = env.check(&JointCommand { positions: target.clone(), gripper: 0.04 }, 0.0);
         saw_cut |= v.interventions & intervention::WORKSPACE != 0;
         let c = v.command.unwrap();
-        assert!(arm.chain.fk(&c.positions).translation.vector.z >= cfg.table_clearance - 1e-9);
+        assert!(fingertip_position(&arm, &c.positions).z >= cfg.table_clearance - 1e-9);
     }
     assert!(saw_cut, "the workspace must have cut the motion");
 }
@@ -171,4 +172,35 @@ fn bad_configs_are_refused() {
     ] {
         assert!(SafetyEnvelope::new(Arc::clone(&arm), cfg).is_err());
     }
+}
+
+/// The envelope kept the tool frame 5 mm above the table, but the fingertips lie 15 mm beyond
+/// it: a tool 10 mm up put the fingers 5 mm into the table and passed. The clearance now holds
+/// for the fingertips.
+#[test]
+fn the_fingertips_not_just_the_tool_are_kept_above_the_table() {
+    let arm = arm();
+    let cfg = EnvelopeConfig::for_arm(&arm, 0.02, 0.05);
+    let mut env = SafetyEnvelope::new(Arc::clone(&arm), cfg.clone()).unwrap();
+    let q = home(&arm);
+    env.start_from(&q, 0.04).unwrap();
+    let tool_z = 0.010;
+    let goal = nalgebra::Isometry3::from_parts(
+        nalgebra::Translation3::new(0.22, 0.0, tool_z),
+        regrasp_sim::kinematics::top_down_rotation(0.0),
+    );
+    let params = regrasp_sim::kinematics::IkParams { max_iterations: 200, ..Default::default() };
+    let target = arm.chain.solve_ik(&goal, &q, &params).q;
+    assert!(arm.chain.fk(&target).translation.vector.z > 0.005, "the tool itself is above the old clearance");
+    assert!(fingertip_position(&arm, &target).z < 0.0, "but the fingertips are under the table top");
+    let mut saw_cut = false;
+    let mut lowest = f64::INFINITY;
+    for _ in 0..500 {
+        let v = env.check(&JointCommand { positions: target.clone(), gripper: 0.04 }, 0.0);
+        saw_cut |= v.interventions & intervention::WORKSPACE != 0;
+        lowest = lowest.min(fingertip_position(&arm, &v.command.unwrap().positions).z);
+    }
+    assert!(saw_cut, "the envelope must cut the descent");
+    assert!(lowest >= cfg.table_clearance - 1e-9, "fingertips reached {lowest} m");
+    assert!(lowest < cfg.table_clearance + 0.01, "and it still lets them come close ({lowest} m)");
 }
