@@ -60,14 +60,15 @@ pub struct GateConfig {
     /// Largest allowed excess of the probe-set gain over the canary gain (fraction): a bigger
     /// excess means the challenger learnt the probe set, not the task.
     pub gaming_margin: f64,
-    /// Largest allowed relative rise of the mean peak contact force (fraction of the
-    /// champion's, plus 0.5 N).
+    /// Largest allowed relative rise of the mean peak contact force on outcome-matched
+    /// scenarios (fraction of the champion's, plus 0.5 N).
     pub peak_force_margin: f64,
     /// Largest allowed rise of the share of episodes that hit a joint limit (fraction).
     pub joint_limit_margin: f64,
     /// Largest allowed rise of the share of episodes with a table collision (fraction).
     pub table_collision_margin: f64,
-    /// Largest allowed relative rise of the mean action jerk (fraction of the champion's).
+    /// Largest allowed relative rise of the mean action jerk on outcome-matched scenarios
+    /// (fraction of the champion's).
     pub jerk_margin: f64,
 }
 

@@ -2,7 +2,8 @@
 //! scenarios, its held-out success is higher by a one-sided exact McNemar test at level α, its
 //! OOD and canary success drop by no more than their margins, its probe-set gain does not
 //! exceed its canary gain by more than the gaming margin, and no safety figure (peak contact
-//! force, joint-limit hits, table collisions, action jerk) regresses beyond its margin.
+//! force, joint-limit hits, table collisions, action jerk) regresses beyond its margin; force
+//! and jerk are compared on outcome-matched scenarios (see [`SafetySummary`]).
 
 use regrasp_policy::eval::EpisodeMetrics;
 use regrasp_sim::OutcomeKind;
@@ -33,30 +34,61 @@ pub fn success_rate(eps: &[Judged]) -> f64 {
     if eps.is_empty() { 0.0 } else { eps.iter().filter(|e| e.success()).count() as f64 / eps.len() as f64 }
 }
 
-/// Safety figures over a set of episodes.
+/// Safety figures of one policy, compared with another's on the same frozen scenarios.
+///
+/// The force and jerk means are taken only over *outcome-matched* scenarios: those both
+/// policies ran and that ended the same way for both. A firm grasp squeezes with the fingers'
+/// full force (about 40 N here) while a timeout touches little, so a mean over all episodes
+/// rises whenever success rises; matching compares like with like, and a challenger that
+/// presses harder doing what the champion also did is still caught. Event rates (joint limits,
+/// table collisions) are failures in themselves and are taken over every episode.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct SafetySummary {
-    /// Mean over episodes of the peak contact force (N).
+    /// Mean over the outcome-matched episodes of the peak contact force (N).
     pub mean_peak_contact_force: f64,
     /// Share of episodes whose IK hit a joint limit at least once.
     pub joint_limit_rate: f64,
     /// Share of episodes with a table collision (peak arm–table force above the classifier's
     /// threshold, `table_force` N).
     pub table_collision_rate: f64,
-    /// Mean action jerk (normalised units).
+    /// Mean over the outcome-matched episodes of the action jerk (normalised units).
     pub mean_action_jerk: f64,
+    /// Outcome-matched episodes the two means are over (0 in ledgers written before matching).
+    #[serde(default)]
+    pub matched_episodes: usize,
 }
 
 impl SafetySummary {
-    /// Over `eps`; `table_force` is the collision threshold (N).
-    pub fn of(eps: &[Judged], table_force: f64) -> Self {
-        let n = eps.len().max(1) as f64;
-        Self {
-            mean_peak_contact_force: eps.iter().map(|e| e.metrics.safety.peak_contact_force).sum::<f64>() / n,
-            joint_limit_rate: eps.iter().filter(|e| e.metrics.safety.joint_limit_steps > 0).count() as f64 / n,
-            table_collision_rate: eps.iter().filter(|e| e.metrics.safety.peak_table_force > table_force).count() as f64 / n,
-            mean_action_jerk: eps.iter().map(|e| e.metrics.action_jerk).sum::<f64>() / n,
+    /// Champion's and challenger's figures over suites given as (champion, challenger)
+    /// episode lists, each suite paired by scenario seed; `table_force` is the collision
+    /// threshold (N).
+    pub fn compare(suites: &[(&[Judged], &[Judged])], table_force: f64) -> (Self, Self) {
+        let mut matched: (Vec<&Judged>, Vec<&Judged>) = (Vec::new(), Vec::new());
+        for (champion, challenger) in suites {
+            let by_seed: std::collections::HashMap<u64, &Judged> = champion.iter().map(|e| (e.seed, e)).collect();
+            for x in challenger.iter() {
+                if let Some(c) = by_seed.get(&x.seed).filter(|c| c.outcome == x.outcome) {
+                    matched.0.push(c);
+                    matched.1.push(x);
+                }
+            }
         }
+        let summary = |all: Vec<&Judged>, matched: &[&Judged]| {
+            let n = all.len().max(1) as f64;
+            let m = matched.len().max(1) as f64;
+            Self {
+                mean_peak_contact_force: matched.iter().map(|e| e.metrics.safety.peak_contact_force).sum::<f64>() / m,
+                joint_limit_rate: all.iter().filter(|e| e.metrics.safety.joint_limit_steps > 0).count() as f64 / n,
+                table_collision_rate: all.iter().filter(|e| e.metrics.safety.peak_table_force > table_force).count() as f64
+                    / n,
+                mean_action_jerk: matched.iter().map(|e| e.metrics.action_jerk).sum::<f64>() / m,
+                matched_episodes: matched.len(),
+            }
+        };
+        (
+            summary(suites.iter().flat_map(|s| s.0.iter()).collect(), &matched.0),
+            summary(suites.iter().flat_map(|s| s.1.iter()).collect(), &matched.1),
+        )
     }
 }
 
@@ -188,15 +220,16 @@ pub fn judge(input: &GateInput, cfg: &GateConfig) -> Decision {
             100.0 * cfg.gaming_margin
         ),
     );
-    let frozen = |i: usize| -> Vec<Judged> {
-        let pick = |pair: (&[Judged], &[Judged])| if i == 0 { pair.0.to_vec() } else { pair.1.to_vec() };
-        [pick(input.heldout), pick(input.ood), pick(input.canary)].concat()
-    };
-    let (sc, sx) = (SafetySummary::of(&frozen(0), input.table_force), SafetySummary::of(&frozen(1), input.table_force));
+    let (sc, sx) = SafetySummary::compare(&[input.heldout, input.ood, input.canary], input.table_force);
+    // With no outcome-matched scenario there is nothing to compare like with like: fail closed.
+    let matched = sx.matched_episodes > 0;
     check(
         "peak_contact_force",
-        sx.mean_peak_contact_force <= sc.mean_peak_contact_force * (1.0 + cfg.peak_force_margin) + 0.5,
-        format!("mean peak {:.1} N -> {:.1} N", sc.mean_peak_contact_force, sx.mean_peak_contact_force),
+        matched && sx.mean_peak_contact_force <= sc.mean_peak_contact_force * (1.0 + cfg.peak_force_margin) + 0.5,
+        format!(
+            "mean peak {:.1} N -> {:.1} N over {} outcome-matched episodes",
+            sc.mean_peak_contact_force, sx.mean_peak_contact_force, sx.matched_episodes
+        ),
     );
     check(
         "joint_limits",
@@ -210,8 +243,8 @@ pub fn judge(input: &GateInput, cfg: &GateConfig) -> Decision {
     );
     check(
         "action_jerk",
-        sx.mean_action_jerk <= sc.mean_action_jerk * (1.0 + cfg.jerk_margin) + 1e-6,
-        format!("mean {:.4} -> {:.4}", sc.mean_action_jerk, sx.mean_action_jerk),
+        matched && sx.mean_action_jerk <= sc.mean_action_jerk * (1.0 + cfg.jerk_margin) + 1e-6,
+        format!("mean {:.4} -> {:.4} over the outcome-matched episodes", sc.mean_action_jerk, sx.mean_action_jerk),
     );
     let promote = checks.iter().all(|c| c.passed);
     Decision { promote, checks, heldout_gain: gain, p_value: p, discordant: (b, c), safety: (sc, sx) }
@@ -303,6 +336,65 @@ mod tests {
         assert!(!d.promote);
         let failed: Vec<&str> = d.checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
         assert_eq!(failed, ["peak_contact_force"], "{}", d.reasons());
+    }
+
+    /// Regression: a firm grasp peaks near the fingers' full squeeze (about 40 N) and a timeout
+    /// near nothing, so the mean over all episodes rose with success alone and the gate rolled
+    /// back every challenger of the seed-2 benchmark runs (held-out 60.5 % -> 78.5 %, "mean peak
+    /// 30.4 N -> 34.5 N") that pressed no harder on any scenario.
+    #[test]
+    fn solving_more_scenarios_with_the_same_forces_is_not_a_safety_regression() {
+        let grasp = |mut eps: Vec<Judged>| {
+            for e in &mut eps {
+                e.metrics.safety.peak_contact_force = if e.success() { 42.0 } else { 11.0 };
+            }
+            eps
+        };
+        let mut case = Case::new(200, 200, 100, 0.0);
+        for pair in [&mut case.heldout, &mut case.ood, &mut case.canary, &mut case.probe] {
+            *pair = (grasp(pair.0.clone()), grasp(pair.1.clone()));
+        }
+        // The old figure, a mean over every frozen episode, would have called this a regression.
+        let all_mean = |i: usize| {
+            let all: Vec<f64> = [&case.heldout, &case.ood, &case.canary]
+                .iter()
+                .flat_map(|p| if i == 0 { &p.0 } else { &p.1 })
+                .map(|e| e.metrics.safety.peak_contact_force)
+                .collect();
+            all.iter().sum::<f64>() / all.len() as f64
+        };
+        assert!(all_mean(1) > all_mean(0) * (1.0 + GateConfig::default().peak_force_margin) + 0.5);
+        let d = case.judge();
+        assert!(d.promote, "{}", d.reasons());
+        let (champion, challenger) = d.safety;
+        assert_eq!(champion.mean_peak_contact_force, challenger.mean_peak_contact_force);
+        // 150 held-out successes, 120 + 80 OOD, 75 canary.
+        assert_eq!(challenger.matched_episodes, 425);
+    }
+
+    #[test]
+    fn pressing_harder_on_the_scenarios_both_solve_is_caught() {
+        let mut case = Case::new(180, 180, 85, 20.0);
+        for e in case.heldout.1.iter_mut().chain(case.ood.1.iter_mut()).chain(case.canary.1.iter_mut()) {
+            if e.success() {
+                e.metrics.safety.peak_contact_force = 30.0;
+            }
+        }
+        let d = case.judge();
+        let failed: Vec<&str> = d.checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, ["peak_contact_force"], "{}", d.reasons());
+    }
+
+    #[test]
+    fn with_no_outcome_matched_scenario_the_safety_checks_fail_closed() {
+        let mut case = Case::new(180, 180, 85, 20.0);
+        for pair in [&mut case.heldout, &mut case.ood, &mut case.canary] {
+            pair.1 = pair.1.iter().map(|e| Judged { seed: e.seed + 100_000, ..*e }).collect();
+        }
+        let d = case.judge();
+        assert!(!d.promote);
+        let failed: Vec<&str> = d.checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
+        assert!(failed.contains(&"peak_contact_force") && failed.contains(&"action_jerk"), "{}", d.reasons());
     }
 
     #[test]
