@@ -19,7 +19,7 @@ use regrasp_hardware::{EnvelopeConfig, Guarded, HardwareError, SafetyEnvelope};
 use regrasp_policy::config::TrainConfig;
 use regrasp_policy::eval::LoadedPolicy;
 use regrasp_policy::run::{train, RunOptions};
-use regrasp_sim::scenario::{Interval, ScenarioDistribution, ShapeKind};
+use regrasp_sim::scenario::ScenarioDistribution;
 use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::{ArmModel, EnvConfig, OutcomeKind, Scenario};
 
@@ -30,24 +30,7 @@ fn arm() -> Arc<ArmModel> {
 /// A 4 cm box about 20 cm in front of the arm, no perturbations but up to two control steps
 /// (100 ms) of action latency: the link, the firmware and the servos add some.
 fn easy() -> ScenarioDistribution {
-    let fixed = |v: f64| Interval::new(v, v);
-    ScenarioDistribution {
-        shapes: vec![ShapeKind::Box],
-        size: Interval::new(0.038, 0.042),
-        mass: fixed(0.1),
-        friction: fixed(0.9),
-        radius: Interval::new(0.195, 0.205),
-        azimuth: Interval::new(-0.05, 0.05),
-        yaw: Interval::new(-0.1, 0.1),
-        lying_probability: 0.0,
-        tool_offset: fixed(0.0),
-        tool_yaw: fixed(0.0),
-        friction_scale: fixed(1.0),
-        gripper_force_scale: fixed(1.0),
-        joint_damping_scale: fixed(1.0),
-        observation_noise: fixed(0.0),
-        action_latency_max: 2,
-    }
+    ScenarioDistribution { action_latency_max: 2, ..ScenarioDistribution::easy_box() }
 }
 
 /// The trained checkpoint's directory (trained once per test binary).

@@ -11,34 +11,12 @@ use regrasp_policy::eval::{evaluate, LoadedPolicy};
 use regrasp_policy::model::ActorCriticConfig;
 use regrasp_policy::normalizer::RunningNorm;
 use regrasp_policy::run::{latest, train, RunOptions};
-use regrasp_sim::scenario::{Interval, ScenarioDistribution, ShapeKind};
+use regrasp_sim::scenario::ScenarioDistribution;
 use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::{ArmModel, EnvConfig, ObsLayout, ACTION_DIM};
 
 fn arm() -> Arc<ArmModel> {
     Arc::new(ArmModel::default_arm().unwrap())
-}
-
-/// One 4 cm box about 20 cm in front of the arm, no perturbations: an easy scenario.
-fn easy() -> ScenarioDistribution {
-    let fixed = |v: f64| Interval::new(v, v);
-    ScenarioDistribution {
-        shapes: vec![ShapeKind::Box],
-        size: Interval::new(0.038, 0.042),
-        mass: fixed(0.1),
-        friction: fixed(0.9),
-        radius: Interval::new(0.195, 0.205),
-        azimuth: Interval::new(-0.05, 0.05),
-        yaw: Interval::new(-0.1, 0.1),
-        lying_probability: 0.0,
-        tool_offset: fixed(0.0),
-        tool_yaw: fixed(0.0),
-        friction_scale: fixed(1.0),
-        gripper_force_scale: fixed(1.0),
-        joint_damping_scale: fixed(1.0),
-        observation_noise: fixed(0.0),
-        action_latency_max: 0,
-    }
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
@@ -51,7 +29,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn a_short_training_run_on_an_easy_scenario_raises_success() {
     let arm = arm();
     let env = Arc::new(EnvConfig::default());
-    let dist = easy();
+    let dist = ScenarioDistribution::easy_box();
     let obs_dim = ObsLayout::new(arm.dof()).len();
     // Evaluation scenarios come from the held-out seed space: never trained on.
     let (h0, _) = SeedSpace::Heldout.range();
@@ -94,7 +72,7 @@ fn plain_behaviour_cloning_fits_the_demonstrations() {
     let arm = arm();
     let env = Arc::new(EnvConfig::default());
     let seeds: Vec<u64> = (0..20).map(|i| SeedSpace::training_seed(6, i)).collect();
-    let demos = collect_demos(&arm, &env, &easy(), &seeds, 0.99).unwrap();
+    let demos = collect_demos(&arm, &env, &ScenarioDistribution::easy_box(), &seeds, 0.99).unwrap();
     assert!(demos.kept >= 19 && demos.len() > 500, "{} kept, {} samples", demos.kept, demos.len());
     let obs_dim = demos.obs_dim;
     let model = ActorCriticConfig::new(obs_dim, ACTION_DIM).with_hidden(64).init(1, &burn::prelude::Device::flex());
@@ -112,7 +90,7 @@ fn tiny_config() -> TrainConfig {
     c.model.hidden = 16;
     c.ppo.minibatch = 16;
     c.ppo.epochs = 2;
-    c.distribution = easy();
+    c.distribution = ScenarioDistribution::easy_box();
     c
 }
 

@@ -432,6 +432,30 @@ impl Default for ScenarioDistribution {
 }
 
 impl ScenarioDistribution {
+    /// The easiest family: one upright box of 3.8–4.2 cm, 0.1 kg, friction 0.9, 19.5–20.5 cm
+    /// in front of the arm (±0.05 rad), turned by at most ±0.1 rad, with no perturbations.
+    /// For smoke tests and first training runs.
+    pub fn easy_box() -> Self {
+        let fixed = |v: f64| Interval::new(v, v);
+        Self {
+            shapes: vec![ShapeKind::Box],
+            size: Interval::new(0.038, 0.042),
+            mass: fixed(0.1),
+            friction: fixed(0.9),
+            radius: Interval::new(0.195, 0.205),
+            azimuth: Interval::new(-0.05, 0.05),
+            yaw: Interval::new(-0.1, 0.1),
+            lying_probability: 0.0,
+            tool_offset: fixed(0.0),
+            tool_yaw: fixed(0.0),
+            friction_scale: fixed(1.0),
+            gripper_force_scale: fixed(1.0),
+            joint_damping_scale: fixed(1.0),
+            observation_noise: fixed(0.0),
+            action_latency_max: 0,
+        }
+    }
+
     /// Checks the ranges; the error names the field.
     pub fn validate(&self, src: &str) -> Result<()> {
         if self.shapes.is_empty() {
