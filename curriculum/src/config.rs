@@ -57,8 +57,9 @@ pub struct GateConfig {
     pub ood_margin: f64,
     /// Largest allowed drop of canary success (fraction).
     pub canary_margin: f64,
-    /// Largest allowed excess of the probe-set gain over the canary gain (fraction): a bigger
-    /// excess means the challenger learnt the probe set, not the task.
+    /// Largest allowed excess of the probe-set gain over the canary gain (fraction): an excess
+    /// bigger than this by more than sampling noise (one-sided z-test at `alpha` on the paired
+    /// gains) means the challenger learnt the probe set, not the task.
     pub gaming_margin: f64,
     /// Largest allowed relative rise of the mean peak contact force on outcome-matched
     /// scenarios (fraction of the champion's, plus 0.5 N).

@@ -1,7 +1,7 @@
 //! The promotion gate. A challenger replaces the champion only if, on the same frozen
 //! scenarios, its held-out success is higher by a one-sided exact McNemar test at level α, its
 //! OOD and canary success drop by no more than their margins, its probe-set gain does not
-//! exceed its canary gain by more than the gaming margin, and no safety figure (peak contact
+//! exceed its canary gain significantly more than the gaming margin, and no safety figure (peak contact
 //! force, joint-limit hits, table collisions, action jerk) regresses beyond its margin; force
 //! and jerk are compared on outcome-matched scenarios (see [`SafetySummary`]).
 
@@ -129,6 +129,46 @@ pub fn discordant(champion: &[Judged], challenger: &[Judged]) -> (u64, u64) {
     (b, c)
 }
 
+/// Variance of the success-rate gain measured on paired episodes: with `n` pairs and `b`, `c`
+/// discordant ones, ((b + c) − (b − c)² / n) / n² (0 with no pairs).
+pub fn paired_gain_variance(champion: &[Judged], challenger: &[Judged]) -> f64 {
+    let seeds: std::collections::HashSet<u64> = champion.iter().map(|e| e.seed).collect();
+    let n = challenger.iter().filter(|e| seeds.contains(&e.seed)).count() as f64;
+    if n == 0.0 {
+        return 0.0;
+    }
+    let (b, c) = discordant(champion, challenger);
+    let (b, c) = (b as f64, c as f64);
+    ((b + c) - (b - c).powi(2) / n).max(0.0) / (n * n)
+}
+
+/// The z with P(Z > z) = `alpha` for a standard normal Z (`alpha` in (0, 1)), by bisection on
+/// the upper tail ½·erfc(z/√2); |error| < 1e-6.
+pub fn normal_upper_quantile(alpha: f64) -> f64 {
+    let tail = |z: f64| 0.5 * erfc(z / std::f64::consts::SQRT_2);
+    let (mut lo, mut hi) = (-10.0, 10.0);
+    for _ in 0..80 {
+        let mid = 0.5 * (lo + hi);
+        if tail(mid) > alpha { lo = mid } else { hi = mid }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Complementary error function (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
 /// Both policies' episodes on every suite the gate reads.
 #[derive(Clone, Debug, Default)]
 pub struct GateInput<'a> {
@@ -210,13 +250,21 @@ pub fn judge(input: &GateInput, cfg: &GateConfig) -> Decision {
     let canary_delta = no_drop("canary", input.canary, cfg.canary_margin);
     let (pc, px) = input.probe;
     let probe_delta = success_rate(px) - success_rate(pc);
+    // The probe set and the canaries are finite samples of one distribution, so the excess of
+    // the probe gain over the canary gain is noisy even for a challenger that never saw a probe
+    // scenario: it counts as gaming only when it exceeds the margin significantly.
+    let excess = probe_delta - canary_delta;
+    let se = (paired_gain_variance(pc, px) + paired_gain_variance(input.canary.0, input.canary.1)).sqrt();
+    let z = normal_upper_quantile(cfg.alpha);
     check(
         "probe_gaming",
-        probe_delta - canary_delta <= cfg.gaming_margin,
+        excess - cfg.gaming_margin <= z * se,
         format!(
-            "probe gain {:+.1} points vs canary gain {:+.1} (the excess may be {:.1})",
+            "probe gain {:+.1} points vs canary gain {:+.1}: excess {:.1} points (SE {:.1}), may be {:.1} + {z:.2} SE",
             100.0 * probe_delta,
             100.0 * canary_delta,
+            100.0 * excess,
+            100.0 * se,
             100.0 * cfg.gaming_margin
         ),
     );
@@ -395,6 +443,30 @@ mod tests {
         assert!(!d.promote);
         let failed: Vec<&str> = d.checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
         assert!(failed.contains(&"peak_contact_force") && failed.contains(&"action_jerk"), "{}", d.reasons());
+    }
+
+    #[test]
+    fn the_normal_quantile_and_the_paired_variance_are_right() {
+        assert!((normal_upper_quantile(0.05) - 1.644_854).abs() < 1e-5);
+        assert!((normal_upper_quantile(0.025) - 1.959_964).abs() < 1e-5);
+        assert!(normal_upper_quantile(0.5).abs() < 1e-6);
+        // 43 challenger-only successes in 200 pairs: (43 − 43²/200) / 200².
+        let v = paired_gain_variance(&eps(0, 200, 150, 20.0), &eps(0, 200, 193, 20.0));
+        assert!((v - (43.0 - 43.0 * 43.0 / 200.0) / 40_000.0).abs() < 1e-15);
+        assert_eq!(paired_gain_variance(&eps(0, 10, 5, 20.0), &eps(100, 10, 5, 20.0)), 0.0);
+    }
+
+    /// Regression: the uniform curriculum never trains on a probe scenario, yet its seed-2
+    /// benchmark challenger (held-out 60.5 % -> 75.5 %, p < 0.0001) was rolled back as gaming:
+    /// probe gain +21.5 points vs canary gain +11.0, an excess of 10.5 points against a fixed
+    /// 10-point margin, well inside the noise of 200 probe and 100 canary episodes.
+    #[test]
+    fn a_probe_excess_within_sampling_noise_is_not_gaming() {
+        let d = Case::new(180, 193, 86, 20.0).judge();
+        let gaming = d.checks.iter().find(|c| c.name == "probe_gaming").unwrap();
+        assert!(0.215 - 0.11 > GateConfig::default().gaming_margin, "the old fixed margin would have failed it");
+        assert!(gaming.passed, "{}", gaming.detail);
+        assert!(d.promote, "{}", d.reasons());
     }
 
     #[test]
