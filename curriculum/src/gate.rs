@@ -132,13 +132,12 @@ pub fn discordant(champion: &[Judged], challenger: &[Judged]) -> (u64, u64) {
 /// Variance of the success-rate gain measured on paired episodes: with `n` pairs and `b`, `c`
 /// discordant ones, ((b + c) − (b − c)² / n) / n² (0 with no pairs).
 pub fn paired_gain_variance(champion: &[Judged], challenger: &[Judged]) -> f64 {
-    let seeds: std::collections::HashSet<u64> = champion.iter().map(|e| e.seed).collect();
-    let n = challenger.iter().filter(|e| seeds.contains(&e.seed)).count() as f64;
-    if n == 0.0 {
+    let g = PairedGain::of(champion, challenger);
+    if g.pairs == 0 {
         return 0.0;
     }
-    let (b, c) = discordant(champion, challenger);
-    let (b, c) = (b as f64, c as f64);
+    let n = g.pairs as f64;
+    let (b, c) = (g.discordant.0 as f64, g.discordant.1 as f64);
     ((b + c) - (b - c).powi(2) / n).max(0.0) / (n * n)
 }
 
@@ -167,6 +166,48 @@ fn erfc(x: f64) -> f64 {
                             + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// The success gain of one policy over another on paired episodes (same scenarios), with its
+/// 95 % interval and one-sided exact McNemar p-value.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PairedGain {
+    /// Pairs compared.
+    pub pairs: u64,
+    /// Discordant pairs: (only the second policy succeeded, only the first did).
+    pub discordant: (u64, u64),
+    /// Success gain of the second policy (fraction, (b − c) / n).
+    pub gain: f64,
+    /// 95 % interval of the gain (normal approximation with the paired variance).
+    pub ci95: (f64, f64),
+    /// One-sided exact McNemar p-value of "the second policy is better".
+    pub p_value: f64,
+}
+
+impl PairedGain {
+    /// From the counts: `pairs` pairs of which `b` only the second and `c` only the first
+    /// policy solved.
+    pub fn from_counts(pairs: u64, b: u64, c: u64) -> Self {
+        let n = pairs.max(1) as f64;
+        let gain = (b as f64 - c as f64) / n;
+        let var = ((b + c) as f64 - (b as f64 - c as f64).powi(2) / n).max(0.0) / (n * n);
+        let half = 1.959_964 * var.sqrt();
+        Self { pairs, discordant: (b, c), gain, ci95: (gain - half, gain + half), p_value: mcnemar_p(b, c) }
+    }
+
+    /// `second` against `first`, paired by scenario seed.
+    pub fn of(first: &[Judged], second: &[Judged]) -> Self {
+        let seeds: std::collections::HashSet<u64> = first.iter().map(|e| e.seed).collect();
+        let pairs = second.iter().filter(|e| seeds.contains(&e.seed)).count() as u64;
+        let (b, c) = discordant(first, second);
+        Self::from_counts(pairs, b, c)
+    }
+
+    /// Several independent comparisons (e.g. one per seed) pooled by summing their counts.
+    pub fn pooled(parts: &[PairedGain]) -> Self {
+        let sum = |f: fn(&PairedGain) -> u64| parts.iter().map(f).sum::<u64>();
+        Self::from_counts(sum(|g| g.pairs), sum(|g| g.discordant.0), sum(|g| g.discordant.1))
+    }
 }
 
 /// Both policies' episodes on every suite the gate reads.
@@ -454,6 +495,23 @@ mod tests {
         let v = paired_gain_variance(&eps(0, 200, 150, 20.0), &eps(0, 200, 193, 20.0));
         assert!((v - (43.0 - 43.0 * 43.0 / 200.0) / 40_000.0).abs() < 1e-15);
         assert_eq!(paired_gain_variance(&eps(0, 10, 5, 20.0), &eps(100, 10, 5, 20.0)), 0.0);
+    }
+
+    #[test]
+    fn a_paired_gain_has_its_interval_p_value_and_pools_by_counts() {
+        let g = PairedGain::of(&eps(0, 200, 150, 20.0), &eps(0, 200, 175, 20.0));
+        assert_eq!((g.pairs, g.discordant), (200, (25, 0)));
+        assert!((g.gain - 0.125).abs() < 1e-12);
+        let half = 1.959_964 * ((25.0 - 625.0 / 200.0) / 40_000.0f64).sqrt();
+        assert!((g.ci95.0 - (0.125 - half)).abs() < 1e-12 && (g.ci95.1 - (0.125 + half)).abs() < 1e-12);
+        assert_eq!(g.p_value, mcnemar_p(25, 0));
+        // The reverse comparison is the mirror image.
+        let r = PairedGain::of(&eps(0, 200, 175, 20.0), &eps(0, 200, 150, 20.0));
+        assert_eq!(r.discordant, (0, 25));
+        assert!((r.ci95.0 + g.ci95.1).abs() < 1e-12);
+        let pooled = PairedGain::pooled(&[g, r, PairedGain::from_counts(100, 3, 1)]);
+        assert_eq!((pooled.pairs, pooled.discordant), (500, (28, 26)));
+        assert!((pooled.gain - 2.0 / 500.0).abs() < 1e-12);
     }
 
     /// Regression: the uniform curriculum never trains on a probe scenario, yet its seed-2

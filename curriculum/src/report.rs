@@ -14,6 +14,7 @@ use crate::archive::FailureArchive;
 use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
 use crate::ledger::{EvaluationRow, Ledger};
+use crate::gate::{Judged, PairedGain};
 
 /// A policy's frozen-suite results.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -83,6 +84,9 @@ pub struct RunReport {
     pub champion: Option<String>,
     /// Its held-out and OOD results.
     pub final_result: Option<(SuiteResult, SuiteResult)>,
+    /// Its held-out and OOD episodes (for paired comparisons between runs).
+    #[serde(skip)]
+    pub final_episodes: Option<(Vec<Judged>, Vec<Judged>)>,
     /// Why it stopped, if it did.
     pub stop_reason: Option<String>,
     /// The uniform ablation, when found.
@@ -188,6 +192,13 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         Some(h) => pair(h)?.map(|t| (t.0, t.1)),
         None => None,
     };
+    let final_episodes = match &champion {
+        Some(h) => match (ledger.evaluation(h, "heldout")?, ledger.evaluation(h, "ood")?) {
+            (Some(hr), Some(or)) => Some((ledger.judged(hr.id)?, ledger.judged(or.id)?)),
+            _ => None,
+        },
+        None => None,
+    };
     Ok(RunReport {
         run: dir.into(),
         curriculum: cfg.curriculum.name().into(),
@@ -198,6 +209,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         generations: lines,
         champion,
         final_result,
+        final_episodes,
         stop_reason: ledger.meta("stop_reason")?,
         baseline: None,
     })
@@ -374,15 +386,17 @@ pub struct ComparedRun {
 }
 
 /// Several runs side by side: each run, the mean per curriculum, and per seed the targeted
-/// minus uniform difference where both ran.
+/// minus uniform difference where both ran, paired on the same frozen scenarios.
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
     /// Every run.
     pub runs: Vec<ComparedRun>,
     /// Curriculum → (runs, mean held-out, mean OOD) of the final champions.
     pub means: BTreeMap<String, (usize, f64, f64)>,
-    /// Seed → (held-out, OOD) of targeted minus uniform.
-    pub paired: BTreeMap<u64, (f64, f64)>,
+    /// Seed → held-out and OOD gain of the targeted final champion over the uniform one.
+    pub paired: BTreeMap<u64, (PairedGain, PairedGain)>,
+    /// Those gains pooled over the seeds (summed counts).
+    pub pooled: Option<(PairedGain, PairedGain)>,
 }
 
 /// Compares finished or unfinished runs.
@@ -403,26 +417,30 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
         })
         .collect();
     let mut sums: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
-    let mut by_seed: BTreeMap<(u64, String), (f64, f64)> = BTreeMap::new();
     for c in &runs {
         if let Some((h, o)) = &c.final_result {
             let e = sums.entry(c.curriculum.clone()).or_default();
             e.0 += 1;
             e.1 += h.success_rate;
             e.2 += o.success_rate;
-            by_seed.insert((c.seed, c.curriculum.clone()), (h.success_rate, o.success_rate));
         }
     }
     let means = sums.into_iter().map(|(k, (n, h, o))| (k, (n, h / n as f64, o / n as f64))).collect();
+    let finals = |mode: CurriculumMode| -> BTreeMap<u64, &(Vec<Judged>, Vec<Judged>)> {
+        reports.iter().filter(|r| r.curriculum == mode.name()).filter_map(|r| Some((r.seed, r.final_episodes.as_ref()?))).collect()
+    };
+    let uniform = finals(CurriculumMode::Uniform);
     let mut paired = BTreeMap::new();
-    for ((seed, mode), (h, o)) in &by_seed {
-        if mode == CurriculumMode::Targeted.name() {
-            if let Some((uh, uo)) = by_seed.get(&(*seed, CurriculumMode::Uniform.name().to_string())) {
-                paired.insert(*seed, (h - uh, o - uo));
-            }
+    for (seed, (th, to)) in finals(CurriculumMode::Targeted) {
+        if let Some((uh, uo)) = uniform.get(&seed) {
+            paired.insert(seed, (PairedGain::of(uh, th), PairedGain::of(uo, to)));
         }
     }
-    Comparison { runs, means, paired }
+    let pooled = (!paired.is_empty()).then(|| {
+        let (h, o): (Vec<PairedGain>, Vec<PairedGain>) = paired.values().copied().unzip();
+        (PairedGain::pooled(&h), PairedGain::pooled(&o))
+    });
+    Comparison { runs, means, paired, pooled }
 }
 
 /// A comparison as text.
@@ -451,16 +469,91 @@ pub fn render_comparison(c: &Comparison) -> String {
     for (mode, (n, h, o)) in &c.means {
         s.push_str(&format!("mean of {n} {mode} runs: held-out {:.1}%, OOD {:.1}%\n", 100.0 * h, 100.0 * o));
     }
-    if !c.paired.is_empty() {
-        let wins_h = c.paired.values().filter(|d| d.0 > 0.0).count();
-        let wins_o = c.paired.values().filter(|d| d.1 > 0.0).count();
-        for (seed, (dh, dout)) in &c.paired {
-            s.push_str(&format!("seed {seed}: targeted − uniform = held-out {:+.1} points, OOD {:+.1} points\n", 100.0 * dh, 100.0 * dout));
+    let gain = |g: &PairedGain| {
+        format!(
+            "{:+.1} points [{:+.1}, {:+.1}] (discordant {}:{}, p = {:.4})",
+            100.0 * g.gain,
+            100.0 * g.ci95.0,
+            100.0 * g.ci95.1,
+            g.discordant.0,
+            g.discordant.1,
+            g.p_value
+        )
+    };
+    if let Some((ph, po)) = &c.pooled {
+        s.push_str("targeted − uniform, final champions paired on the same frozen scenarios (95 % interval; one-sided McNemar p):
+");
+        for (seed, (h, o)) in &c.paired {
+            s.push_str(&format!("  seed {seed}: held-out {}, OOD {}
+", gain(h), gain(o)));
         }
+        s.push_str(&format!("  pooled over {} seeds: held-out {}, OOD {}
+", c.paired.len(), gain(ph), gain(po)));
+        let wins_h = c.paired.values().filter(|d| d.0.gain > 0.0).count();
+        let wins_o = c.paired.values().filter(|d| d.1.gain > 0.0).count();
         s.push_str(&format!(
             "targeted beats uniform on held-out in {wins_h} of {n} seeds, on OOD in {wins_o} of {n}\n",
             n = c.paired.len()
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regrasp_policy::eval::EpisodeMetrics;
+    use regrasp_sim::OutcomeKind;
+
+    /// A finished run whose final champion solved the first `heldout` of 200 held-out and the
+    /// first `ood` of 200 OOD scenarios.
+    fn run(curriculum: CurriculumMode, seed: u64, heldout: u64, ood: u64) -> RunReport {
+        let eps = |first: u64, solved: u64| -> Vec<Judged> {
+            (0..200)
+                .map(|i| Judged {
+                    seed: first + i,
+                    outcome: if i < solved { OutcomeKind::Success } else { OutcomeKind::Timeout },
+                    metrics: EpisodeMetrics::default(),
+                })
+                .collect()
+        };
+        let result = |solved: u64| SuiteResult { success_rate: solved as f64 / 200.0, ci95: [0.0, 1.0], episodes: 200 };
+        RunReport {
+            run: PathBuf::from(format!("runs/{}-s{seed}", curriculum.name())),
+            curriculum: curriculum.name().into(),
+            seed,
+            generation_env_steps: 1000,
+            warm_start_env_steps: 0,
+            initial: None,
+            generations: Vec::new(),
+            champion: Some("c".into()),
+            final_result: Some((result(heldout), result(ood))),
+            final_episodes: Some((eps(0, heldout), eps(1000, ood))),
+            stop_reason: Some("budget".into()),
+            baseline: None,
+        }
+    }
+
+    #[test]
+    fn runs_are_compared_per_seed_on_paired_scenarios_and_pooled() {
+        use CurriculumMode::{Targeted, Uniform};
+        let c = compare(&[
+            run(Targeted, 0, 180, 140),
+            run(Uniform, 0, 170, 150),
+            run(Targeted, 1, 160, 120),
+            run(Uniform, 1, 160, 110),
+            run(Targeted, 2, 150, 100), // no uniform run of seed 2: not paired
+        ]);
+        assert_eq!(c.paired.keys().copied().collect::<Vec<_>>(), [0, 1]);
+        let (h0, o0) = c.paired[&0];
+        assert_eq!((h0.discordant, o0.discordant), ((10, 0), (0, 10)));
+        assert!((h0.gain - 0.05).abs() < 1e-12 && (o0.gain + 0.05).abs() < 1e-12);
+        let (ph, po) = c.pooled.unwrap();
+        assert_eq!((ph.pairs, ph.discordant, po.discordant), (400, (10, 0), (10, 10)));
+        assert!(ph.ci95.0 > 0.0 && po.ci95.0 < 0.0 && po.ci95.1 > 0.0);
+        assert_eq!(c.means["targeted"].0, 3);
+        let text = render_comparison(&c);
+        assert!(text.contains("pooled over 2 seeds: held-out +2.5 points"), "{text}");
+        assert!(text.contains("targeted beats uniform on held-out in 1 of 2 seeds, on OOD in 1 of 2"), "{text}");
+    }
 }
