@@ -33,4 +33,9 @@ for s in "${seeds[@]}"; do
     fi
   done
 done
+# Each run's report again, now that every ablation exists: a targeted run's plot draws its
+# uniform ablation beside it only when that run had finished.
+for r in "${runs[@]}"; do
+  "$bin" report "$r" > /dev/null
+done
 "$bin" report "${runs[@]}"
