@@ -129,18 +129,6 @@ pub fn discordant(champion: &[Judged], challenger: &[Judged]) -> (u64, u64) {
     (b, c)
 }
 
-/// Variance of the success-rate gain measured on paired episodes: with `n` pairs and `b`, `c`
-/// discordant ones, ((b + c) − (b − c)² / n) / n² (0 with no pairs).
-pub fn paired_gain_variance(champion: &[Judged], challenger: &[Judged]) -> f64 {
-    let g = PairedGain::of(champion, challenger);
-    if g.pairs == 0 {
-        return 0.0;
-    }
-    let n = g.pairs as f64;
-    let (b, c) = (g.discordant.0 as f64, g.discordant.1 as f64);
-    ((b + c) - (b - c).powi(2) / n).max(0.0) / (n * n)
-}
-
 /// The z with P(Z > z) = `alpha` for a standard normal Z (`alpha` in (0, 1)), by bisection on
 /// the upper tail ½·erfc(z/√2); |error| < 1e-6.
 pub fn normal_upper_quantile(alpha: f64) -> f64 {
@@ -188,11 +176,22 @@ impl PairedGain {
     /// From the counts: `pairs` pairs of which `b` only the second and `c` only the first
     /// policy solved.
     pub fn from_counts(pairs: u64, b: u64, c: u64) -> Self {
-        let n = pairs.max(1) as f64;
-        let gain = (b as f64 - c as f64) / n;
-        let var = ((b + c) as f64 - (b as f64 - c as f64).powi(2) / n).max(0.0) / (n * n);
-        let half = 1.959_964 * var.sqrt();
-        Self { pairs, discordant: (b, c), gain, ci95: (gain - half, gain + half), p_value: mcnemar_p(b, c) }
+        let gain = (b as f64 - c as f64) / pairs.max(1) as f64;
+        let mut g = Self { pairs, discordant: (b, c), gain, ci95: (gain, gain), p_value: mcnemar_p(b, c) };
+        let half = 1.959_964 * g.variance().sqrt();
+        g.ci95 = (gain - half, gain + half);
+        g
+    }
+
+    /// Variance of the gain: with n pairs and b, c discordant, ((b + c) − (b − c)² / n) / n²
+    /// (0 with no pairs).
+    pub fn variance(&self) -> f64 {
+        if self.pairs == 0 {
+            return 0.0;
+        }
+        let n = self.pairs as f64;
+        let (b, c) = (self.discordant.0 as f64, self.discordant.1 as f64);
+        ((b + c) - (b - c).powi(2) / n).max(0.0) / (n * n)
     }
 
     /// `second` against `first`, paired by scenario seed.
@@ -295,7 +294,7 @@ pub fn judge(input: &GateInput, cfg: &GateConfig) -> Decision {
     // the probe gain over the canary gain is noisy even for a challenger that never saw a probe
     // scenario: it counts as gaming only when it exceeds the margin significantly.
     let excess = probe_delta - canary_delta;
-    let se = (paired_gain_variance(pc, px) + paired_gain_variance(input.canary.0, input.canary.1)).sqrt();
+    let se = (PairedGain::of(pc, px).variance() + PairedGain::of(input.canary.0, input.canary.1).variance()).sqrt();
     let z = normal_upper_quantile(cfg.alpha);
     check(
         "probe_gaming",
@@ -492,9 +491,9 @@ mod tests {
         assert!((normal_upper_quantile(0.025) - 1.959_964).abs() < 1e-5);
         assert!(normal_upper_quantile(0.5).abs() < 1e-6);
         // 43 challenger-only successes in 200 pairs: (43 − 43²/200) / 200².
-        let v = paired_gain_variance(&eps(0, 200, 150, 20.0), &eps(0, 200, 193, 20.0));
+        let v = PairedGain::of(&eps(0, 200, 150, 20.0), &eps(0, 200, 193, 20.0)).variance();
         assert!((v - (43.0 - 43.0 * 43.0 / 200.0) / 40_000.0).abs() < 1e-15);
-        assert_eq!(paired_gain_variance(&eps(0, 10, 5, 20.0), &eps(100, 10, 5, 20.0)), 0.0);
+        assert_eq!(PairedGain::of(&eps(0, 10, 5, 20.0), &eps(100, 10, 5, 20.0)).variance(), 0.0);
     }
 
     #[test]
