@@ -3,7 +3,7 @@
 # at the same env-step budget, over several seeds (default 0 1 2), then one comparison table.
 # About 20 minutes per run on 2 cores, so about 2 hours for the default 3 seeds.
 #   scripts/benchmark-improve.sh [SEED...]
-# Finished runs are kept; an interrupted run is resumed. IMPROVE_ARGS adds flags to every
+# Existing runs are resumed (a finished one is left as it is). IMPROVE_ARGS adds flags to every
 # `improve` (e.g. IMPROVE_ARGS=--no-record: no rerun recordings; results are the same).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +22,9 @@ for s in "${seeds[@]}"; do
   for c in targeted uniform; do
     out="runs/improve-$c-s$s"
     runs+=("$out")
-    if [ -f "$out/report.txt" ]; then
-      echo "== $out: done"
-    elif [ -f "$out/ledger.sqlite" ]; then
+    if [ -f "$out/ledger.sqlite" ]; then
+      # Resuming a finished run changes nothing, unless IMPROVE_ARGS raises its budget
+      # (--generations N): then it continues exactly as a start with that budget would have.
       echo "== $out: resuming"
       "$bin" improve --out "$out" --resume ${IMPROVE_ARGS:-} > /dev/null
     else

@@ -143,10 +143,11 @@ struct ImproveArgs {
     /// Run seed (overrides the config's).
     #[arg(long)]
     seed: Option<u64>,
-    /// Generations at most (overrides the config's max_generations).
+    /// Generations at most (overrides the config's max_generations; with --resume, raises or
+    /// lowers the stored run's budget).
     #[arg(long)]
     generations: Option<u32>,
-    /// Continue the run in OUT (its stored config is used).
+    /// Continue the run in OUT (its stored config is used; only --generations may change it).
     #[arg(long)]
     resume: bool,
     /// Stop after deciding this many generations in this invocation (for crash drills).
@@ -684,6 +685,14 @@ fn main() -> Result<()> {
 
 fn improve(a: ImproveArgs) -> Result<()> {
     use regrasp_curriculum::{improve, CurriculumMode, ImproveConfig, ImproveEvent, ImproveOptions};
+    if a.resume {
+        // A resumed run keeps its stored config; an override would be silently ignored.
+        for (given, flag) in [(a.config.is_some(), "--config"), (a.seed.is_some(), "--seed"), (a.curriculum.is_some(), "--curriculum")] {
+            if given {
+                bail!("{flag} cannot be given with --resume: a resumed run keeps the config stored in its ledger (only --generations, its budget, can change)");
+            }
+        }
+    }
     let mut cfg = match &a.config {
         Some(p) => ImproveConfig::from_path(p)?,
         None => ImproveConfig::default(),
@@ -700,7 +709,7 @@ fn improve(a: ImproveArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/improve-{}-s{}", cfg.curriculum.name(), cfg.seed)));
     let arm = load_arm(&a.arm, &a.arm_profile)?;
     let start = Instant::now();
-    let opts = ImproveOptions { resume: a.resume, max_generations_now: a.stop_after };
+    let opts = ImproveOptions { resume: a.resume, max_generations_now: a.stop_after, max_generations: a.generations.filter(|_| a.resume) };
     let mut last_decile: Option<(u32, u64)> = None;
     // The improve loop knows nothing of rerun: its events are recorded here.
     let rec = a.record.recorder(&format!("improve {}", out.display()), &fresh_rrd(&out.join("rerun"), "improve"))?;

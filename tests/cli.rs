@@ -213,8 +213,11 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
     ];
     let mut kills = 0;
     for (i, trigger) in triggers.iter().enumerate() {
-        let mut args = vec!["improve", "--config", "examples/improve-smoke.toml", "--out", crashed.to_str().unwrap()];
-        if i > 0 {
+        // The first start names the config; a resume reads it from the ledger.
+        let mut args = vec!["improve", "--out", crashed.to_str().unwrap()];
+        if i == 0 {
+            args.extend(["--config", "examples/improve-smoke.toml"]);
+        } else {
             args.push("--resume");
         }
         let log = base.join(format!("stderr-{i}.txt"));
@@ -246,6 +249,10 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
     let o = regrasp(&["improve", "--out", crashed.to_str().unwrap(), "--resume"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(improve_outcome(&crashed), improve_outcome(&straight));
+    // A resume keeps the stored config: an override other than the budget is refused, not ignored.
+    let o = regrasp(&["improve", "--out", crashed.to_str().unwrap(), "--resume", "--seed", "1"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--seed cannot be given with --resume"), "{}", String::from_utf8_lossy(&o.stderr));
 
     // The report verb reads both runs; a directory without a ledger is a clear error.
     let o = regrasp(&["report", crashed.to_str().unwrap(), "--json"]);

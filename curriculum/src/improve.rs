@@ -172,6 +172,11 @@ pub struct ImproveOptions {
     pub resume: bool,
     /// Stop after deciding this many generations in this invocation (tests, crash drills).
     pub max_generations_now: Option<u32>,
+    /// With `resume`: the run's budget becomes this many generations (raised to continue a run
+    /// its budget stopped, or lowered). The budget only decides when the loop stops, so an
+    /// extended run is the run a start with this budget would have made; nothing else of the
+    /// stored config can change on resume.
+    pub max_generations: Option<u32>,
 }
 
 struct Run<'a> {
@@ -426,7 +431,7 @@ pub fn improve(
         drop(l);
         std::fs::rename(&fresh, &ledger_path).map_err(io(&ledger_path))?;
     }
-    let ledger = Ledger::open(&ledger_path)?;
+    let mut ledger = Ledger::open(&ledger_path)?;
     let cfg = if opts.resume {
         let text = ledger.meta("config")?.ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no config recorded".into() })?;
         let stored = ImproveConfig::parse(&text, &format!("{} (stored config)", ledger_path.display()))?;
@@ -437,7 +442,17 @@ pub fn improve(
                 message: format!("the run was made for arm {stored_arm}, not this arm {arm_hash}"),
             });
         }
-        stored
+        match opts.max_generations {
+            Some(g) if g != stored.max_generations => {
+                let mut changed = stored.clone();
+                changed.max_generations = g;
+                changed.validate("--generations on resume")?;
+                // The old stop reason no longer holds; the loop records the new one.
+                ledger.set_budget(&changed.to_toml())?;
+                changed
+            }
+            _ => stored,
+        }
     } else {
         cfg
     };

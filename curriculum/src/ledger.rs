@@ -204,6 +204,18 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// Replaces the stored config by `config_toml` (a changed budget) and forgets the stop
+    /// reason, in one transaction.
+    pub fn set_budget(&mut self, config_toml: &str) -> Result<()> {
+        let path = self.path.clone();
+        let e = |source| CurriculumError::Ledger { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        tx.execute("INSERT INTO meta (key, value) VALUES ('config', ?1) ON CONFLICT (key) DO UPDATE SET value = ?1", [config_toml])
+            .map_err(e)?;
+        tx.execute("DELETE FROM meta WHERE key = 'stop_reason'", []).map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
     /// Records a checkpoint (idempotent).
     pub fn record_checkpoint(&self, hash: &str, parent: Option<&str>, stage: &str, env_steps: u64, path: &str) -> Result<()> {
         self.conn

@@ -1,6 +1,7 @@
 //! The generation loop end to end on the smoke config (examples/improve-smoke.toml): it runs
 //! every stage, keeps frozen scenarios out of training, records every decision, and an
-//! interrupted run resumed later ends exactly like an uninterrupted one.
+//! interrupted run resumed later ends exactly like an uninterrupted one, and so does a run
+//! whose budget is raised on resume.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -109,8 +110,23 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     assert_eq!(first.generations, 1);
     assert_eq!(first.stop_reason, None);
     // (A kill -9 in the middle of a generation is drilled in the CLI tests.)
-    improve(cfg, arm(), &interrupted, ImproveOptions { resume: true, ..Default::default() }, &mut |_| {}).unwrap();
+    improve(cfg.clone(), arm(), &interrupted, ImproveOptions { resume: true, ..Default::default() }, &mut |_| {}).unwrap();
     assert_eq!(outcome(&interrupted), outcome(&straight));
+
+    // A run its budget stopped after one generation, resumed with a budget of two, is the run a
+    // start with two would have made (the budget only decides when to stop).
+    let short = tmp("short");
+    let one = improve(ImproveConfig { max_generations: 1, ..cfg.clone() }, arm(), &short, ImproveOptions::default(), &mut |_| {}).unwrap();
+    assert!(one.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget: 1 ")), "{:?}", one.stop_reason);
+    let extend = ImproveOptions { resume: true, max_generations: Some(cfg.max_generations), ..Default::default() };
+    let two = improve(cfg.clone(), arm(), &short, extend, &mut |_| {}).unwrap();
+    assert_eq!(two.generations, 2);
+    assert!(two.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget: 2 ")), "{:?}", two.stop_reason);
+    assert_eq!(outcome(&short), outcome(&straight));
+    let l = Ledger::open(&short.join("ledger.sqlite")).unwrap();
+    let stored = ImproveConfig::parse(&l.meta("config").unwrap().unwrap(), "stored").unwrap();
+    assert_eq!(stored, cfg, "the stored config is the extended one, nothing else changed");
+    assert_eq!(l.meta("stop_reason").unwrap(), two.stop_reason);
 }
 
 #[test]
