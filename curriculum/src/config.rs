@@ -115,7 +115,7 @@ pub struct GeneratorsConfig {
     pub boundary_step: f64,
     /// Boundary: widen an edge whose success is at least this.
     pub boundary_widen_above: f64,
-    /// Boundary: narrow an edge whose success is below this.
+    /// Boundary: move an edge back in (never inside the base range) whose success is below this.
     pub boundary_narrow_below: f64,
     /// Mutate: variants per failed scenario.
     pub mutate_per_failure: usize,

@@ -263,8 +263,10 @@ pub fn boundary_probes(d: &ScenarioDistribution, seed: u64, per_edge: usize) -> 
 
 /// `boundary`: moves each parameter's ends by the probe success there: an end whose success
 /// is at least `boundary_widen_above` moves out by `boundary_step` × the base width (not past
-/// the hard limits); one below `boundary_narrow_below` moves in (never inside the middle of
-/// the base range). A move that makes the distribution invalid is not made. Returns the new
+/// the hard limits); one below `boundary_narrow_below` moves back in, but never inside the base
+/// range: as in ADR, the randomisation only grows from the task's own ranges, and narrowing
+/// takes back what was grown (a narrower range would train on less of the task, and on less of
+/// its hardest part). A move that makes the distribution invalid is not made. Returns the new
 /// distribution and the success per edge it saw.
 pub fn boundary(
     current: &ScenarioDistribution,
@@ -286,7 +288,6 @@ pub fn boundary(
         let rate = wins as f64 / n as f64;
         let b = p.interval(base);
         let step = cfg.boundary_step * (b.hi - b.lo);
-        let mid = 0.5 * (b.lo + b.hi);
         let (hard_lo, hard_hi) = p.hard_limits();
         let mut trial = next.clone();
         let iv = p.interval_mut(&mut trial);
@@ -298,8 +299,8 @@ pub fn boundary(
             continue;
         };
         match side {
-            Side::Lo => iv.lo = (iv.lo - outward * step).clamp(hard_lo, mid),
-            Side::Hi => iv.hi = (iv.hi + outward * step).clamp(mid, hard_hi),
+            Side::Lo => iv.lo = (iv.lo - outward * step).min(b.lo).max(hard_lo),
+            Side::Hi => iv.hi = (iv.hi + outward * step).max(b.hi).min(hard_hi),
         }
         if trial.validate("boundary").is_ok() {
             next = trial;
@@ -385,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn boundary_widens_easy_edges_and_narrows_hard_ones() {
+    fn boundary_widens_easy_edges_and_takes_back_hard_widenings() {
         let base = ScenarioDistribution::default();
         let cfg = GeneratorsConfig::default();
         // Mass: every probe at the heavy end succeeded; friction: every probe at the slippery end failed.
@@ -394,11 +395,22 @@ mod tests {
         probes.extend(vec![(Param::Radius, Side::Hi, true), (Param::Radius, Side::Hi, true), (Param::Radius, Side::Hi, false)]);
         let (next, seen) = boundary(&base, &base, &probes, &cfg);
         assert!(next.mass.hi > base.mass.hi, "mass hi {} not widened", next.mass.hi);
-        assert!(next.friction.lo > base.friction.lo, "friction lo {} not narrowed", next.friction.lo);
         assert_eq!(next.radius, base.radius, "a 67 % edge stays");
         assert_eq!(next.size, base.size, "an unprobed edge stays");
         assert_eq!(seen[&(Param::Mass, Side::Hi)], (6, 6));
         next.validate("next").unwrap();
+        // Regression: a hard edge of the base range is never narrowed inside it (it used to move
+        // in as far as the middle, so the boundary share trained on less of the task than
+        // uniform, and on less of its hardest part).
+        assert_eq!(next.friction.lo, base.friction.lo, "friction lo narrowed inside the base range");
+        // A widened edge that then fails moves back in, as far as the base edge and no further.
+        let grown = boundary(&next, &base, &[(Param::Friction, Side::Lo, true)], &cfg).0;
+        assert!(grown.friction.lo < base.friction.lo);
+        let mut back = grown.clone();
+        for _ in 0..5 {
+            back = boundary(&back, &base, &[(Param::Friction, Side::Lo, false)], &cfg).0;
+        }
+        assert_eq!(back.friction.lo, base.friction.lo);
         // Never past the hard limits, however often it widens.
         let mut d = base.clone();
         for _ in 0..100 {
