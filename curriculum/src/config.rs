@@ -92,8 +92,12 @@ impl Default for GateConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeneratorsConfig {
-    /// Share of the curriculum given to the generator the bandit picked as lead (the rest is
-    /// split by the bandit's probabilities).
+    /// Share of the curriculum always drawn from the training distribution (the `uniform`
+    /// generator), as Prioritized Level Replay samples a new level from the base generator with
+    /// probability 1 − p (p = 0.5): the targeted part is the rest.
+    pub uniform_share: f64,
+    /// Share of the targeted part given to the generator the bandit picked as lead (the rest of
+    /// it is split by the bandit's probabilities).
     pub lead_share: f64,
     /// EXP3 exploration rate γ.
     pub bandit_gamma: f64,
@@ -130,6 +134,7 @@ pub struct GeneratorsConfig {
 impl Default for GeneratorsConfig {
     fn default() -> Self {
         Self {
+            uniform_share: 0.5,
             lead_share: 0.5,
             bandit_gamma: 0.2,
             bandit_full_gain: 0.05,
@@ -259,6 +264,7 @@ impl ImproveConfig {
             ("gate.joint_limit_margin", g.joint_limit_margin),
             ("gate.table_collision_margin", g.table_collision_margin),
             ("gate.jerk_margin", g.jerk_margin),
+            ("generators.uniform_share", n.uniform_share),
             ("generators.lead_share", n.lead_share),
             ("generators.bandit_gamma", n.bandit_gamma),
             ("generators.replay_staleness", n.replay_staleness),

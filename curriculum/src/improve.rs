@@ -332,7 +332,8 @@ impl Run<'_> {
             (GeneratorKind::Boundary, Proposal::Distribution { distribution: widened }),
             (GeneratorKind::Mutate, generators::mutate(&mine, stream_seed(self.cfg.seed, stream::MUTATE, g as u64), &gc)),
         ];
-        // The bandit picks the lead; the rest is shared by its probabilities.
+        // `uniform_share` stays on the training distribution; of the rest, the bandit's lead gets
+        // `lead_share` and everything is shared by the bandit's probabilities.
         let bandit = self.ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, gc.bandit_gamma));
         let lead = bandit.pick(&mut ChaCha8Rng::seed_from_u64(stream_seed(self.cfg.seed, stream::BANDIT, g as u64)));
         let probs = bandit.probabilities();
@@ -340,7 +341,8 @@ impl Run<'_> {
             .into_iter()
             .enumerate()
             .map(|(i, (generator, proposal))| {
-                let share = (1.0 - gc.lead_share) * probs[i] + if i == lead { gc.lead_share } else { 0.0 };
+                let targeted = (1.0 - gc.lead_share) * probs[i] + if i == lead { gc.lead_share } else { 0.0 };
+                let share = (1.0 - gc.uniform_share) * targeted + if generator == GeneratorKind::Uniform { gc.uniform_share } else { 0.0 };
                 CurriculumPart { generator, share, proposal }
             })
             .filter(|p| !p.proposal.is_empty() && p.share > 0.0)

@@ -58,7 +58,11 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
         assert!(g.status == "promoted" || g.status == "rolled_back");
         let d = g.decision.as_ref().unwrap();
         assert_eq!(d.checks.len(), 8, "every gate check is recorded");
-        assert!((g.curriculum.composition().values().sum::<f64>() - 1.0).abs() < 1e-9);
+        let composition = g.curriculum.composition();
+        assert!((composition.values().sum::<f64>() - 1.0).abs() < 1e-9);
+        // The training distribution keeps its share whatever the bandit leads with.
+        let uniform = composition[&regrasp_curriculum::generators::GeneratorKind::Uniform];
+        assert!(uniform >= cfg.generators.uniform_share - 1e-9, "uniform share {uniform}");
         fw.check("recorded curriculum", g.curriculum.explicit_scenarios()).unwrap();
         // Every generation was evaluated on all suites, champion and challenger alike.
         for policy in [&g.champion, g.challenger.as_ref().unwrap()] {
