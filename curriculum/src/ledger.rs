@@ -126,6 +126,9 @@ fn outcome_of(name: &str) -> Option<OutcomeKind> {
     OutcomeKind::ALL.into_iter().find(|k| k.name() == name)
 }
 
+/// Sets one `meta` value (key ?1, value ?2), inserting or replacing it.
+const SET_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2";
+
 impl Ledger {
     fn err(&self) -> impl Fn(rusqlite::Error) -> CurriculumError + '_ {
         move |source| CurriculumError::Ledger { path: self.path.clone(), source }
@@ -199,7 +202,7 @@ impl Ledger {
     /// Sets a `meta` value.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
-            .execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", [key, value])
+            .execute(SET_META, [key, value])
             .map(|_| ())
             .map_err(self.err())
     }
@@ -210,8 +213,7 @@ impl Ledger {
         let path = self.path.clone();
         let e = |source| CurriculumError::Ledger { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
-        tx.execute("INSERT INTO meta (key, value) VALUES ('config', ?1) ON CONFLICT (key) DO UPDATE SET value = ?1", [config_toml])
-            .map_err(e)?;
+        tx.execute(SET_META, ["config", config_toml]).map_err(e)?;
         tx.execute("DELETE FROM meta WHERE key = 'stop_reason'", []).map_err(e)?;
         tx.commit().map_err(e)
     }
