@@ -113,6 +113,10 @@ struct TrainArgs {
     /// Warm start: `bc` clones the scripted grasp before PPO.
     #[arg(long, value_parser = ["bc"])]
     warm_start: Option<String>,
+    /// Fine-tune this checkpoint directory (e.g. a champion) with PPO: its weights, normaliser
+    /// and action noise, a fresh optimizer.
+    #[arg(long, conflicts_with_all = ["warm_start", "resume"])]
+    init: Option<PathBuf>,
     /// Continue the run in OUT from its latest checkpoint.
     #[arg(long)]
     resume: bool,
@@ -535,6 +539,7 @@ fn train(a: TrainArgs) -> Result<()> {
     );
     let opts = RunOptions {
         warm_start_bc: a.warm_start.is_some(),
+        init: a.init.clone(),
         resume: a.resume,
         max_iterations: a.max_iterations,
         ..RunOptions::default()

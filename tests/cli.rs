@@ -108,6 +108,18 @@ fn train_then_eval_stores_replayable_episodes() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_eq!(std::fs::read_to_string(quiet.join("latest")).unwrap(), hash, "recording must not change training");
     assert!(!quiet.join("rerun").exists());
+    // `--init` fine-tunes a checkpoint: PPO from its weights, and the lineage says so.
+    let ft = dir.join("fine-tune");
+    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", ft.to_str().unwrap(), "--init", ckpt.to_str().unwrap(), "--no-record"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let tuned = std::fs::read_to_string(ft.join("latest")).unwrap();
+    assert_ne!(tuned.trim(), hash.trim());
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(ft.join("checkpoints").join(tuned.trim()).join("meta.json")).unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&std::fs::read(ft.join("train_log.jsonl")).unwrap().split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(first["event"], "iteration", "no warm start when fine-tuning");
+    assert!(meta["env_steps"].as_u64().unwrap() >= 700, "{meta}");
+    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", dir.join("both").to_str().unwrap(), "--init", ckpt.to_str().unwrap(), "--warm-start", "bc"]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("cannot be used with"), "{}", String::from_utf8_lossy(&r.stderr));
 
     let suite = dir.join("tiny.toml");
     std::fs::write(&suite, "name = \"tiny\"\nseed_space = \"heldout\"\n[[part]]\ncount = 3\n").unwrap();

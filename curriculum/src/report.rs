@@ -1,6 +1,6 @@
 //! The report of a run (`regrasp report RUN`): the generation table (curriculum, gate numbers,
-//! decision and reasons), per-mode held-out failure counts of the champion after each
-//! generation, the stop reason, and a PNG plot of held-out and OOD success against training env
+//! decision and reasons), what each challenger did to its champion's probe failures and
+//! successes, per-mode held-out failure counts of the champion after each generation, the stop reason, and a PNG plot of held-out and OOD success against training env
 //! steps, with the uniform-curriculum ablation of the same seed and budget beside it when its
 //! run sits next to this one.
 
@@ -15,6 +15,7 @@ use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
 use crate::ledger::{EvaluationRow, Ledger};
 use crate::gate::{Judged, PairedGain};
+use regrasp_sim::OutcomeKind;
 
 /// A policy's frozen-suite results.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -30,6 +31,70 @@ pub struct SuiteResult {
 impl From<&EvaluationRow> for SuiteResult {
     fn from(r: &EvaluationRow) -> Self {
         Self { success_rate: r.success_rate(), ci95: r.ci95, episodes: r.episodes }
+    }
+}
+
+/// What a challenger did to its champion's probe episodes (training space: the scenarios the
+/// targeted curriculum aims at), paired scenario by scenario.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ProbeChange {
+    /// Probe scenarios the champion failed.
+    pub failures: u64,
+    /// Of those, the ones the challenger succeeded on.
+    pub fixed: u64,
+    /// Probe scenarios the champion succeeded on.
+    pub successes: u64,
+    /// Of those, the ones the challenger failed.
+    pub broken: u64,
+}
+
+impl ProbeChange {
+    /// Pairs two evaluations of the same probe set by scenario seed (`true` = success);
+    /// `None` when they are not the same scenarios.
+    pub fn of(champion: &[(u64, bool)], challenger: &[(u64, bool)]) -> Option<Self> {
+        let other: BTreeMap<u64, bool> = challenger.iter().copied().collect();
+        if champion.is_empty() || other.len() != champion.len() {
+            return None;
+        }
+        let mut c = Self::default();
+        for (seed, ok) in champion {
+            let now = *other.get(seed)?;
+            match ok {
+                false => {
+                    c.failures += 1;
+                    c.fixed += now as u64;
+                }
+                true => {
+                    c.successes += 1;
+                    c.broken += !now as u64;
+                }
+            }
+        }
+        Some(c)
+    }
+
+    /// The sum of several.
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a ProbeChange>) -> Self {
+        all.into_iter().fold(Self::default(), |a, c| Self {
+            failures: a.failures + c.failures,
+            fixed: a.fixed + c.fixed,
+            successes: a.successes + c.successes,
+            broken: a.broken + c.broken,
+        })
+    }
+
+    /// "fixed a/b (x %) of the champion's failures, broke c/d (y %) of its successes", with 95 %
+    /// Wilson intervals.
+    pub fn describe(&self) -> String {
+        let rate = |k: u64, n: u64| {
+            let (lo, hi) = regrasp_policy::stats::wilson95(k, n);
+            format!("{k}/{n} ({:.0} % [{:.0}–{:.0}])", 100.0 * k as f64 / n.max(1) as f64, 100.0 * lo, 100.0 * hi)
+        };
+        format!(
+            "fixed {} of the champion's failures, broke {} of its successes",
+            rate(self.fixed, self.failures),
+            rate(self.broken, self.successes)
+        )
     }
 }
 
@@ -56,6 +121,8 @@ pub struct GenerationLine {
     pub reasons: Option<String>,
     /// Training env steps spent by the end of this generation (warm start included).
     pub env_steps: u64,
+    /// What the challenger did to the champion's probe failures and successes.
+    pub probe_change: Option<ProbeChange>,
     /// The champion after this generation: held-out failures per mode.
     pub champion_failures: BTreeMap<String, u64>,
     /// The champion after this generation: the regions of scenario space where it failed most
@@ -148,6 +215,12 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             _ => None,
         })
     };
+    let probe = |policy: &str| -> Result<Option<Vec<(u64, bool)>>> {
+        Ok(match ledger.evaluation(policy, "probe")? {
+            Some(row) => Some(ledger.judged(row.id)?.into_iter().map(|j| (j.seed, j.outcome == OutcomeKind::Success)).collect()),
+            None => None,
+        })
+    };
     let first_champion = gens.first().map(|g| g.champion.clone()).or(ledger.champion()?.map(|c| c.0));
     let initial_full = match &first_champion {
         Some(h) => pair(h)?,
@@ -160,6 +233,13 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         let champ = pair(&g.champion)?;
         let chall = match &g.challenger {
             Some(c) => pair(c)?,
+            None => None,
+        };
+        let probe_change = match &g.challenger {
+            Some(c) => match (probe(&g.champion)?, probe(c)?) {
+                (Some(a), Some(b)) => ProbeChange::of(&a, &b),
+                _ => None,
+            },
             None => None,
         };
         if g.status == "promoted" {
@@ -183,6 +263,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             p_value: g.decision.as_ref().map(|d| d.p_value),
             reasons: g.decision.as_ref().map(|d| d.reasons()),
             env_steps: warm + (i as u64 + 1) * g.budget,
+            probe_change,
             champion_failures: champion_row.as_ref().map(failures).unwrap_or_default(),
             champion_weak_regions: weak_regions(&champion_hash),
         });
@@ -269,6 +350,12 @@ pub fn render(r: &RunReport) -> String {
             if g.status == "rolled_back" {
                 s.push_str(&format!("      why: {reasons}\n"));
             }
+        }
+    }
+    s.push_str("\nwhat each challenger did to its champion's probe episodes (training space, paired):\n");
+    for g in &r.generations {
+        if let Some(p) = &g.probe_change {
+            s.push_str(&format!("{:4}  {}\n", g.generation, p.describe()));
         }
     }
     s.push_str("\nchampion's held-out failures per mode after each generation:\n");
@@ -383,6 +470,8 @@ pub struct ComparedRun {
     pub final_result: Option<(SuiteResult, SuiteResult)>,
     /// Stop reason.
     pub stop_reason: Option<String>,
+    /// What its challengers did to their champions' probe episodes, summed over generations.
+    pub probe_change: ProbeChange,
 }
 
 /// Several runs side by side: each run, the mean per curriculum, and per seed the targeted
@@ -397,6 +486,9 @@ pub struct Comparison {
     pub paired: BTreeMap<u64, (PairedGain, PairedGain)>,
     /// Those gains pooled over the seeds (summed counts).
     pub pooled: Option<(PairedGain, PairedGain)>,
+    /// Curriculum → what its challengers did to their champions' probe episodes, summed over
+    /// runs and generations: whether aiming at failures fixed more of them.
+    pub probe_change: BTreeMap<String, ProbeChange>,
 }
 
 /// Compares finished or unfinished runs.
@@ -414,6 +506,7 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
             ),
             final_result: r.final_result.clone(),
             stop_reason: r.stop_reason.clone(),
+            probe_change: ProbeChange::sum(r.generations.iter().filter_map(|g| g.probe_change.as_ref())),
         })
         .collect();
     let mut sums: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
@@ -440,7 +533,12 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
         let (h, o): (Vec<PairedGain>, Vec<PairedGain>) = paired.values().copied().unzip();
         (PairedGain::pooled(&h), PairedGain::pooled(&o))
     });
-    Comparison { runs, means, paired, pooled }
+    let mut probe_change: BTreeMap<String, ProbeChange> = BTreeMap::new();
+    for r in &runs {
+        let e = probe_change.entry(r.curriculum.clone()).or_default();
+        *e = ProbeChange::sum([&*e, &r.probe_change]);
+    }
+    Comparison { runs, means, paired, pooled, probe_change }
 }
 
 /// A comparison as text.
@@ -468,6 +566,12 @@ pub fn render_comparison(c: &Comparison) -> String {
     s.push('\n');
     for (mode, (n, h, o)) in &c.means {
         s.push_str(&format!("mean of {n} {mode} runs: held-out {:.1}%, OOD {:.1}%\n", 100.0 * h, 100.0 * o));
+    }
+    if !c.probe_change.is_empty() {
+        s.push_str("challengers against their champions on the probe set (training space, paired; all generations):\n");
+        for (mode, p) in &c.probe_change {
+            s.push_str(&format!("  {mode}: {}\n", p.describe()));
+        }
     }
     let gain = |g: &PairedGain| {
         format!(
@@ -555,5 +659,44 @@ mod tests {
         let text = render_comparison(&c);
         assert!(text.contains("pooled over 2 seeds: held-out +2.5 points"), "{text}");
         assert!(text.contains("targeted beats uniform on held-out in 1 of 2 seeds, on OOD in 1 of 2"), "{text}");
+    }
+
+    #[test]
+    fn probe_change_pairs_episodes_by_seed_and_counts_what_was_fixed_and_broken() {
+        // Champion: seeds 10..20 failed, 20..60 succeeded. Challenger (listed in another order):
+        // fixes 10..16, breaks 20..23.
+        let champion: Vec<(u64, bool)> = (10..60).map(|s| (s, s >= 20)).collect();
+        let challenger: Vec<(u64, bool)> = (10..60).rev().map(|s| (s, (10..16).contains(&s) || s >= 23)).collect();
+        let p = ProbeChange::of(&champion, &challenger).unwrap();
+        assert_eq!(p, ProbeChange { failures: 10, fixed: 6, successes: 40, broken: 3 });
+        assert!(p.describe().starts_with("fixed 6/10 (60 % ["), "{}", p.describe());
+        // Not the same scenarios: no pairing.
+        let other: Vec<(u64, bool)> = (11..61).map(|s| (s, true)).collect();
+        assert_eq!(ProbeChange::of(&champion, &other), None);
+        assert_eq!(ProbeChange::of(&champion, &challenger[1..]), None);
+        // A comparison sums them per curriculum over runs and generations.
+        let line = |p: ProbeChange| GenerationLine {
+            generation: 1,
+            lead: None,
+            composition: BTreeMap::new(),
+            challenger: None,
+            status: "rolled_back".into(),
+            heldout: None,
+            ood: None,
+            p_value: None,
+            reasons: None,
+            env_steps: 0,
+            probe_change: Some(p),
+            champion_failures: BTreeMap::new(),
+            champion_weak_regions: Vec::new(),
+        };
+        let mut a = run(CurriculumMode::Targeted, 0, 180, 140);
+        a.generations = vec![line(p), line(p)];
+        let mut b = run(CurriculumMode::Targeted, 1, 180, 140);
+        b.generations = vec![line(ProbeChange { failures: 5, fixed: 1, successes: 45, broken: 0 })];
+        let c = compare(&[a, b, run(CurriculumMode::Uniform, 0, 170, 150)]);
+        assert_eq!(c.probe_change["targeted"], ProbeChange { failures: 25, fixed: 13, successes: 125, broken: 6 });
+        assert_eq!(c.probe_change["uniform"], ProbeChange::default());
+        assert!(render_comparison(&c).contains("targeted: fixed 13/25 (52 % ["), "{}", render_comparison(&c));
     }
 }

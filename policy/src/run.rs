@@ -125,6 +125,9 @@ pub fn train(
         (0..cfg.envs).map(|_| GraspTask::new(Arc::clone(&arm), Arc::clone(&env_cfg), Arc::clone(&source))).collect()
     };
 
+    // The checkpoint a run that does no PPO iteration now ends with: the one it resumed or its
+    // warm start.
+    let mut start: Option<Checkpoint> = None;
     let (mut trainer, mut parent) = if opts.resume {
         let dir = latest(out)?;
         let c = Checkpoint::load(&dir)?;
@@ -137,7 +140,9 @@ pub fn train(
             Progress { iteration: c.meta.iteration, env_steps: c.meta.env_steps, scenarios_drawn: c.meta.scenarios_drawn };
         let model = c.model(&burn::prelude::Device::flex())?;
         let t = Trainer::resume(run_cfg, envs, model, &c.optimizer_bytes, c.normalizer.clone(), progress)?;
-        (t, Some(c.meta.content_hash.clone()))
+        let parent = Some(c.meta.content_hash.clone());
+        start = Some(c);
+        (t, parent)
     } else {
         cfg.validate("train config")?;
         let envs = make_envs(&cfg)?;
@@ -177,12 +182,13 @@ pub fn train(
             let p = t.progress;
             let c = Checkpoint::new(t.model(), t.optimizer_bytes()?, t.normalizer().clone(), t.cfg.clone(), "bc", None, (p.iteration, p.env_steps, p.scenarios_drawn), &arm)?;
             save(out, &c, &mut log)?;
-            parent = Some(c.meta.content_hash);
+            parent = Some(c.meta.content_hash.clone());
+            start = Some(c);
         }
         (t, parent)
     };
 
-    let mut last: Option<Checkpoint> = None;
+    let mut last: Option<Checkpoint> = start;
     let mut ran = 0u64;
     while !trainer.done() && opts.max_iterations.is_none_or(|m| ran < m) {
         let stats = trainer.iterate()?;
@@ -209,11 +215,9 @@ pub fn train(
         Some(c) => Ok(c),
         None => {
             let p = trainer.progress;
-            let stage = if p.iteration == 0 { if opts.warm_start_bc { "bc" } else { "init" } } else { "ppo" };
+            let stage = if p.iteration == 0 { "init" } else { "ppo" };
             let c = Checkpoint::new(trainer.model(), trainer.optimizer_bytes()?, trainer.normalizer().clone(), trainer.cfg.clone(), stage, parent, (p.iteration, p.env_steps, p.scenarios_drawn), &arm)?;
-            if stage != "bc" {
-                save(out, &c, &mut log)?;
-            }
+            save(out, &c, &mut log)?;
             Ok(c)
         }
     }
