@@ -57,6 +57,10 @@ enum Command {
     Improve(ImproveArgs),
     /// Print the report of an `improve` run and write its plot.
     Report(ReportArgs),
+    /// Whether a policy's failures are local in scenario space (something a failure-targeted
+    /// curriculum can aim at): its failure rate on neighbours of its failed and of its
+    /// successful training scenarios (same scenario with a new seed; the `mutate` edit).
+    Locality(LocalityArgs),
     /// Re-simulate stored episodes exactly (the final state hash must match) and record them
     /// to rerun: one by id, or the failures of a run.
     Replay(ReplayArgs),
@@ -207,6 +211,27 @@ struct EvalArgs {
     world: WorldArgs,
     #[command(flatten)]
     record: RecordArgs,
+}
+
+#[derive(Args)]
+struct LocalityArgs {
+    /// Checkpoint directory.
+    #[arg(long)]
+    policy: PathBuf,
+    /// Training scenarios to evaluate.
+    #[arg(long, default_value_t = 200)]
+    scenarios: u64,
+    /// Neighbours of each kind per scenario.
+    #[arg(long, default_value_t = 4)]
+    neighbours: usize,
+    /// Seed of the scenarios, the new seeds and the edits.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    world: WorldArgs,
 }
 
 #[derive(Args)]
@@ -581,6 +606,20 @@ fn train(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+fn locality(a: LocalityArgs) -> Result<()> {
+    let (arm, cfg, dist) = a.world.load()?;
+    let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
+    let policy = regrasp_policy::eval::LoadedPolicy::load(&a.policy, &arm, obs_dim)?;
+    let edit = regrasp_curriculum::config::GeneratorsConfig::default();
+    let l = regrasp_curriculum::locality::measure(&policy, &arm, &cfg, &dist, &edit, a.scenarios, a.neighbours, a.seed)?;
+    if a.json {
+        out!("{}", serde_json::to_string(&l)?);
+    } else {
+        out!("{}", l.describe().trim_end());
+    }
+    Ok(())
+}
+
 fn eval(a: EvalArgs) -> Result<()> {
     use regrasp_policy::eval::{evaluate, write_episodes, LoadedPolicy};
     let (arm, cfg, _) = a.world.load()?;
@@ -684,6 +723,7 @@ fn main() -> Result<()> {
         Command::Eval(a) => eval(a),
         Command::Improve(a) => improve(a),
         Command::Report(a) => report(a),
+        Command::Locality(a) => locality(a),
         Command::Replay(a) => replay(a),
     }
 }

@@ -121,6 +121,18 @@ fn train_then_eval_stores_replayable_episodes() {
     let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", dir.join("both").to_str().unwrap(), "--init", ckpt.to_str().unwrap(), "--warm-start", "bc"]);
     assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("cannot be used with"), "{}", String::from_utf8_lossy(&r.stderr));
 
+    // `locality`: every scenario's neighbours are tallied under its own outcome, repeatably.
+    let args = ["locality", "--policy", ckpt.to_str().unwrap(), "--scenarios", "6", "--neighbours", "2", "--json"];
+    let r = regrasp(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(regrasp(&args).stdout, r.stdout, "the same seed must give the same measurement");
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!((v["scenarios"].as_u64(), v["policy"].as_str()), (Some(6), Some(hash.trim())));
+    let n = |kind: &str, of: &str, i: usize| v[kind][of][i].as_u64().unwrap();
+    assert_eq!(n("new_seed", "of_failures", 1) + n("new_seed", "of_successes", 1), 12, "{v}");
+    assert_eq!(n("new_seed", "of_failures", 1), 2 * v["failures"].as_u64().unwrap(), "{v}");
+    assert!(n("edited", "of_failures", 1) + n("edited", "of_successes", 1) <= 12, "{v}");
+
     let suite = dir.join("tiny.toml");
     std::fs::write(&suite, "name = \"tiny\"\nseed_space = \"heldout\"\n[[part]]\ncount = 3\n").unwrap();
     let episodes = dir.join("episodes.jsonl");

@@ -318,20 +318,7 @@ pub fn mutate(archive: &FailureArchive, seed: u64, cfg: &GeneratorsConfig) -> Pr
     let mut k = 0u64;
     for e in archive.recent_failures().take(cfg.mutate_failures) {
         for _ in 0..cfg.mutate_per_failure {
-            let mut s = e.scenario;
-            let scale = |rng: &mut ChaCha8Rng| 1.0 + cfg.mutate_scale * (2.0 * rng.random::<f64>() - 1.0);
-            s.object.pose.x += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
-            s.object.pose.y += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
-            s.object.pose.yaw = regrasp_sim::kinematics::wrap_angle(s.object.pose.yaw + 0.3 * (2.0 * rng.random::<f64>() - 1.0));
-            let f = scale(&mut rng);
-            s.object.shape = match s.object.shape {
-                Shape::Box { size } => Shape::Box { size: size.map(|v| v * f) },
-                Shape::Cylinder { radius, height } => Shape::Cylinder { radius: radius * f, height: height * f },
-                Shape::Sphere { radius } => Shape::Sphere { radius: radius * f },
-                Shape::Capsule { radius, length } => Shape::Capsule { radius: radius * f, length: length * f },
-            };
-            s.object.mass *= scale(&mut rng);
-            s.object.friction *= scale(&mut rng);
+            let mut s = edit(&e.scenario, &mut rng, cfg);
             s.seed = SeedSpace::training_seed(seed, k);
             k += 1;
             if s.validate("mutation").is_ok() {
@@ -340,6 +327,27 @@ pub fn mutate(archive: &FailureArchive, seed: u64, cfg: &GeneratorsConfig) -> Pr
         }
     }
     Proposal::Scenarios { scenarios: out }
+}
+
+/// The `mutate` generator's small edit of a scenario (its seed is kept): the object moved by up
+/// to `mutate_position` (m) in x and y, turned by up to 0.3 rad, and its size, mass and
+/// friction scaled by up to ±`mutate_scale`. The result may be invalid (check it).
+pub fn edit(scenario: &Scenario, rng: &mut ChaCha8Rng, cfg: &GeneratorsConfig) -> Scenario {
+    let mut s = *scenario;
+    let scale = |rng: &mut ChaCha8Rng| 1.0 + cfg.mutate_scale * (2.0 * rng.random::<f64>() - 1.0);
+    s.object.pose.x += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
+    s.object.pose.y += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
+    s.object.pose.yaw = regrasp_sim::kinematics::wrap_angle(s.object.pose.yaw + 0.3 * (2.0 * rng.random::<f64>() - 1.0));
+    let f = scale(rng);
+    s.object.shape = match s.object.shape {
+        Shape::Box { size } => Shape::Box { size: size.map(|v| v * f) },
+        Shape::Cylinder { radius, height } => Shape::Cylinder { radius: radius * f, height: height * f },
+        Shape::Sphere { radius } => Shape::Sphere { radius: radius * f },
+        Shape::Capsule { radius, length } => Shape::Capsule { radius: radius * f, length: length * f },
+    };
+    s.object.mass *= scale(rng);
+    s.object.friction *= scale(rng);
+    s
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! mixed by an EXP3 [`bandit`], propose the next training scenarios; a challenger trains on
 //! them; the promotion [`gate`] compares it with the champion on frozen held-out, OOD and canary
 //! suites that the [`firewall`] keeps out of training; the [`ledger`] records everything in
-//! SQLite; [`improve`] runs the loop and [`report`] shows what it achieved.
+//! SQLite; [`improve`] runs the loop and [`report`] shows what it achieved; [`locality`]
+//! measures whether a policy's failures are local in scenario space (something to aim at).
 
 pub mod archive;
 pub mod bandit;
@@ -16,6 +17,7 @@ pub mod gate;
 pub mod generators;
 pub mod improve;
 pub mod ledger;
+pub mod locality;
 pub mod report;
 
 pub use config::{CurriculumMode, ImproveConfig};
