@@ -106,7 +106,7 @@ pub struct GeneratorsConfig {
     pub bandit_full_gain: f64,
     /// Prioritised replay: scenarios kept.
     pub replay_size: usize,
-    /// Prioritised replay: rank temperature β (smaller = greedier).
+    /// Prioritised replay: rank temperature β (smaller = greedier): P_score ∝ rank^(−1/β).
     pub replay_temperature: f64,
     /// Prioritised replay: weight ρ of the staleness term.
     pub replay_staleness: f64,
@@ -139,7 +139,7 @@ impl Default for GeneratorsConfig {
             bandit_gamma: 0.2,
             bandit_full_gain: 0.05,
             replay_size: 64,
-            replay_temperature: 0.3,
+            replay_temperature: 1.0 / 0.7,
             replay_staleness: 0.3,
             boundary_edge: 0.2,
             boundary_probes_per_edge: 6,
