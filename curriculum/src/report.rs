@@ -4,7 +4,7 @@
 //! steps, with the uniform-curriculum ablation of the same seed and budget beside it when its
 //! run sits next to this one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
@@ -15,6 +15,7 @@ use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
 use crate::ledger::{EvaluationRow, Ledger};
 use crate::gate::{Judged, PairedGain};
+use crate::generators::{GeneratorKind, Proposal};
 use regrasp_sim::OutcomeKind;
 
 /// A policy's frozen-suite results.
@@ -46,12 +47,17 @@ pub struct ProbeChange {
     pub successes: u64,
     /// Of those, the ones the challenger failed.
     pub broken: u64,
+    /// Champion failures whose very scenario the challenger's curriculum replayed.
+    pub replayed_failures: u64,
+    /// Of those, the ones the challenger succeeded on.
+    pub replayed_fixed: u64,
 }
 
 impl ProbeChange {
     /// Pairs two evaluations of the same probe set by scenario seed (`true` = success);
-    /// `None` when they are not the same scenarios.
-    pub fn of(champion: &[(u64, bool)], challenger: &[(u64, bool)]) -> Option<Self> {
+    /// `replayed` are the seeds of the scenarios the challenger's curriculum replayed. `None`
+    /// when the evaluations are not of the same scenarios.
+    pub fn of(champion: &[(u64, bool)], challenger: &[(u64, bool)], replayed: &BTreeSet<u64>) -> Option<Self> {
         let other: BTreeMap<u64, bool> = challenger.iter().copied().collect();
         if champion.is_empty() || other.len() != champion.len() {
             return None;
@@ -63,6 +69,10 @@ impl ProbeChange {
                 false => {
                     c.failures += 1;
                     c.fixed += now as u64;
+                    if replayed.contains(seed) {
+                        c.replayed_failures += 1;
+                        c.replayed_fixed += now as u64;
+                    }
                 }
                 true => {
                     c.successes += 1;
@@ -80,6 +90,8 @@ impl ProbeChange {
             fixed: a.fixed + c.fixed,
             successes: a.successes + c.successes,
             broken: a.broken + c.broken,
+            replayed_failures: a.replayed_failures + c.replayed_failures,
+            replayed_fixed: a.replayed_fixed + c.replayed_fixed,
         })
     }
 
@@ -90,11 +102,20 @@ impl ProbeChange {
             let (lo, hi) = regrasp_policy::stats::wilson95(k, n);
             format!("{k}/{n} ({:.0} % [{:.0}–{:.0}])", 100.0 * k as f64 / n.max(1) as f64, 100.0 * lo, 100.0 * hi)
         };
-        format!(
+        let mut s = format!(
             "fixed {} of the champion's failures, broke {} of its successes",
             rate(self.fixed, self.failures),
             rate(self.broken, self.successes)
-        )
+        );
+        if self.replayed_failures > 0 {
+            let rest = (self.fixed - self.replayed_fixed, self.failures - self.replayed_failures);
+            s.push_str(&format!(
+                "; of the failures it replayed, fixed {}; of the others, {}",
+                rate(self.replayed_fixed, self.replayed_failures),
+                rate(rest.0, rest.1)
+            ));
+        }
+        s
     }
 }
 
@@ -235,9 +256,19 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             Some(c) => pair(c)?,
             None => None,
         };
+        let replayed: BTreeSet<u64> = g
+            .curriculum
+            .parts
+            .iter()
+            .filter(|p| p.generator == GeneratorKind::Replay)
+            .flat_map(|p| match &p.proposal {
+                Proposal::Scenarios { scenarios } => scenarios.iter().map(|(s, _)| s.seed).collect::<Vec<_>>(),
+                Proposal::Distribution { .. } => Vec::new(),
+            })
+            .collect();
         let probe_change = match &g.challenger {
             Some(c) => match (probe(&g.champion)?, probe(c)?) {
-                (Some(a), Some(b)) => ProbeChange::of(&a, &b),
+                (Some(a), Some(b)) => ProbeChange::of(&a, &b, &replayed),
                 _ => None,
             },
             None => None,
@@ -667,13 +698,15 @@ mod tests {
         // fixes 10..16, breaks 20..23.
         let champion: Vec<(u64, bool)> = (10..60).map(|s| (s, s >= 20)).collect();
         let challenger: Vec<(u64, bool)> = (10..60).rev().map(|s| (s, (10..16).contains(&s) || s >= 23)).collect();
-        let p = ProbeChange::of(&champion, &challenger).unwrap();
-        assert_eq!(p, ProbeChange { failures: 10, fixed: 6, successes: 40, broken: 3 });
+        let replayed: BTreeSet<u64> = [12, 13, 17, 30].into();
+        let p = ProbeChange::of(&champion, &challenger, &replayed).unwrap();
+        assert_eq!(p, ProbeChange { failures: 10, fixed: 6, successes: 40, broken: 3, replayed_failures: 3, replayed_fixed: 2 });
         assert!(p.describe().starts_with("fixed 6/10 (60 % ["), "{}", p.describe());
+        assert!(p.describe().contains("of the failures it replayed, fixed 2/3 (67 % [") && p.describe().contains("of the others, 4/7"), "{}", p.describe());
         // Not the same scenarios: no pairing.
         let other: Vec<(u64, bool)> = (11..61).map(|s| (s, true)).collect();
-        assert_eq!(ProbeChange::of(&champion, &other), None);
-        assert_eq!(ProbeChange::of(&champion, &challenger[1..]), None);
+        assert_eq!(ProbeChange::of(&champion, &other, &replayed), None);
+        assert_eq!(ProbeChange::of(&champion, &challenger[1..], &replayed), None);
         // A comparison sums them per curriculum over runs and generations.
         let line = |p: ProbeChange| GenerationLine {
             generation: 1,
@@ -693,9 +726,12 @@ mod tests {
         let mut a = run(CurriculumMode::Targeted, 0, 180, 140);
         a.generations = vec![line(p), line(p)];
         let mut b = run(CurriculumMode::Targeted, 1, 180, 140);
-        b.generations = vec![line(ProbeChange { failures: 5, fixed: 1, successes: 45, broken: 0 })];
+        b.generations = vec![line(ProbeChange { failures: 5, fixed: 1, successes: 45, broken: 0, ..ProbeChange::default() })];
         let c = compare(&[a, b, run(CurriculumMode::Uniform, 0, 170, 150)]);
-        assert_eq!(c.probe_change["targeted"], ProbeChange { failures: 25, fixed: 13, successes: 125, broken: 6 });
+        assert_eq!(
+            c.probe_change["targeted"],
+            ProbeChange { failures: 25, fixed: 13, successes: 125, broken: 6, replayed_failures: 6, replayed_fixed: 4 }
+        );
         assert_eq!(c.probe_change["uniform"], ProbeChange::default());
         assert!(render_comparison(&c).contains("targeted: fixed 13/25 (52 % ["), "{}", render_comparison(&c));
     }
