@@ -186,15 +186,31 @@ pub fn uniform(base: &ScenarioDistribution) -> Proposal {
 }
 
 /// The learning potential of an archived episode: the policy's value error on it
-/// (|return − V(s₀)|, large where the critic is surprised), plus one for a failure.
+/// (|return − V(s₀)|, large where the critic is surprised).
 pub fn learning_potential(e: &ArchiveEntry) -> f64 {
     let m = &e.metrics;
     let err = (m.discounted_return - m.initial_value).abs();
-    (if err.is_finite() { err } else { 0.0 }) + if e.failed() { 1.0 } else { 0.0 }
+    if err.is_finite() {
+        err
+    } else {
+        0.0
+    }
+}
+
+/// Replay priority order: failures before successes, then higher learning potential, then
+/// lower seed. Failures come first whatever their value error: a PPO-tuned critic estimates
+/// the *stochastic* policy's value, so on deterministic probe episodes a success's error is
+/// often 3 or more, and a failure ranked by error alone (or error + 1) drops out of the set.
+fn replay_order(a: &ArchiveEntry, b: &ArchiveEntry) -> std::cmp::Ordering {
+    b.failed()
+        .cmp(&a.failed())
+        .then(learning_potential(b).total_cmp(&learning_potential(a)))
+        .then(a.scenario.seed.cmp(&b.scenario.seed))
 }
 
 /// `replay`: Prioritized Level Replay over the newest evaluation of each probe scenario.
-/// Keeps the `replay_size` scenarios of highest learning potential; within them, score
+/// Keeps the first `replay_size` scenarios in [`replay_order`] (the champion's failures, then
+/// the rest, each by learning potential); within them, score
 /// priority is rank-based, h = rank^(−1/β), staleness priority is the generations since the
 /// scenario was last replayed, and P = (1 − ρ)·P_score + ρ·P_staleness are the weights. Scores
 /// stay fixed for a whole generation's training (PLR updates a level's score after every
@@ -217,9 +233,7 @@ pub fn replay(
         return Proposal::Scenarios { scenarios: Vec::new() };
     }
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| {
-        learning_potential(items[b]).total_cmp(&learning_potential(items[a])).then(items[a].scenario.seed.cmp(&items[b].scenario.seed))
-    });
+    order.sort_by(|&a, &b| replay_order(items[a], items[b]));
     order.truncate(cfg.replay_size);
     let score: Vec<f64> = (0..order.len()).map(|rank| ((rank + 1) as f64).powf(-1.0 / cfg.replay_temperature)).collect();
     let stale: Vec<f64> = order
@@ -406,6 +420,26 @@ mod tests {
         let total: f64 = scenarios.iter().map(|(_, w)| w).sum();
         let top = scenarios.iter().map(|(_, w)| *w).fold(0.0, f64::max);
         assert!(top / total < 0.2, "one scenario gets {:.2} of the replay share", top / total);
+    }
+
+    /// Regression (session 16): with the value error plus one for a failure as the score, a
+    /// PPO-tuned critic (errors of 3 or more on successful deterministic episodes) kept most of
+    /// the champion's failures out of the replay set (7 of 35 in generations 2–4 of seed 1).
+    #[test]
+    fn replay_takes_failures_first_even_where_successes_surprise_the_critic_more() {
+        let cfg = GeneratorsConfig { replay_size: 20, ..GeneratorsConfig::default() };
+        let archive = FailureArchive {
+            entries: (0..40)
+                .map(|s| match s {
+                    0..10 => entry(s, OutcomeKind::Timeout, 0.5 + 0.1 * s as f64),
+                    _ => entry(s, OutcomeKind::Success, 3.0),
+                })
+                .collect(),
+        };
+        let Proposal::Scenarios { scenarios } = replay(&archive, 1, &HashMap::new(), &cfg) else { panic!() };
+        let w = |seed: u64| scenarios.iter().find(|(s, _)| s.seed == seed).map(|(_, w)| *w).unwrap_or(0.0);
+        assert!((0..10).all(|s| w(s) > 0.0), "every failure is replayed");
+        assert!(w(9) > w(0) && w(0) > w(10), "failures first, by value error among them");
     }
 
     #[test]
