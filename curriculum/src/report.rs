@@ -109,11 +109,10 @@ impl ProbeChange {
         );
         if self.replayed_failures > 0 {
             let rest = (self.fixed - self.replayed_fixed, self.failures - self.replayed_failures);
-            s.push_str(&format!(
-                "; of the failures it replayed, fixed {}; of the others, {}",
-                rate(self.replayed_fixed, self.replayed_failures),
-                rate(rest.0, rest.1)
-            ));
+            s.push_str(&format!("; of the failures it replayed, fixed {}", rate(self.replayed_fixed, self.replayed_failures)));
+            if rest.1 > 0 {
+                s.push_str(&format!("; of the others, {}", rate(rest.0, rest.1)));
+            }
         }
         s
     }
