@@ -82,6 +82,17 @@ pub struct CurriculumPart {
     pub proposal: Proposal,
 }
 
+impl CurriculumPart {
+    /// Its explicit scenarios (none for a distribution).
+    pub fn scenarios(&self) -> impl Iterator<Item = &Scenario> {
+        let list: &[(Scenario, f64)] = match &self.proposal {
+            Proposal::Scenarios { scenarios } => scenarios,
+            Proposal::Distribution { .. } => &[],
+        };
+        list.iter().map(|(s, _)| s)
+    }
+}
+
 /// A curriculum: the parts, and the base distribution every invalid draw falls back to.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CurriculumPlan {
@@ -140,10 +151,12 @@ impl CurriculumPlan {
 
     /// Every explicit scenario the plan can produce (for the firewall).
     pub fn explicit_scenarios(&self) -> impl Iterator<Item = &Scenario> {
-        self.parts.iter().flat_map(|p| match &p.proposal {
-            Proposal::Scenarios { scenarios } => scenarios.iter().map(|(s, _)| s).collect::<Vec<_>>(),
-            Proposal::Distribution { .. } => Vec::new(),
-        })
+        self.parts.iter().flat_map(CurriculumPart::scenarios)
+    }
+
+    /// The explicit scenarios one generator proposed (e.g. those `replay` replays).
+    pub fn scenarios_of(&self, generator: GeneratorKind) -> impl Iterator<Item = &Scenario> {
+        self.parts.iter().filter(move |p| p.generator == generator).flat_map(CurriculumPart::scenarios)
     }
 
     /// The part and the raw draw for `seed` (before the validity fallback).

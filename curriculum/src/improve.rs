@@ -318,12 +318,8 @@ impl Run<'_> {
         let mine = FailureArchive { entries: all.entries.into_iter().filter(|e| e.policy == champion.hash).collect() };
         let mut last_replayed: HashMap<u64, u32> = HashMap::new();
         for r in history {
-            for p in r.curriculum.parts.iter().filter(|p| p.generator == GeneratorKind::Replay) {
-                if let Proposal::Scenarios { scenarios } = &p.proposal {
-                    for (s, _) in scenarios {
-                        last_replayed.insert(s.seed, r.generation);
-                    }
-                }
+            for s in r.curriculum.scenarios_of(GeneratorKind::Replay) {
+                last_replayed.insert(s.seed, r.generation);
             }
         }
         let proposals = [

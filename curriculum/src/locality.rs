@@ -52,7 +52,7 @@ impl NeighbourFailures {
 pub struct Locality {
     /// Content hash of the policy.
     pub policy: String,
-    /// Training scenarios evaluated, and how many of them failed.
+    /// Training scenarios evaluated.
     pub scenarios: u64,
     /// Failed scenarios.
     pub failures: u64,
@@ -115,14 +115,16 @@ pub fn measure(
         Ok(records.iter().map(|r| r.outcome.kind != OutcomeKind::Success).collect())
     };
     let failed = failed_of(&base)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, EDITED, 0));
-    let mut kinds = [(NEW_SEED, Vec::new(), Vec::new()), (EDITED, Vec::new(), Vec::new())];
-    for (stream, owners, list) in kinds.iter_mut() {
+    // `neighbours` variants of every scenario, each with a fresh seed of `stream`, tallied
+    // under the outcome of the scenario they neighbour (invalid variants are skipped).
+    let tally = |stream: u64, vary: &mut dyn FnMut(&Scenario) -> Scenario| -> Result<NeighbourFailures> {
+        let mut owners = Vec::new();
+        let mut list = Vec::new();
         let mut k = 0u64;
         for (i, s) in base.iter().enumerate() {
             for _ in 0..neighbours {
-                let mut n = if *stream == EDITED { generators::edit(s, &mut rng, edit) } else { *s };
-                n.seed = SeedSpace::training_seed(stream_seed(seed, *stream, 0), k);
+                let mut n = vary(s);
+                n.seed = SeedSpace::training_seed(stream_seed(seed, stream, 0), k);
                 k += 1;
                 if n.validate("neighbour").is_ok() {
                     owners.push(i);
@@ -130,13 +132,12 @@ pub fn measure(
                 }
             }
         }
-    }
-    let tally = |owners: &[usize], list: &[Scenario]| -> Result<NeighbourFailures> {
-        let pairs: Vec<(usize, bool)> = owners.iter().copied().zip(failed_of(list)?).collect();
+        let pairs: Vec<(usize, bool)> = owners.into_iter().zip(failed_of(&list)?).collect();
         Ok(NeighbourFailures::tally(&failed, &pairs))
     };
-    let [(_, same_owners, same), (_, edit_owners, edits)] = &kinds;
-    let (new_seed, edited) = (tally(same_owners, same)?, tally(edit_owners, edits)?);
+    let new_seed = tally(NEW_SEED, &mut |s| *s)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(seed, EDITED, 0));
+    let edited = tally(EDITED, &mut |s| generators::edit(s, &mut rng, edit))?;
     Ok(Locality {
         policy: policy.hash.clone(),
         scenarios,

@@ -15,7 +15,7 @@ use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
 use crate::ledger::{EvaluationRow, Ledger};
 use crate::gate::{Judged, PairedGain};
-use crate::generators::{GeneratorKind, Proposal};
+use crate::generators::GeneratorKind;
 use regrasp_sim::OutcomeKind;
 
 /// A policy's frozen-suite results.
@@ -255,16 +255,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             Some(c) => pair(c)?,
             None => None,
         };
-        let replayed: BTreeSet<u64> = g
-            .curriculum
-            .parts
-            .iter()
-            .filter(|p| p.generator == GeneratorKind::Replay)
-            .flat_map(|p| match &p.proposal {
-                Proposal::Scenarios { scenarios } => scenarios.iter().map(|(s, _)| s.seed).collect::<Vec<_>>(),
-                Proposal::Distribution { .. } => Vec::new(),
-            })
-            .collect();
+        let replayed: BTreeSet<u64> = g.curriculum.scenarios_of(GeneratorKind::Replay).map(|s| s.seed).collect();
         let probe_change = match &g.challenger {
             Some(c) => match (probe(&g.champion)?, probe(c)?) {
                 (Some(a), Some(b)) => ProbeChange::of(&a, &b, &replayed),
