@@ -595,6 +595,7 @@ fn train(a: TrainArgs) -> Result<()> {
             ));
         }
         Event::Checkpoint { hash, env_steps, .. } => pb.println(format!("checkpoint {hash} at {env_steps} env steps")),
+        Event::Episodes { .. } => {}
     })?;
     pb.finish_and_clear();
     out!(

@@ -1,7 +1,7 @@
 //! Curriculum generators and the plan they make together. Each generator proposes training
-//! scenarios from the failure archive: `uniform` (the training ranges: the baseline), `replay`
-//! (prioritised replay of probe scenarios by learning potential, with a staleness term, as in
-//! Prioritized Level Replay), `boundary` (per-parameter ranges widened where success at the
+//! scenarios from what the loop has seen: `uniform` (the training ranges: the baseline), `replay`
+//! (prioritised replay of the scenarios the learner trained on, by the learning potential its
+//! own rollouts showed, with a staleness term, as in Prioritized Level Replay), `boundary` (per-parameter ranges widened where success at the
 //! edge is high and narrowed where it is low, as in automatic domain randomisation) and
 //! `mutate` (small edits of failed scenarios). A [`CurriculumPlan`] mixes their proposals by
 //! share and turns each training seed into one scenario, deterministically.
@@ -15,8 +15,9 @@ use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::{Scenario, ScenarioDistribution, ScenarioSource};
 use serde::{Deserialize, Serialize};
 
-use crate::archive::{ArchiveEntry, FailureArchive, Param, Side};
+use crate::archive::{FailureArchive, Param, Side};
 use crate::config::GeneratorsConfig;
+use regrasp_policy::ppo::TrainingEpisode;
 
 /// The generators.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,7 +25,7 @@ use crate::config::GeneratorsConfig;
 pub enum GeneratorKind {
     /// Domain randomisation over the training ranges.
     Uniform,
-    /// Prioritised replay of probe scenarios.
+    /// Prioritised replay of the scenarios the learner trained on.
     Replay,
     /// Automatic-domain-randomisation ranges.
     Boundary,
@@ -198,65 +199,57 @@ pub fn uniform(base: &ScenarioDistribution) -> Proposal {
     Proposal::Distribution { distribution: base.clone() }
 }
 
-/// The learning potential of an archived episode: the policy's value error on it
-/// (|return − V(s₀)|, large where the critic is surprised).
-pub fn learning_potential(e: &ArchiveEntry) -> f64 {
-    let m = &e.metrics;
-    let err = (m.discounted_return - m.initial_value).abs();
-    if err.is_finite() {
-        err
-    } else {
-        0.0
+/// A scenario the learner trained on, with its learning potential: PLR's positive value
+/// loss of the latest training episode on it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplayCandidate {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Positive value loss of its latest episode (mean over steps of max(GAE advantage, 0)).
+    pub score: f64,
+}
+
+/// The replay candidates of one generation's training: every scenario its challenger's PPO
+/// rollouts ended an episode on (`plan` turns each draw seed back into the scenario it trained
+/// on), keyed by the scenario's own seed, scored by the latest of its episodes. Non-finite
+/// scores count as 0.
+pub fn replay_candidates(plan: &CurriculumPlan, episodes: &[(u64, TrainingEpisode)]) -> Vec<ReplayCandidate> {
+    let mut latest: BTreeMap<u64, ReplayCandidate> = BTreeMap::new();
+    for (_, e) in episodes {
+        let scenario = plan.scenario(e.seed);
+        let score = if e.positive_value_loss.is_finite() { e.positive_value_loss.max(0.0) } else { 0.0 };
+        latest.insert(scenario.seed, ReplayCandidate { scenario, score });
     }
+    latest.into_values().collect()
 }
 
-/// Replay priority order: failures before successes, then higher learning potential, then
-/// lower seed. Failures come first whatever their value error: a PPO-tuned critic estimates
-/// the *stochastic* policy's value, so on deterministic probe episodes a success's error is
-/// often 3 or more, and a failure ranked by error alone (or error + 1) drops out of the set.
-fn replay_order(a: &ArchiveEntry, b: &ArchiveEntry) -> std::cmp::Ordering {
-    b.failed()
-        .cmp(&a.failed())
-        .then(learning_potential(b).total_cmp(&learning_potential(a)))
-        .then(a.scenario.seed.cmp(&b.scenario.seed))
-}
-
-/// `replay`: Prioritized Level Replay over the newest evaluation of each probe scenario.
-/// Keeps the first `replay_size` scenarios in [`replay_order`] (the champion's failures, then
-/// the rest, each by learning potential); within them, score
+/// `replay`: Prioritized Level Replay over the scenarios the learner itself trained on last
+/// generation, scored as PLR scores a level: the positive value loss of the learner's latest
+/// episode on it (from its own rollouts and critic, so the score measures where the stochastic
+/// policy being trained did better than its critic expected, not a deterministic probe's gap).
+/// Keeps the `replay_size` highest-scoring scenarios (ties by lower seed); within them, score
 /// priority is rank-based, h = rank^(−1/β), staleness priority is the generations since the
 /// scenario was last replayed, and P = (1 − ρ)·P_score + ρ·P_staleness are the weights. Scores
 /// stay fixed for a whole generation's training (PLR updates a level's score after every
 /// episode), so β is that of rank-based prioritised replay (β = 1/0.7) rather than PLR's
 /// greedy 0.1, which would give one scenario nearly the whole share; and staleness only
-/// weights within the set, so it cannot push the champion's failures out of it.
-pub fn replay(
-    archive: &FailureArchive,
-    generation: u32,
-    last_replayed: &HashMap<u64, u32>,
-    cfg: &GeneratorsConfig,
-) -> Proposal {
-    // The newest evaluation of each probe scenario (keyed by seed).
-    let mut newest: BTreeMap<u64, &ArchiveEntry> = BTreeMap::new();
-    for e in archive.entries.iter().filter(|e| e.suite == "probe") {
-        newest.insert(e.scenario.seed, e);
-    }
-    let items: Vec<&ArchiveEntry> = newest.into_values().collect();
-    if items.is_empty() {
+/// weights within the set, so it cannot push high-potential scenarios out of it.
+pub fn replay(candidates: &[ReplayCandidate], generation: u32, last_replayed: &HashMap<u64, u32>, cfg: &GeneratorsConfig) -> Proposal {
+    let mut order: Vec<&ReplayCandidate> = candidates.iter().collect();
+    order.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.scenario.seed.cmp(&b.scenario.seed)));
+    order.truncate(cfg.replay_size);
+    if order.is_empty() {
         return Proposal::Scenarios { scenarios: Vec::new() };
     }
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| replay_order(items[a], items[b]));
-    order.truncate(cfg.replay_size);
     let score: Vec<f64> = (0..order.len()).map(|rank| ((rank + 1) as f64).powf(-1.0 / cfg.replay_temperature)).collect();
     let stale: Vec<f64> = order
         .iter()
-        .map(|&i| (generation + 1).saturating_sub(last_replayed.get(&items[i].scenario.seed).map_or(0, |g| g + 1)) as f64)
+        .map(|c| (generation + 1).saturating_sub(last_replayed.get(&c.scenario.seed).map_or(0, |g| g + 1)) as f64)
         .collect();
     let (ss, st) = (score.iter().sum::<f64>(), stale.iter().sum::<f64>());
     let rho = cfg.replay_staleness;
     let p = |k: usize| (1.0 - rho) * score[k] / ss.max(1e-300) + if st > 0.0 { rho * stale[k] / st } else { 0.0 };
-    Proposal::Scenarios { scenarios: order.iter().enumerate().map(|(k, &i)| (items[i].scenario, p(k))).collect() }
+    Proposal::Scenarios { scenarios: order.iter().enumerate().map(|(k, c)| (c.scenario, p(k))).collect() }
 }
 
 /// The boundary probes of a distribution: for every parameter and end, scenarios sampled from
@@ -377,6 +370,7 @@ pub fn edit(scenario: &Scenario, rng: &mut ChaCha8Rng, cfg: &GeneratorsConfig) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::ArchiveEntry;
     use regrasp_policy::eval::EpisodeMetrics;
     use regrasp_sim::OutcomeKind;
 
@@ -400,59 +394,69 @@ mod tests {
         }
     }
 
+    /// 40 trained-on scenarios: seeds 0–9 with a high learning potential, the rest low.
+    fn candidates() -> Vec<ReplayCandidate> {
+        (0..40u64)
+            .map(|s| ReplayCandidate { scenario: ScenarioDistribution::default().sample(s), score: if s < 10 { 0.5 } else { 0.05 } })
+            .collect()
+    }
+
     #[test]
-    fn replay_prefers_failures_and_stale_scenarios() {
+    fn replay_prefers_high_potential_and_stale_scenarios() {
         let cfg = GeneratorsConfig { replay_size: 20, ..GeneratorsConfig::default() };
-        let Proposal::Scenarios { scenarios } = replay(&synthetic(), 3, &HashMap::new(), &cfg) else { panic!() };
+        let Proposal::Scenarios { scenarios } = replay(&candidates(), 3, &HashMap::new(), &cfg) else { panic!() };
         assert_eq!(scenarios.len(), 20);
         let w = |seed: u64| scenarios.iter().find(|(s, _)| s.seed == seed).map(|(_, w)| *w);
-        let failed: f64 = (0..10).filter_map(w).sum();
+        let high: f64 = (0..10).filter_map(w).sum();
         let total: f64 = scenarios.iter().map(|(_, w)| w).sum();
-        assert!(failed / total > 0.6, "failures (half the set) get {:.2} of the replay mass", failed / total);
-        // A failure replayed last generation is less likely than one never replayed.
+        assert!(high / total > 0.6, "high-potential scenarios (half the set) get {:.2} of the replay mass", high / total);
+        // A scenario replayed last generation is less likely than one never replayed.
         let just_replayed: HashMap<u64, u32> = [(0u64, 3u32)].into();
-        let Proposal::Scenarios { scenarios: again } = replay(&synthetic(), 4, &just_replayed, &cfg) else { panic!() };
+        let Proposal::Scenarios { scenarios: again } = replay(&candidates(), 4, &just_replayed, &cfg) else { panic!() };
         let p = |v: &Vec<(Scenario, f64)>, seed| v.iter().find(|(s, _)| s.seed == seed).map(|(_, w)| *w).unwrap_or(0.0);
         let (s0, s1) = (p(&again, 0), p(&again, 1));
         assert!(s0 < p(&scenarios, 0) || s0 < s1, "staleness did not lower a just-replayed scenario");
+        assert!(replay(&[], 1, &HashMap::new(), &cfg).is_empty(), "nothing trained on yet: nothing to replay");
     }
 
     /// Regression (session 16): the replay set used to be the most likely scenarios under
     /// P = (1 − ρ)·P_score + ρ·P_staleness with β = 0.3, so from the second generation on the
-    /// staleness term filled it with never-replayed successes and pushed the champion's failures
-    /// out (seed 2, generation 2: none of 38), and one scenario took 72–77 % of the replay share.
+    /// staleness term filled it with never-replayed scenarios and pushed the ones it was aimed
+    /// at out (seed 2, generation 2: none of 38 failures), and one scenario took 72–77 % of the
+    /// replay share.
     #[test]
-    fn replay_keeps_just_replayed_failures_and_spreads_its_share() {
+    fn replay_keeps_just_replayed_high_potential_scenarios_and_spreads_its_share() {
         let cfg = GeneratorsConfig { replay_size: 20, ..GeneratorsConfig::default() };
-        let failures_replayed_last: HashMap<u64, u32> = (0..10).map(|s| (s, 3)).collect();
-        let Proposal::Scenarios { scenarios } = replay(&synthetic(), 4, &failures_replayed_last, &cfg) else { panic!() };
+        let replayed_last: HashMap<u64, u32> = (0..10).map(|s| (s, 3)).collect();
+        let Proposal::Scenarios { scenarios } = replay(&candidates(), 4, &replayed_last, &cfg) else { panic!() };
         assert_eq!(scenarios.len(), 20);
         for seed in 0..10 {
-            assert!(scenarios.iter().any(|(s, _)| s.seed == seed), "failure {seed} left the replay set");
+            assert!(scenarios.iter().any(|(s, _)| s.seed == seed), "scenario {seed} left the replay set");
         }
         let total: f64 = scenarios.iter().map(|(_, w)| w).sum();
         let top = scenarios.iter().map(|(_, w)| *w).fold(0.0, f64::max);
         assert!(top / total < 0.2, "one scenario gets {:.2} of the replay share", top / total);
     }
 
-    /// Regression (session 16): with the value error plus one for a failure as the score, a
-    /// PPO-tuned critic (errors of 3 or more on successful deterministic episodes) kept most of
-    /// the champion's failures out of the replay set (7 of 35 in generations 2–4 of seed 1).
+    /// A training episode is scored on the scenario it really trained on: a draw of a replayed
+    /// scenario counts for that scenario (its own seed), and its latest episode's score wins.
     #[test]
-    fn replay_takes_failures_first_even_where_successes_surprise_the_critic_more() {
-        let cfg = GeneratorsConfig { replay_size: 20, ..GeneratorsConfig::default() };
-        let archive = FailureArchive {
-            entries: (0..40)
-                .map(|s| match s {
-                    0..10 => entry(s, OutcomeKind::Timeout, 0.5 + 0.1 * s as f64),
-                    _ => entry(s, OutcomeKind::Success, 3.0),
-                })
-                .collect(),
+    fn replay_candidates_key_draws_by_the_scenario_trained_on_and_keep_the_latest_score() {
+        let base = ScenarioDistribution::default();
+        let fixed = base.sample(7);
+        let plan = CurriculumPlan {
+            base: base.clone(),
+            parts: vec![CurriculumPart { generator: GeneratorKind::Replay, share: 1.0, proposal: Proposal::Scenarios { scenarios: vec![(fixed, 1.0)] } }],
         };
-        let Proposal::Scenarios { scenarios } = replay(&archive, 1, &HashMap::new(), &cfg) else { panic!() };
-        let w = |seed: u64| scenarios.iter().find(|(s, _)| s.seed == seed).map(|(_, w)| *w).unwrap_or(0.0);
-        assert!((0..10).all(|s| w(s) > 0.0), "every failure is replayed");
-        assert!(w(9) > w(0) && w(0) > w(10), "failures first, by value error among them");
+        let ep = |seed: u64, pvl: f64| TrainingEpisode { seed, positive_value_loss: pvl, ..TrainingEpisode::default() };
+        let got = replay_candidates(&plan, &[(1, ep(100, 0.9)), (2, ep(101, 0.2)), (3, ep(102, f64::NAN))]);
+        assert_eq!(got.len(), 1, "three draws of one replayed scenario are one candidate");
+        assert_eq!(got[0].scenario, fixed);
+        assert_eq!(got[0].score, 0.0, "the latest episode's score wins (a NaN counts as 0)");
+        let uniform = CurriculumPlan::uniform(&base);
+        let got = replay_candidates(&uniform, &[(1, ep(100, 0.9)), (1, ep(101, 0.2))]);
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().any(|c| c.scenario == base.sample(100) && c.score == 0.9));
     }
 
     #[test]

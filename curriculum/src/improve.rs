@@ -313,9 +313,14 @@ impl Run<'_> {
         };
         let (widened, _) = generators::boundary(&current, &base, &seen, &gc);
 
-        // Replay and mutate work on the champion's own probe episodes.
+        // Mutate edits the champion's own probe failures; replay draws on the scenarios the
+        // learner trained on in the last generation, scored by its own rollouts.
         let all = self.ledger.archive()?;
         let mine = FailureArchive { entries: all.entries.into_iter().filter(|e| e.policy == champion.hash).collect() };
+        let candidates = match history.iter().rev().find(|r| r.status != "training") {
+            Some(last) => generators::replay_candidates(&last.curriculum, &self.ledger.training_episodes(last.generation)?),
+            None => Vec::new(),
+        };
         let mut last_replayed: HashMap<u64, u32> = HashMap::new();
         for r in history {
             for s in r.curriculum.scenarios_of(GeneratorKind::Replay) {
@@ -324,7 +329,7 @@ impl Run<'_> {
         }
         let proposals = [
             (GeneratorKind::Uniform, generators::uniform(&base)),
-            (GeneratorKind::Replay, generators::replay(&mine, g, &last_replayed, &gc)),
+            (GeneratorKind::Replay, generators::replay(&candidates, g, &last_replayed, &gc)),
             (GeneratorKind::Boundary, Proposal::Distribution { distribution: widened }),
             (GeneratorKind::Mutate, generators::mutate(&mine, stream_seed(self.cfg.seed, stream::MUTATE, g as u64), &gc)),
         ];
@@ -372,19 +377,27 @@ impl Run<'_> {
             ..RunOptions::default()
         };
         let on_event = &mut *self.on_event;
+        let ledger = &mut self.ledger;
         let (generation, budget) = (row.generation, row.budget);
-        let c: Checkpoint = train(tc, Arc::clone(&self.arm), &dir, opts, &mut |e| {
-            if let regrasp_policy::run::Event::Iteration(it) = e {
-                on_event(&ImproveEvent::Training {
-                    generation,
-                    env_steps: it.env_steps,
-                    budget,
-                    episodes: (it.episodes, it.successes),
-                    env_steps_per_s: it.env_steps_per_s,
-                    stats: it.clone(),
-                });
+        // The first ledger error while training; training cannot stop on it, so it is returned
+        // after (the generation stays `training`, and `--resume` re-runs from its checkpoint).
+        let mut recording: Result<()> = Ok(());
+        let trained = train(tc, Arc::clone(&self.arm), &dir, opts, &mut |e| match e {
+            regrasp_policy::run::Event::Iteration(it) => on_event(&ImproveEvent::Training {
+                generation,
+                env_steps: it.env_steps,
+                budget,
+                episodes: (it.episodes, it.successes),
+                env_steps_per_s: it.env_steps_per_s,
+                stats: it.clone(),
+            }),
+            regrasp_policy::run::Event::Episodes { iteration, episodes } if recording.is_ok() => {
+                recording = ledger.record_training_episodes(generation, *iteration, episodes);
             }
-        })?;
+            _ => {}
+        });
+        let c: Checkpoint = trained?;
+        recording?;
         let rel = format!("checkpoints/{}", c.meta.content_hash);
         c.save(&self.out.join(&rel))?;
         self.ledger.record_checkpoint(&c.meta.content_hash, Some(&row.champion), "challenger", c.meta.env_steps, &rel)?;

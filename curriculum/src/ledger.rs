@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regrasp_policy::eval::{EpisodeMetrics, EpisodeRecord, EvalReport};
+use regrasp_policy::ppo::TrainingEpisode;
 use regrasp_sim::{OutcomeKind, Scenario};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::gate::{Decision, Judged};
 use crate::generators::CurriculumPlan;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations from version `i + 1` to `i + 2`. A new ledger is created at version 1 and
 /// migrated, so every ledger has gone through the same steps.
@@ -29,6 +30,12 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE real_trials (
         evaluation INTEGER NOT NULL REFERENCES evaluations(id), idx INTEGER NOT NULL,
         verdict TEXT NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (evaluation, idx));",
+    // 2 → 3: the episodes each challenger's PPO rollouts ended, with PLR's score (the
+    // learner's own failures and learning potential, which `replay` draws on).
+    "CREATE TABLE training_episodes (
+        generation INTEGER NOT NULL, iteration INTEGER NOT NULL, idx INTEGER NOT NULL, seed INTEGER NOT NULL,
+        success INTEGER NOT NULL, steps INTEGER NOT NULL, episode_return REAL NOT NULL,
+        positive_value_loss REAL NOT NULL, PRIMARY KEY (generation, iteration, idx));",
 ];
 
 /// One physical episode of a real-world evaluation.
@@ -509,6 +516,65 @@ impl Ledger {
         Ok(FailureArchive { entries })
     }
 
+    /// Records the episodes a generation's challenger ended in one PPO iteration, in one
+    /// transaction. Idempotent: a resumed run re-runs iterations bit for bit and rewrites the
+    /// same rows.
+    pub fn record_training_episodes(&mut self, generation: u32, iteration: u64, episodes: &[TrainingEpisode]) -> Result<()> {
+        let path = self.path.clone();
+        let e = |source| CurriculumError::Ledger { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        for (idx, ep) in episodes.iter().enumerate() {
+            tx.execute(
+                "INSERT OR REPLACE INTO training_episodes
+                 (generation, iteration, idx, seed, success, steps, episode_return, positive_value_loss)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    generation,
+                    iteration as i64,
+                    idx as i64,
+                    ep.seed as i64,
+                    ep.success,
+                    ep.steps,
+                    ep.episode_return,
+                    ep.positive_value_loss
+                ],
+            )
+            .map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// The episodes a generation's challenger ended in training, as (iteration, episode), in
+    /// the order they ended.
+    pub fn training_episodes(&self, generation: u32) -> Result<Vec<(u64, TrainingEpisode)>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT iteration, seed, success, steps, episode_return, positive_value_loss FROM training_episodes
+                 WHERE generation = ?1 ORDER BY iteration, idx",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([generation], |r| {
+                let seed: i64 = r.get(1)?;
+                let iteration: i64 = r.get(0)?;
+                Ok((
+                    iteration as u64,
+                    TrainingEpisode {
+                        seed: seed as u64,
+                        success: r.get(2)?,
+                        steps: r.get(3)?,
+                        episode_return: r.get(4)?,
+                        positive_value_loss: r.get(5)?,
+                    },
+                ))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
     /// The bandit's state after the latest decided generation.
     pub fn bandit(&self) -> Result<Option<Exp3>> {
         let s: Option<String> = self
@@ -583,6 +649,29 @@ mod tests {
         assert_eq!(v, SCHEMA_VERSION);
     }
 
+    /// A version-2 ledger (runs made before training episodes were kept) is migrated, and
+    /// recording an iteration again (a resumed run re-runs it bit for bit) replaces its rows.
+    #[test]
+    fn a_version_2_ledger_is_migrated_and_training_episodes_are_recorded_idempotently() {
+        let p = tmp("v2");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(SCHEMA_V1).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let mut l = Ledger::open(&p).unwrap();
+        assert!(l.training_episodes(1).unwrap().is_empty());
+        let ep = |seed: u64, success: bool, pvl: f64| TrainingEpisode { seed, success, steps: 90, episode_return: 1.5, positive_value_loss: pvl };
+        l.record_training_episodes(1, 1, &[ep(u64::MAX - 3, true, 0.25), ep(5, false, 0.75)]).unwrap();
+        l.record_training_episodes(1, 2, &[ep(6, false, 0.5)]).unwrap();
+        l.record_training_episodes(1, 2, &[ep(6, false, 0.5)]).unwrap();
+        l.record_training_episodes(2, 1, &[ep(7, true, 0.0)]).unwrap();
+        let got = l.training_episodes(1).unwrap();
+        assert_eq!(got, vec![(1, ep(u64::MAX - 3, true, 0.25)), (1, ep(5, false, 0.75)), (2, ep(6, false, 0.5))]);
+        assert_eq!(l.training_episodes(2).unwrap().len(), 1);
+    }
+
     #[test]
     fn a_version_1_ledger_is_migrated_and_real_trials_join_the_archive() {
         let p = tmp("v1");
@@ -593,7 +682,7 @@ mod tests {
         }
         let mut l = Ledger::open(&p).unwrap();
         let v: i64 = l.connection().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, SCHEMA_VERSION, "migrated through every step");
         let scenario = regrasp_sim::ScenarioDistribution::default().sample(3);
         let outcome = |kind| regrasp_sim::Outcome { kind, evidence: Default::default() };
         let record = |kind| EpisodeRecord {
@@ -634,7 +723,7 @@ mod tests {
         drop(Ledger::open(&p).unwrap());
         Connection::open(&p).unwrap().pragma_update(None, "user_version", 7).unwrap();
         let e = Ledger::open(&p).err().unwrap().to_string();
-        assert!(e.contains("schema version 7") && e.contains("reads version 2") && e.contains("newer regrasp"), "{e}");
+        assert!(e.contains("schema version 7") && e.contains("reads version 3") && e.contains("newer regrasp"), "{e}");
 
         let p = tmp("foreign");
         Connection::open(&p).unwrap().execute_batch("CREATE TABLE x (y INTEGER);").unwrap();

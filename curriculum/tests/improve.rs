@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use regrasp_curriculum::improve::FrozenSuites;
+use std::collections::BTreeMap;
+
+use regrasp_curriculum::generators::{self, GeneratorKind};
+use regrasp_curriculum::improve::{FrozenSuites, ImproveEvent};
 use regrasp_curriculum::{improve, ImproveConfig, ImproveOptions, Ledger};
 use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::ArmModel;
@@ -45,7 +48,13 @@ fn outcome(dir: &Path) -> (Vec<(u32, Option<String>, String, Option<String>)>, O
 fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     let cfg = smoke();
     let out = tmp("full");
-    let s = improve(cfg.clone(), arm(), &out, ImproveOptions::default(), &mut |_| {}).unwrap();
+    let mut ended: BTreeMap<u32, u64> = BTreeMap::new();
+    let s = improve(cfg.clone(), arm(), &out, ImproveOptions::default(), &mut |e| {
+        if let ImproveEvent::Training { generation, episodes: (n, _), .. } = e {
+            *ended.entry(*generation).or_default() += n;
+        }
+    })
+    .unwrap();
     assert_eq!(s.generations, 2);
     assert!(s.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget")), "{:?}", s.stop_reason);
 
@@ -61,7 +70,7 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
         let composition = g.curriculum.composition();
         assert!((composition.values().sum::<f64>() - 1.0).abs() < 1e-9);
         // The training distribution keeps its share whatever the bandit leads with.
-        let uniform = composition[&regrasp_curriculum::generators::GeneratorKind::Uniform];
+        let uniform = composition[&GeneratorKind::Uniform];
         assert!(uniform >= cfg.generators.uniform_share - 1e-9, "uniform share {uniform}");
         fw.check("recorded curriculum", g.curriculum.explicit_scenarios()).unwrap();
         // Every generation was evaluated on all suites, champion and challenger alike.
@@ -71,6 +80,22 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
             }
         }
     }
+    // Every episode a challenger's rollouts ended is in the ledger, and the second generation
+    // replays only scenarios the first one trained on, the most promising of them.
+    for g in [1, 2] {
+        assert_eq!(l.training_episodes(g).unwrap().len() as u64, ended[&g], "generation {g}");
+    }
+    assert!(ended[&1] > 0, "the smoke budget lets episodes end");
+    let trained = generators::replay_candidates(&gens[0].curriculum, &l.training_episodes(1).unwrap());
+    let replayed: Vec<_> = gens[1].curriculum.scenarios_of(GeneratorKind::Replay).collect();
+    assert!(!replayed.is_empty() && replayed.len() <= cfg.generators.replay_size.min(trained.len()));
+    let best = trained.iter().map(|c| c.score).fold(f64::NEG_INFINITY, f64::max);
+    for s in &replayed {
+        assert!(trained.iter().any(|c| c.scenario == **s), "replayed scenario {} was never trained on", s.seed);
+    }
+    assert!(replayed.iter().any(|s| trained.iter().any(|c| c.scenario == **s && c.score == best)), "the best-scoring scenario is replayed");
+    assert_eq!(gens[0].curriculum.scenarios_of(GeneratorKind::Replay).count(), 0, "nothing trained on before generation 1");
+
     // The archive holds only training-space probes.
     let archive = l.archive().unwrap();
     assert!(!archive.entries.is_empty());

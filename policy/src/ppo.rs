@@ -66,6 +66,23 @@ pub struct IterationStats {
     pub learner_samples_per_s: f64,
 }
 
+/// One episode that ended during a rollout, as the learner saw it: what Prioritized Level
+/// Replay scores a level by.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrainingEpisode {
+    /// The scenario seed the episode was reset with (the draw seed given to the source).
+    pub seed: u64,
+    /// It ended in success.
+    pub success: bool,
+    /// Control steps it lasted.
+    pub steps: u32,
+    /// Undiscounted return.
+    pub episode_return: f64,
+    /// PLR's positive value loss: the mean over the episode's steps of max(GAE(λ) advantage, 0),
+    /// large where the episode went better than the critic expected (learning potential).
+    pub positive_value_loss: f64,
+}
+
 /// Mixes a run seed with stream numbers into an RNG seed.
 pub fn stream_seed(seed: u64, a: u64, b: u64) -> u64 {
     SeedSpace::training_seed(seed ^ a.wrapping_mul(0xD6E8_FEB8_6659_FD93), b)
@@ -83,6 +100,7 @@ pub struct Trainer<E: Environment> {
     net: PolicyNet,
     /// Where the run stands.
     pub progress: Progress,
+    episodes: Vec<TrainingEpisode>,
 }
 
 fn optimizer(max_grad_norm: f64) -> ModuleOptimizer {
@@ -108,6 +126,7 @@ impl<E: Environment> Trainer<E> {
             norm: RunningNorm::new(obs_dim),
             net,
             progress: Progress::default(),
+            episodes: Vec::new(),
         })
     }
 
@@ -129,7 +148,7 @@ impl<E: Environment> Trainer<E> {
                 .map_err(|e| PolicyError::Checkpoint { path: "optimizer.bpk".into(), reason: e.to_string() })?;
         }
         let net = model.valid().to_inference();
-        Ok(Self { cfg, envs, device, model, optim, norm, net, progress })
+        Ok(Self { cfg, envs, device, model, optim, norm, net, progress, episodes: Vec::new() })
     }
 
     /// The model.
@@ -161,6 +180,12 @@ impl<E: Environment> Trainer<E> {
         self.norm = norm;
         self.optim = optimizer(self.cfg.ppo.max_grad_norm);
         self.net = self.model.valid().to_inference();
+    }
+
+    /// The episodes that ended during the last iteration's rollout, in the order they ended
+    /// (then by env).
+    pub fn last_episodes(&self) -> &[TrainingEpisode] {
+        &self.episodes
     }
 
     /// Whether the env-step budget is spent.
@@ -199,6 +224,11 @@ impl<E: Environment> Trainer<E> {
         let mut raw_obs: Vec<Vec<f32>> = Vec::with_capacity(total);
         let (mut episodes, mut successes, mut ret_sum) = (0u64, 0u64, 0.0f64);
         let mut ep_ret = vec![0.0f64; n];
+        // Per env: the seed and first step of its current episode; ended episodes as
+        // (env, first step, last step, record without its score).
+        let mut ep_seed = seeds.clone();
+        let mut ep_start = vec![0usize; n];
+        let mut ended: Vec<(usize, usize, usize, TrainingEpisode)> = Vec::new();
         let gamma = self.cfg.ppo.gamma as f32;
         let net = &self.net;
         let norm = &self.norm;
@@ -249,12 +279,19 @@ impl<E: Environment> Trainer<E> {
                     episodes += 1;
                     successes += tr.success as u64;
                     ret_sum += ep_ret[i];
+                    let steps = (t + 1 - ep_start[i]) as u32;
+                    let record = TrainingEpisode { seed: ep_seed[i], success: tr.success, steps, episode_return: ep_ret[i], positive_value_loss: 0.0 };
+                    ended.push((i, ep_start[i], t, record));
+                    ep_start[i] = t + 1;
                     ep_ret[i] = 0.0;
                     to_reset.push(i);
                 }
                 obs[i] = tr.obs;
             }
             let reset_seeds: Vec<(usize, u64)> = to_reset.iter().map(|&i| (i, draw_seed(seed, &mut self.progress))).collect();
+            for &(i, s) in &reset_seeds {
+                ep_seed[i] = s;
+            }
             let fresh: Vec<(usize, Vec<f32>)> = self
                 .envs
                 .par_iter_mut()
@@ -294,6 +331,14 @@ impl<E: Environment> Trainer<E> {
             }
         }
         let returns: Vec<f32> = adv.iter().zip(&b_val).map(|(a, v)| a + v).collect();
+        self.episodes = ended
+            .into_iter()
+            .map(|(i, first, last, mut e)| {
+                let pos: f64 = (first..=last).map(|t| adv[t * n + i].max(0.0) as f64).sum();
+                e.positive_value_loss = pos / (last + 1 - first) as f64;
+                e
+            })
+            .collect();
         if self.cfg.ppo.update_normalizer {
             for o in &raw_obs {
                 self.norm.update(o);

@@ -16,7 +16,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::envs::GraspTask;
 use crate::error::{PolicyError, Result};
-use crate::ppo::{draw_seed, IterationStats, Progress, Trainer};
+use crate::ppo::{draw_seed, IterationStats, Progress, Trainer, TrainingEpisode};
 
 /// What a run reports as it goes.
 #[derive(Clone, Debug, Serialize)]
@@ -50,6 +50,13 @@ pub enum Event {
     },
     /// One PPO iteration.
     Iteration(IterationStats),
+    /// The episodes that ended in that iteration's rollout (logged right after it).
+    Episodes {
+        /// Iteration number (1-based).
+        iteration: u64,
+        /// The episodes, in the order they ended.
+        episodes: Vec<TrainingEpisode>,
+    },
     /// A checkpoint was written.
     Checkpoint {
         /// Its content hash.
@@ -193,7 +200,9 @@ pub fn train(
     while !trainer.done() && opts.max_iterations.is_none_or(|m| ran < m) {
         let stats = trainer.iterate()?;
         ran += 1;
+        let iteration = stats.iteration;
         log(&Event::Iteration(stats))?;
+        log(&Event::Episodes { iteration, episodes: trainer.last_episodes().to_vec() })?;
         let p = trainer.progress;
         if p.iteration % trainer.cfg.checkpoint_every == 0 || trainer.done() {
             let c = Checkpoint::new(
