@@ -143,6 +143,10 @@ pub struct GenerationLine {
     pub env_steps: u64,
     /// What the challenger did to the champion's probe failures and successes.
     pub probe_change: Option<ProbeChange>,
+    /// The challenger's training rollouts by the generator each episode's scenario came from:
+    /// (episodes ended, successes) under the stochastic training policy. Empty for runs made
+    /// before training episodes were recorded (ledger schema < 3).
+    pub training: BTreeMap<String, (u64, u64)>,
     /// The champion after this generation: held-out failures per mode.
     pub champion_failures: BTreeMap<String, u64>,
     /// The champion after this generation: the regions of scenario space where it failed most
@@ -263,6 +267,12 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             },
             None => None,
         };
+        let mut training: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (_, e) in ledger.training_episodes(g.generation)? {
+            let t = training.entry(g.curriculum.generator_of(e.seed).name().to_string()).or_default();
+            t.0 += 1;
+            t.1 += e.success as u64;
+        }
         if g.status == "promoted" {
             champion_row = chall.as_ref().map(|t| t.2.clone());
             champion_hash = g.challenger.clone().unwrap_or_default();
@@ -285,6 +295,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             reasons: g.decision.as_ref().map(|d| d.reasons()),
             env_steps: warm + (i as u64 + 1) * g.budget,
             probe_change,
+            training,
             champion_failures: champion_row.as_ref().map(failures).unwrap_or_default(),
             champion_weak_regions: weak_regions(&champion_hash),
         });
@@ -377,6 +388,19 @@ pub fn render(r: &RunReport) -> String {
     for g in &r.generations {
         if let Some(p) = &g.probe_change {
             s.push_str(&format!("{:4}  {}\n", g.generation, p.describe()));
+        }
+    }
+    if r.generations.iter().any(|g| !g.training.is_empty()) {
+        s.push_str("\nthe challenger's training episodes by the generator of their scenario (success under the stochastic training policy):\n");
+        for g in &r.generations {
+            let parts: Vec<String> = g
+                .training
+                .iter()
+                .map(|(k, &(n, w))| format!("{k} {w}/{n} ({:.0} %)", 100.0 * w as f64 / n.max(1) as f64))
+                .collect();
+            if !parts.is_empty() {
+                s.push_str(&format!("{:4}  {}\n", g.generation, parts.join(", ")));
+            }
         }
     }
     s.push_str("\nchampion's held-out failures per mode after each generation:\n");
@@ -710,6 +734,7 @@ mod tests {
             reasons: None,
             env_steps: 0,
             probe_change: Some(p),
+            training: BTreeMap::new(),
             champion_failures: BTreeMap::new(),
             champion_weak_regions: Vec::new(),
         };

@@ -121,6 +121,11 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     assert_eq!(rep.champion_curve().len(), 3);
     let text = regrasp_curriculum::report::render(&rep);
     assert!(text.contains("stopped: budget"), "{text}");
+    // It splits every training episode by the generator its scenario came from.
+    assert!(text.contains("training episodes by the generator of their scenario"), "{text}");
+    for (g, line) in rep.generations.iter().enumerate() {
+        assert_eq!(line.training.values().map(|t| t.0).sum::<u64>(), ended[&(g as u32 + 1)]);
+    }
     let png = out.join("report.png");
     regrasp_curriculum::report::plot(&rep, &png).unwrap();
     let bytes = std::fs::read(&png).unwrap();
