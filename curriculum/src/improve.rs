@@ -333,27 +333,9 @@ impl Run<'_> {
             (GeneratorKind::Boundary, Proposal::Distribution { distribution: widened }),
             (GeneratorKind::Mutate, generators::mutate(&mine, stream_seed(self.cfg.seed, stream::MUTATE, g as u64), &gc)),
         ];
-        // `uniform_share` stays on the training distribution; of the rest, the bandit's lead gets
-        // `lead_share` and everything is shared by the bandit's probabilities.
         let bandit = self.ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, gc.bandit_gamma));
         let lead = bandit.pick(&mut ChaCha8Rng::seed_from_u64(stream_seed(self.cfg.seed, stream::BANDIT, g as u64)));
-        let probs = bandit.probabilities();
-        let mut parts: Vec<CurriculumPart> = proposals
-            .into_iter()
-            .enumerate()
-            .map(|(i, (generator, proposal))| {
-                let targeted = (1.0 - gc.lead_share) * probs[i] + if i == lead { gc.lead_share } else { 0.0 };
-                let share = (1.0 - gc.uniform_share) * targeted + if generator == GeneratorKind::Uniform { gc.uniform_share } else { 0.0 };
-                CurriculumPart { generator, share, proposal }
-            })
-            .filter(|p| !p.proposal.is_empty() && p.share > 0.0)
-            .collect();
-        let total: f64 = parts.iter().map(|p| p.share).sum();
-        if parts.is_empty() || total <= 0.0 {
-            return Ok((CurriculumPlan::uniform(&base), Some(GeneratorKind::ALL[lead].name().into())));
-        }
-        parts.iter_mut().for_each(|p| p.share /= total);
-        Ok((CurriculumPlan { base, parts }, Some(GeneratorKind::ALL[lead].name().into())))
+        Ok(mix(&base, proposals, &bandit.probabilities(), lead, &gc))
     }
 
     /// Trains generation `g`'s challenger (resuming its own run directory if it has one).
@@ -576,6 +558,81 @@ pub fn improve(
         promotions: gens.iter().filter(|g| g.status == "promoted").count() as u32,
         stop_reason,
     })
+}
+
+/// Mixes the generators' proposals (in `GeneratorKind::ALL` order) into a plan:
+/// `uniform_share` stays on the training distribution; of the rest, the bandit's `lead` gets
+/// `lead_share` and everything is shared by the bandit's probabilities `probs`; empty
+/// proposals drop out and the shares are renormalised. A lead with nothing to propose (replay
+/// before anything was trained on, mutate without failures) cannot lead: then no generator
+/// leads, the targeted part is shared by the probabilities alone, and none is credited.
+/// Returns the plan and the lead's name.
+pub fn mix(
+    base: &ScenarioDistribution,
+    proposals: [(GeneratorKind, Proposal); 4],
+    probs: &[f64],
+    lead: usize,
+    gc: &crate::config::GeneratorsConfig,
+) -> (CurriculumPlan, Option<String>) {
+    let lead = proposals.get(lead).filter(|(_, p)| !p.is_empty()).map(|_| lead);
+    let name = lead.map(|i| proposals[i].0.name().to_string());
+    let mut parts: Vec<CurriculumPart> = proposals
+        .into_iter()
+        .enumerate()
+        .map(|(i, (generator, proposal))| {
+            let p = probs.get(i).copied().unwrap_or(0.0);
+            let targeted = match lead {
+                Some(l) => (1.0 - gc.lead_share) * p + if i == l { gc.lead_share } else { 0.0 },
+                None => p,
+            };
+            let share = (1.0 - gc.uniform_share) * targeted + if generator == GeneratorKind::Uniform { gc.uniform_share } else { 0.0 };
+            CurriculumPart { generator, share, proposal }
+        })
+        .filter(|p| !p.proposal.is_empty() && p.share > 0.0)
+        .collect();
+    let total: f64 = parts.iter().map(|p| p.share).sum();
+    if parts.is_empty() || total <= 0.0 {
+        return (CurriculumPlan::uniform(base), name);
+    }
+    parts.iter_mut().for_each(|p| p.share /= total);
+    (CurriculumPlan { base: base.clone(), parts }, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GeneratorsConfig;
+
+    fn proposals(replay: Vec<(Scenario, f64)>) -> [(GeneratorKind, Proposal); 4] {
+        let base = ScenarioDistribution::default();
+        [
+            (GeneratorKind::Uniform, generators::uniform(&base)),
+            (GeneratorKind::Replay, Proposal::Scenarios { scenarios: replay }),
+            (GeneratorKind::Boundary, generators::uniform(&base)),
+            (GeneratorKind::Mutate, Proposal::Scenarios { scenarios: vec![(base.sample(9), 1.0)] }),
+        ]
+    }
+
+    /// Regression (session 17): in generation 1 replay has nothing to propose; a bandit that
+    /// drew it as lead still credited it with the generation's held-out gain.
+    #[test]
+    fn a_generator_with_nothing_to_propose_does_not_lead_and_shares_stay_whole() {
+        let base = ScenarioDistribution::default();
+        let gc = GeneratorsConfig::default();
+        let probs = [0.25; 4];
+        let (plan, lead) = mix(&base, proposals(Vec::new()), &probs, 1, &gc);
+        assert_eq!(lead, None, "empty replay cannot lead");
+        let c = plan.composition();
+        assert!((c.values().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(c[&GeneratorKind::Replay], 0.0);
+        assert!((c[&GeneratorKind::Uniform] - (0.5 + 0.5 * 0.25) / (1.0 - 0.5 * 0.25)).abs() < 1e-12, "{c:?}");
+        // With something to replay, replay leads with lead_share of the targeted half.
+        let (plan, lead) = mix(&base, proposals(vec![(base.sample(3), 1.0)]), &probs, 1, &gc);
+        assert_eq!(lead.as_deref(), Some("replay"));
+        let c = plan.composition();
+        assert!((c[&GeneratorKind::Replay] - 0.5 * (0.5 * 0.25 + 0.5)).abs() < 1e-12, "{c:?}");
+        assert!((c[&GeneratorKind::Uniform] - (0.5 + 0.5 * 0.5 * 0.25)).abs() < 1e-12, "{c:?}");
+    }
 }
 
 /// Scenarios drawn from a curriculum to show its parameter distributions.
