@@ -1,8 +1,9 @@
 //! Curriculum generators and the plan they make together. Each generator proposes training
-//! scenarios from what the loop has seen: `uniform` (the training ranges: the baseline), `replay`
-//! (prioritised replay of the scenarios the learner trained on, by the learning potential its
-//! own rollouts showed, with a staleness term, as in Prioritized Level Replay), `boundary` (per-parameter ranges widened where success at the
-//! edge is high and narrowed where it is low, as in automatic domain randomisation) and
+//! scenarios from what the loop has seen: `uniform` (the training ranges: the baseline),
+//! `replay` (prioritised replay of the scenarios the learner trained on, by the learning
+//! potential its own rollouts showed, with a staleness term, as in Prioritized Level Replay),
+//! `boundary` (per-parameter ranges widened where success at the edge is high and narrowed
+//! where it is low, as in automatic domain randomisation) and
 //! `mutate` (small edits of failed scenarios). A [`CurriculumPlan`] mixes their proposals by
 //! share and turns each training seed into one scenario, deterministically.
 
@@ -10,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use regrasp_policy::ppo::TrainingEpisode;
 use regrasp_sim::scenario::Shape;
 use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::{Scenario, ScenarioDistribution, ScenarioSource};
@@ -17,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::{FailureArchive, Param, Side};
 use crate::config::GeneratorsConfig;
-use regrasp_policy::ppo::TrainingEpisode;
 
 /// The generators.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -244,9 +245,6 @@ pub fn replay(candidates: &[ReplayCandidate], generation: u32, last_replayed: &H
     let mut order: Vec<&ReplayCandidate> = candidates.iter().collect();
     order.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.scenario.seed.cmp(&b.scenario.seed)));
     order.truncate(cfg.replay_size);
-    if order.is_empty() {
-        return Proposal::Scenarios { scenarios: Vec::new() };
-    }
     let score: Vec<f64> = (0..order.len()).map(|rank| ((rank + 1) as f64).powf(-1.0 / cfg.replay_temperature)).collect();
     let stale: Vec<f64> = order
         .iter()

@@ -222,7 +222,6 @@ impl<E: Environment> Trainer<E> {
         let mut b_rew = vec![0.0f32; total];
         let mut b_done = vec![false; total];
         let mut raw_obs: Vec<Vec<f32>> = Vec::with_capacity(total);
-        let (mut episodes, mut successes, mut ret_sum) = (0u64, 0u64, 0.0f64);
         let mut ep_ret = vec![0.0f64; n];
         // Per env: the seed and first step of its current episode; ended episodes as
         // (env, first step, last step, record without its score).
@@ -276,9 +275,6 @@ impl<E: Environment> Trainer<E> {
                 ep_ret[i] += tr.reward as f64;
                 if tr.terminal || tr.truncated {
                     b_done[k] = true;
-                    episodes += 1;
-                    successes += tr.success as u64;
-                    ret_sum += ep_ret[i];
                     let steps = (t + 1 - ep_start[i]) as u32;
                     let record = TrainingEpisode { seed: ep_seed[i], success: tr.success, steps, episode_return: ep_ret[i], positive_value_loss: 0.0 };
                     ended.push((i, ep_start[i], t, record));
@@ -393,6 +389,8 @@ impl<E: Environment> Trainer<E> {
             }
         }
         let update_s = update_start.elapsed().as_secs_f64();
+        let episodes = self.episodes.len() as u64;
+        let ret_sum: f64 = self.episodes.iter().map(|e| e.episode_return).sum();
         self.net = self.model.valid().to_inference();
         self.progress.iteration += 1;
         let entropy = scalar(self.model.valid().entropy());
@@ -400,7 +398,7 @@ impl<E: Environment> Trainer<E> {
             iteration: self.progress.iteration,
             env_steps: self.progress.env_steps,
             episodes,
-            successes,
+            successes: self.episodes.iter().filter(|e| e.success).count() as u64,
             mean_return: if episodes > 0 { ret_sum / episodes as f64 } else { 0.0 },
             policy_loss: pl_sum / batches.max(1) as f64,
             value_loss: vl_sum / batches.max(1) as f64,
