@@ -99,6 +99,12 @@ pub mod shipped {
     pub const OOD: &str = include_str!("../../suites/ood.toml");
     /// `suites/canary.toml`: the training distribution, from the canary seed space.
     pub const CANARY: &str = include_str!("../../suites/canary.toml");
+    /// `suites/test-heldout.toml`: 1000 scenarios of the training distribution from the
+    /// held-out seed space, after `heldout`'s; only the final comparison of runs uses it.
+    pub const TEST_HELDOUT: &str = include_str!("../../suites/test-heldout.toml");
+    /// `suites/test-ood.toml`: 1000 scenarios of `ood`'s four parts from the OOD seed space,
+    /// after `ood`'s; only the final comparison of runs uses it.
+    pub const TEST_OOD: &str = include_str!("../../suites/test-ood.toml");
 }
 
 impl EvalSuite {
@@ -110,13 +116,16 @@ impl EvalSuite {
         Ok(s)
     }
 
-    /// A shipped suite by name (`train`, `heldout`, `ood`, `canary`), or a suite file by path.
+    /// A shipped suite by name (`train`, `heldout`, `ood`, `canary`, `test-heldout`,
+    /// `test-ood`), or a suite file by path.
     pub fn load(name_or_path: &str) -> Result<Self> {
         let shipped = match name_or_path {
             "train" => Some(shipped::TRAIN),
             "heldout" => Some(shipped::HELDOUT),
             "ood" => Some(shipped::OOD),
             "canary" => Some(shipped::CANARY),
+            "test-heldout" => Some(shipped::TEST_HELDOUT),
+            "test-ood" => Some(shipped::TEST_OOD),
             _ => None,
         };
         match shipped {
@@ -200,6 +209,8 @@ mod tests {
             ("heldout", SeedSpace::Heldout),
             ("ood", SeedSpace::Ood),
             ("canary", SeedSpace::Canary),
+            ("test-heldout", SeedSpace::Heldout),
+            ("test-ood", SeedSpace::Ood),
         ] {
             let s = EvalSuite::load(name).unwrap();
             assert_eq!(s.seed_space, space);
@@ -208,6 +219,24 @@ mod tests {
             for sc in &scenarios {
                 assert!(space.contains(sc.seed));
                 sc.validate(name).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn the_final_test_suites_share_no_seed_with_the_gate_suites_and_mirror_their_distributions() {
+        for (gate, test) in [("heldout", "test-heldout"), ("ood", "test-ood")] {
+            let (g, t) = (EvalSuite::load(gate).unwrap(), EvalSuite::load(test).unwrap());
+            assert_eq!(g.seed_space, t.seed_space);
+            let gate_seeds: std::collections::HashSet<u64> = g.scenarios().iter().map(|s| s.seed).collect();
+            let test_scenarios = t.scenarios();
+            assert_eq!(test_scenarios.len(), 1000, "{test}");
+            assert!(test_scenarios.iter().all(|s| !gate_seeds.contains(&s.seed)), "{test} shares a seed with {gate}");
+            // The same distributions part by part, only more scenarios of each.
+            assert_eq!(g.parts.len(), t.parts.len(), "{test}");
+            for (a, b) in g.parts.iter().zip(&t.parts) {
+                assert_eq!(a.distribution, b.distribution, "{test}");
+                assert_eq!(b.count, 5 * a.count, "{test}");
             }
         }
     }
