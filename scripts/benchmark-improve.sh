@@ -38,4 +38,6 @@ done
 for r in "${runs[@]}"; do
   "$bin" report "$r" > /dev/null
 done
-"$bin" report "${runs[@]}"
+# The comparison, after the final test of every run (its warm start and final champion on
+# test-heldout and test-ood, which the loop never sees; each evaluation runs once).
+"$bin" report --test "${runs[@]}"

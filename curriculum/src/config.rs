@@ -29,7 +29,9 @@ impl CurriculumMode {
     }
 }
 
-/// The frozen suites the gate judges on: shipped names (`heldout`, `ood`, `canary`) or paths.
+/// The frozen suites: those the gate judges on, and the final-test suites that only
+/// `regrasp report --test` reads. Shipped names (`heldout`, `ood`, `canary`, `test-heldout`,
+/// `test-ood`) or paths.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SuitesConfig {
@@ -39,11 +41,23 @@ pub struct SuitesConfig {
     pub ood: String,
     /// Canary suite (canary seed space): look-alikes of the probe set that never train.
     pub canary: String,
+    /// Final-test held-out suite (held-out seed space, no seed shared with `heldout`): the
+    /// finished run's warm start and final champion are measured on it afresh, since the gate
+    /// selected the champion on `heldout`. Never read by the loop.
+    pub test_heldout: String,
+    /// Final-test OOD suite (OOD seed space, no seed shared with `ood`). Never read by the loop.
+    pub test_ood: String,
 }
 
 impl Default for SuitesConfig {
     fn default() -> Self {
-        Self { heldout: "heldout".into(), ood: "ood".into(), canary: "canary".into() }
+        Self {
+            heldout: "heldout".into(),
+            ood: "ood".into(),
+            canary: "canary".into(),
+            test_heldout: "test-heldout".into(),
+            test_ood: "test-ood".into(),
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! decision and reasons), what each challenger did to its champion's probe failures and
 //! successes, per-mode held-out failure counts of the champion after each generation, the stop reason, and a PNG plot of held-out and OOD success against training env
 //! steps, with the uniform-curriculum ablation of the same seed and budget beside it when its
-//! run sits next to this one.
+//! run sits next to this one; and, once `report --test` has run it, the final test (the warm
+//! start and the final champion on suites nothing in the loop sees, [`crate::final_test`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde::Serialize;
 use crate::archive::FailureArchive;
 use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
+use crate::final_test::{tested_policies, TEST_SUITES};
 use crate::ledger::{EvaluationRow, Ledger};
 use crate::gate::{Judged, PairedGain};
 use crate::generators::GeneratorKind;
@@ -154,6 +156,22 @@ pub struct GenerationLine {
     pub champion_weak_regions: Vec<(String, u64, u64)>,
 }
 
+/// A finished run's final test: its warm start and final champion on the final-test suites
+/// (`test-heldout`, `test-ood`), which the gate, the curriculum and every choice never see.
+#[derive(Clone, Debug, Serialize)]
+pub struct FinalTestResult {
+    /// The warm start's test-heldout and test-ood results.
+    pub warm_start: (SuiteResult, SuiteResult),
+    /// The final champion's.
+    pub final_result: (SuiteResult, SuiteResult),
+    /// The final champion against the warm start, paired scenario by scenario (test-heldout,
+    /// test-ood): what the whole loop gained, measured where it never looked.
+    pub improvement: (PairedGain, PairedGain),
+    /// The final champion's episodes (for paired comparisons between runs).
+    #[serde(skip)]
+    pub final_episodes: (Vec<Judged>, Vec<Judged>),
+}
+
 /// A whole run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -180,6 +198,8 @@ pub struct RunReport {
     pub final_episodes: Option<(Vec<Judged>, Vec<Judged>)>,
     /// Why it stopped, if it did.
     pub stop_reason: Option<String>,
+    /// The final test, once `report --test` has run it.
+    pub test: Option<FinalTestResult>,
     /// The uniform ablation, when found.
     pub baseline: Option<Box<RunReport>>,
 }
@@ -312,6 +332,27 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         },
         None => None,
     };
+    let test = match tested_policies(&ledger)? {
+        Some((warm, champion)) => {
+            let get = |hash: &str, suite: &str| -> Result<Option<(SuiteResult, Vec<Judged>)>> {
+                Ok(match ledger.evaluation(hash, suite)? {
+                    Some(row) => Some(((&row).into(), ledger.judged(row.id)?)),
+                    None => None,
+                })
+            };
+            let [(th, _), (to, _)] = TEST_SUITES;
+            match (get(&warm, th)?, get(&warm, to)?, get(&champion, th)?, get(&champion, to)?) {
+                (Some(wh), Some(wo), Some(fh), Some(fo)) => Some(FinalTestResult {
+                    improvement: (PairedGain::of(&wh.1, &fh.1), PairedGain::of(&wo.1, &fo.1)),
+                    warm_start: (wh.0, wo.0),
+                    final_result: (fh.0, fo.0),
+                    final_episodes: (fh.1, fo.1),
+                }),
+                _ => None,
+            }
+        }
+        None => None,
+    };
     Ok(RunReport {
         run: dir.into(),
         curriculum: cfg.curriculum.name().into(),
@@ -324,6 +365,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         final_result,
         final_episodes,
         stop_reason: ledger.meta("stop_reason")?,
+        test,
         baseline: None,
     })
 }
@@ -422,7 +464,30 @@ pub fn render(r: &RunReport) -> String {
             s.push_str(&format!("uniform ablation {} (same seed and budget): held-out {}  OOD {}\n", b.run.display(), pct(h), pct(o)));
         }
     }
+    match &r.test {
+        Some(t) => {
+            s.push_str("\nfinal test (test-heldout / test-ood: scenarios the gate, the curriculum and every choice never saw):\n");
+            s.push_str(&format!("  warm start      test-heldout {}  test-ood {}\n", pct(&t.warm_start.0), pct(&t.warm_start.1)));
+            s.push_str(&format!("  final champion  test-heldout {}  test-ood {}\n", pct(&t.final_result.0), pct(&t.final_result.1)));
+            s.push_str(&format!("  final − warm start, paired: test-heldout {}, test-ood {}\n", gain_text(&t.improvement.0), gain_text(&t.improvement.1)));
+        }
+        None if r.stop_reason.is_some() => s.push_str("final test: not run (`regrasp report RUN --test` runs it)\n"),
+        None => {}
+    }
     s
+}
+
+/// A paired gain in words: points, 95 % interval, discordant counts and one-sided p.
+fn gain_text(g: &PairedGain) -> String {
+    format!(
+        "{:+.1} points [{:+.1}, {:+.1}] (discordant {}:{}, p = {:.4})",
+        100.0 * g.gain,
+        100.0 * g.ci95.0,
+        100.0 * g.ci95.1,
+        g.discordant.0,
+        g.discordant.1,
+        g.p_value
+    )
 }
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -531,6 +596,15 @@ pub struct Comparison {
     pub paired: BTreeMap<u64, (PairedGain, PairedGain)>,
     /// Those gains pooled over the seeds (summed counts).
     pub pooled: Option<(PairedGain, PairedGain)>,
+    /// The same on the final-test suites (test-heldout, test-ood), for seeds whose two runs
+    /// both have a final test: the benchmark's deciding figure, since the gate selected every
+    /// champion on `heldout`.
+    pub test_paired: BTreeMap<u64, (PairedGain, PairedGain)>,
+    /// Those pooled over the seeds.
+    pub test_pooled: Option<(PairedGain, PairedGain)>,
+    /// Curriculum → (runs, final champion against warm start on test-heldout and on test-ood,
+    /// pooled over its runs with a final test): what the loop itself gained.
+    pub test_improvement: BTreeMap<String, (usize, PairedGain, PairedGain)>,
     /// Curriculum → what its challengers did to their champions' probe episodes, summed over
     /// runs and generations: whether aiming at failures fixed more of them.
     pub probe_change: BTreeMap<String, ProbeChange>,
@@ -564,12 +638,38 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
         }
     }
     let means = sums.into_iter().map(|(k, (n, h, o))| (k, (n, h / n as f64, o / n as f64))).collect();
-    let finals = |mode: CurriculumMode| -> BTreeMap<u64, &(Vec<Judged>, Vec<Judged>)> {
-        reports.iter().filter(|r| r.curriculum == mode.name()).filter_map(|r| Some((r.seed, r.final_episodes.as_ref()?))).collect()
+    let (paired, pooled) = targeted_against_uniform(reports, |r| r.final_episodes.as_ref());
+    let (test_paired, test_pooled) = targeted_against_uniform(reports, |r| r.test.as_ref().map(|t| &t.final_episodes));
+    let mut improvements: BTreeMap<String, (Vec<PairedGain>, Vec<PairedGain>)> = BTreeMap::new();
+    for r in reports {
+        if let Some(t) = &r.test {
+            let e = improvements.entry(r.curriculum.clone()).or_default();
+            e.0.push(t.improvement.0);
+            e.1.push(t.improvement.1);
+        }
+    }
+    let test_improvement = improvements.into_iter().map(|(k, (h, o))| (k, (h.len(), PairedGain::pooled(&h), PairedGain::pooled(&o)))).collect();
+    let mut probe_change: BTreeMap<String, ProbeChange> = BTreeMap::new();
+    for r in &runs {
+        let e = probe_change.entry(r.curriculum.clone()).or_default();
+        *e = ProbeChange::sum([&*e, &r.probe_change]);
+    }
+    Comparison { runs, means, paired, pooled, test_paired, test_pooled, test_improvement, probe_change }
+}
+
+/// Per seed, the targeted run's episodes against the uniform run's (held-out-like, OOD-like,
+/// as `episodes` picks them), paired by scenario; and those pooled over the seeds.
+#[allow(clippy::type_complexity)]
+fn targeted_against_uniform<'a>(
+    reports: &'a [RunReport],
+    episodes: impl Fn(&'a RunReport) -> Option<&'a (Vec<Judged>, Vec<Judged>)>,
+) -> (BTreeMap<u64, (PairedGain, PairedGain)>, Option<(PairedGain, PairedGain)>) {
+    let of = |mode: CurriculumMode| -> BTreeMap<u64, &(Vec<Judged>, Vec<Judged>)> {
+        reports.iter().filter(|r| r.curriculum == mode.name()).filter_map(|r| Some((r.seed, episodes(r)?))).collect()
     };
-    let uniform = finals(CurriculumMode::Uniform);
+    let uniform = of(CurriculumMode::Uniform);
     let mut paired = BTreeMap::new();
-    for (seed, (th, to)) in finals(CurriculumMode::Targeted) {
+    for (seed, (th, to)) in of(CurriculumMode::Targeted) {
         if let Some((uh, uo)) = uniform.get(&seed) {
             paired.insert(seed, (PairedGain::of(uh, th), PairedGain::of(uo, to)));
         }
@@ -578,12 +678,7 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
         let (h, o): (Vec<PairedGain>, Vec<PairedGain>) = paired.values().copied().unzip();
         (PairedGain::pooled(&h), PairedGain::pooled(&o))
     });
-    let mut probe_change: BTreeMap<String, ProbeChange> = BTreeMap::new();
-    for r in &runs {
-        let e = probe_change.entry(r.curriculum.clone()).or_default();
-        *e = ProbeChange::sum([&*e, &r.probe_change]);
-    }
-    Comparison { runs, means, paired, pooled, probe_change }
+    (paired, pooled)
 }
 
 /// A comparison as text.
@@ -618,17 +713,7 @@ pub fn render_comparison(c: &Comparison) -> String {
             s.push_str(&format!("  {mode}: {}\n", p.describe()));
         }
     }
-    let gain = |g: &PairedGain| {
-        format!(
-            "{:+.1} points [{:+.1}, {:+.1}] (discordant {}:{}, p = {:.4})",
-            100.0 * g.gain,
-            100.0 * g.ci95.0,
-            100.0 * g.ci95.1,
-            g.discordant.0,
-            g.discordant.1,
-            g.p_value
-        )
-    };
+    let gain = gain_text;
     if let Some((ph, po)) = &c.pooled {
         s.push_str("targeted − uniform, final champions paired on the same frozen scenarios (95 % interval; one-sided McNemar p):
 ");
@@ -644,6 +729,20 @@ pub fn render_comparison(c: &Comparison) -> String {
             "targeted beats uniform on held-out in {wins_h} of {n} seeds, on OOD in {wins_o} of {n}\n",
             n = c.paired.len()
         ));
+    }
+    if !c.test_improvement.is_empty() {
+        s.push_str("\nfinal test (test-heldout / test-ood, 1000 scenarios each that the gate, the curriculum and every choice never saw)\n");
+        s.push_str("final champion − warm start, paired, pooled over each curriculum's runs:\n");
+        for (mode, (n, h, o)) in &c.test_improvement {
+            s.push_str(&format!("  {mode} ({n} runs): test-heldout {}, test-ood {}\n", gain(h), gain(o)));
+        }
+    }
+    if let Some((ph, po)) = &c.test_pooled {
+        s.push_str("targeted − uniform, final champions paired (95 % interval; one-sided McNemar p):\n");
+        for (seed, (h, o)) in &c.test_paired {
+            s.push_str(&format!("  seed {seed}: test-heldout {}, test-ood {}\n", gain(h), gain(o)));
+        }
+        s.push_str(&format!("  pooled over {} seeds: test-heldout {}, test-ood {}\n", c.test_paired.len(), gain(ph), gain(po)));
     }
     s
 }
@@ -679,6 +778,7 @@ mod tests {
             final_result: Some((result(heldout), result(ood))),
             final_episodes: Some((eps(0, heldout), eps(1000, ood))),
             stop_reason: Some("budget".into()),
+            test: None,
             baseline: None,
         }
     }
@@ -704,6 +804,58 @@ mod tests {
         let text = render_comparison(&c);
         assert!(text.contains("pooled over 2 seeds: held-out +2.5 points"), "{text}");
         assert!(text.contains("targeted beats uniform on held-out in 1 of 2 seeds, on OOD in 1 of 2"), "{text}");
+    }
+
+    /// The final test of a run: the final champion solved the first `heldout` and `ood` of 1000
+    /// scenarios of each final-test suite, its warm start the first `warm` of each.
+    fn with_test(mut r: RunReport, warm: u64, heldout: u64, ood: u64) -> RunReport {
+        let eps = |first: u64, solved: u64| -> Vec<Judged> {
+            (0..1000)
+                .map(|i| Judged {
+                    seed: first + i,
+                    outcome: if i < solved { OutcomeKind::Success } else { OutcomeKind::Timeout },
+                    metrics: EpisodeMetrics::default(),
+                })
+                .collect()
+        };
+        let result = |solved: u64| SuiteResult { success_rate: solved as f64 / 1000.0, ci95: [0.0, 1.0], episodes: 1000 };
+        let (fh, fo, wh, wo) = (eps(5000, heldout), eps(9000, ood), eps(5000, warm), eps(9000, warm));
+        r.test = Some(FinalTestResult {
+            warm_start: (result(warm), result(warm)),
+            final_result: (result(heldout), result(ood)),
+            improvement: (PairedGain::of(&wh, &fh), PairedGain::of(&wo, &fo)),
+            final_episodes: (fh, fo),
+        });
+        r
+    }
+
+    #[test]
+    fn the_final_test_is_compared_on_its_own_suites_and_not_the_gates() {
+        use CurriculumMode::{Targeted, Uniform};
+        let c = compare(&[
+            // Seed 0: on the gate suites targeted is behind, on the final test ahead.
+            with_test(run(Targeted, 0, 150, 100), 700, 800, 600),
+            with_test(run(Uniform, 0, 170, 120), 700, 760, 610),
+            with_test(run(Targeted, 1, 160, 120), 650, 700, 500),
+            run(Uniform, 1, 160, 110), // not tested: seed 1 is not paired on the final test
+        ]);
+        assert_eq!(c.paired.len(), 2);
+        assert_eq!(c.test_paired.keys().copied().collect::<Vec<_>>(), [0]);
+        let (h, o) = c.test_paired[&0];
+        assert_eq!((h.pairs, h.discordant, o.discordant), (1000, (40, 0), (0, 10)));
+        assert!(c.paired[&0].0.gain < 0.0 && h.gain > 0.0);
+        assert_eq!(c.test_pooled.unwrap().0, h);
+        // Each curriculum's improvement over its warm starts, pooled over its tested runs.
+        let (n, th, to) = c.test_improvement["targeted"];
+        assert_eq!((n, th.pairs, th.discordant, to.discordant), (2, 2000, (150, 0), (0, 250)));
+        assert_eq!(c.test_improvement["uniform"].0, 1);
+        let text = render_comparison(&c);
+        assert!(text.contains("seed 0: test-heldout +4.0 points"), "{text}");
+        assert!(text.contains("targeted (2 runs): test-heldout +7.5 points"), "{text}");
+        // One run's own report shows its before and after.
+        let one = render(&with_test(run(Targeted, 0, 150, 100), 700, 800, 600));
+        assert!(one.contains("final − warm start, paired: test-heldout +10.0 points"), "{one}");
+        assert!(render(&run(Targeted, 0, 150, 100)).contains("final test: not run"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The generation loop end to end on the smoke config (examples/improve-smoke.toml): it runs
 //! every stage, keeps frozen scenarios out of training, records every decision, and an
 //! interrupted run resumed later ends exactly like an uninterrupted one, and so does a run
-//! whose budget is raised on resume.
+//! whose budget is raised on resume, also after its final test was run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use regrasp_curriculum::generators::{self, GeneratorKind};
 use regrasp_curriculum::improve::{FrozenSuites, ImproveEvent};
+use regrasp_curriculum::final_test::run_final_test;
 use regrasp_curriculum::{improve, ImproveConfig, ImproveOptions, Ledger};
 use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::ArmModel;
@@ -21,7 +22,7 @@ fn root() -> PathBuf {
 /// The smoke config with suite paths made absolute.
 fn smoke() -> ImproveConfig {
     let mut c = ImproveConfig::from_path(&root().join("examples/improve-smoke.toml")).unwrap();
-    for s in [&mut c.suites.heldout, &mut c.suites.ood, &mut c.suites.canary] {
+    for s in [&mut c.suites.heldout, &mut c.suites.ood, &mut c.suites.canary, &mut c.suites.test_heldout, &mut c.suites.test_ood] {
         *s = root().join(&*s).display().to_string();
     }
     c
@@ -143,6 +144,9 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     let first = improve(cfg.clone(), arm(), &interrupted, ImproveOptions { max_generations_now: Some(1), ..Default::default() }, &mut |_| {}).unwrap();
     assert_eq!(first.generations, 1);
     assert_eq!(first.stop_reason, None);
+    // The final test takes only a finished run: this champion may still change.
+    let e = run_final_test(&interrupted, arm(), &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("has not stopped"), "{e}");
     // (A kill -9 in the middle of a generation is drilled in the CLI tests.)
     improve(cfg.clone(), arm(), &interrupted, ImproveOptions { resume: true, ..Default::default() }, &mut |_| {}).unwrap();
     assert_eq!(outcome(&interrupted), outcome(&straight));
@@ -152,6 +156,23 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     let short = tmp("short");
     let one = improve(ImproveConfig { max_generations: 1, ..cfg.clone() }, arm(), &short, ImproveOptions::default(), &mut |_| {}).unwrap();
     assert!(one.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget: 1 ")), "{:?}", one.stop_reason);
+    // Its final test: the warm start and the champion (two policies when generation 1 promoted)
+    // on both final-test suites, once; the episodes never reach the failure archive.
+    let policies = if outcome(&short).0[0].2 == "promoted" { 2 } else { 1 };
+    assert_eq!(run_final_test(&short, arm(), &mut |_| {}).unwrap(), 2 * policies);
+    assert_eq!(run_final_test(&short, arm(), &mut |_| {}).unwrap(), 0, "recorded evaluations are not run again");
+    let test = regrasp_curriculum::report::build(&short).unwrap().test.expect("the final test is in the report");
+    assert_eq!((test.final_result.0.episodes, test.final_result.1.episodes), (4, 4));
+    assert_eq!(test.improvement.0.pairs, 4);
+    {
+        let l = Ledger::open(&short.join("ledger.sqlite")).unwrap();
+        let archive = l.archive().unwrap();
+        assert!(!archive.entries.is_empty() && archive.entries.iter().all(|e| !e.suite.starts_with("test-")));
+        let seeds: Vec<u64> = l.evaluations().unwrap().iter().filter(|r| r.suite == "test-heldout").flat_map(|r| l.judged(r.id).unwrap()).map(|j| j.seed).collect();
+        assert!(seeds.iter().all(|&s| SeedSpace::Heldout.contains(s)) && seeds.len() == 4 * policies);
+    }
+    // The extension below must still be the straight run: the final test changed nothing the
+    // loop reads.
     let extend = ImproveOptions { resume: true, max_generations: Some(cfg.max_generations), ..Default::default() };
     let two = improve(cfg.clone(), arm(), &short, extend, &mut |_| {}).unwrap();
     assert_eq!(two.generations, 2);
