@@ -753,19 +753,23 @@ mod tests {
     use regrasp_policy::eval::EpisodeMetrics;
     use regrasp_sim::OutcomeKind;
 
+    /// `n` episodes with seeds from `first`, the first `solved` of them successes.
+    fn episodes(first: u64, solved: u64, n: u64) -> (SuiteResult, Vec<Judged>) {
+        let eps = (0..n)
+            .map(|i| Judged {
+                seed: first + i,
+                outcome: if i < solved { OutcomeKind::Success } else { OutcomeKind::Timeout },
+                metrics: EpisodeMetrics::default(),
+            })
+            .collect();
+        (SuiteResult { success_rate: solved as f64 / n as f64, ci95: [0.0, 1.0], episodes: n }, eps)
+    }
+
     /// A finished run whose final champion solved the first `heldout` of 200 held-out and the
     /// first `ood` of 200 OOD scenarios.
     fn run(curriculum: CurriculumMode, seed: u64, heldout: u64, ood: u64) -> RunReport {
-        let eps = |first: u64, solved: u64| -> Vec<Judged> {
-            (0..200)
-                .map(|i| Judged {
-                    seed: first + i,
-                    outcome: if i < solved { OutcomeKind::Success } else { OutcomeKind::Timeout },
-                    metrics: EpisodeMetrics::default(),
-                })
-                .collect()
-        };
-        let result = |solved: u64| SuiteResult { success_rate: solved as f64 / 200.0, ci95: [0.0, 1.0], episodes: 200 };
+        let eps = |first: u64, solved: u64| episodes(first, solved, 200).1;
+        let result = |solved: u64| episodes(0, solved, 200).0;
         RunReport {
             run: PathBuf::from(format!("runs/{}-s{seed}", curriculum.name())),
             curriculum: curriculum.name().into(),
@@ -809,16 +813,8 @@ mod tests {
     /// The final test of a run: the final champion solved the first `heldout` and `ood` of 1000
     /// scenarios of each final-test suite, its warm start the first `warm` of each.
     fn with_test(mut r: RunReport, warm: u64, heldout: u64, ood: u64) -> RunReport {
-        let eps = |first: u64, solved: u64| -> Vec<Judged> {
-            (0..1000)
-                .map(|i| Judged {
-                    seed: first + i,
-                    outcome: if i < solved { OutcomeKind::Success } else { OutcomeKind::Timeout },
-                    metrics: EpisodeMetrics::default(),
-                })
-                .collect()
-        };
-        let result = |solved: u64| SuiteResult { success_rate: solved as f64 / 1000.0, ci95: [0.0, 1.0], episodes: 1000 };
+        let eps = |first: u64, solved: u64| episodes(first, solved, 1000).1;
+        let result = |solved: u64| episodes(0, solved, 1000).0;
         let (fh, fo, wh, wo) = (eps(5000, heldout), eps(9000, ood), eps(5000, warm), eps(9000, warm));
         r.test = Some(FinalTestResult {
             warm_start: (result(warm), result(warm)),
