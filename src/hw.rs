@@ -5,17 +5,17 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use regrasp_curriculum::ledger::Ledger;
-use regrasp_hardware::certificate::{admit, Certificate};
+use regrasp_hardware::certificate::{Certificate, admit};
 use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use regrasp_hardware::link::{Bridge, LinkConfig};
-use regrasp_hardware::session::{preflight, run_episode, EpisodeReport, ObjectEstimate, Pilot, PolicyPilot, RunConfig};
+use regrasp_hardware::session::{EpisodeReport, ObjectEstimate, Pilot, PolicyPilot, RunConfig, preflight, run_episode};
 use regrasp_hardware::twin::Twin;
 use regrasp_hardware::{EnvelopeConfig, Guarded, SafetyEnvelope};
 use regrasp_sim::{Action, ArmModel, EnvConfig, Scenario, ScenarioDistribution};
@@ -192,7 +192,6 @@ fn toml_file<T: serde::de::DeserializeOwned + Default>(path: &Option<PathBuf>) -
     }
 }
 
-
 /// The envelope for `arm` at the loop's rate, unless a file says otherwise.
 fn envelope_config(arm: &ArmModel, env: &EnvConfig, run: &RunConfig, file: &Option<PathBuf>) -> Result<EnvelopeConfig> {
     match file {
@@ -231,7 +230,11 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
     }
     let twin = Twin::new(Arc::clone(&arm), &env, &scenario, EMULATOR_TICK_S)?;
     let emu = Emulator::start_with(EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, faults), twin.bus(), Some(&a.link))?;
-    eprintln!("regrasp emulator on {} (firmware at {:.0} Hz, sim twin); Ctrl-C to stop", emu.path.display(), 1.0 / EMULATOR_TICK_S);
+    eprintln!(
+        "regrasp emulator on {} (firmware at {:.0} Hz, sim twin); Ctrl-C to stop",
+        emu.path.display(),
+        1.0 / EMULATOR_TICK_S
+    );
     let stop = ctrl_c_flag()?;
     let start = Instant::now();
     while !stop.load(Ordering::SeqCst) && a.seconds.is_none_or(|s| start.elapsed().as_secs_f64() < s) {
@@ -271,8 +274,20 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {
-        println!("{} ticks in {:.1} s, mode {:?}, torque {}, {} writes, largest servo jump {:.4}, {} bad frames, {} injected faults, tick jitter p99 {} µs (max {} µs); twin outcome: {}",
-            out.ticks, out.seconds, out.mode, out.torque, out.writes, out.largest_servo_jump, out.bad_frames, out.injected_faults, out.tick_jitter_p99_us, out.tick_jitter_max_us, out.outcome.as_deref().unwrap_or("none yet"));
+        println!(
+            "{} ticks in {:.1} s, mode {:?}, torque {}, {} writes, largest servo jump {:.4}, {} bad frames, {} injected faults, tick jitter p99 {} µs (max {} µs); twin outcome: {}",
+            out.ticks,
+            out.seconds,
+            out.mode,
+            out.torque,
+            out.writes,
+            out.largest_servo_jump,
+            out.bad_frames,
+            out.injected_faults,
+            out.tick_jitter_p99_us,
+            out.tick_jitter_max_us,
+            out.outcome.as_deref().unwrap_or("none yet")
+        );
     }
     Ok(())
 }
@@ -281,7 +296,9 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
 pub fn certificate(ledger: &Ledger, hash: &str, arm: &ArmModel) -> Result<Option<Certificate>> {
     let arm_hash = ledger.meta("arm_hash")?.unwrap_or_default();
     let promoted = ledger.generations()?.into_iter().find(|g| {
-        g.status == "promoted" && g.challenger.as_deref() == Some(hash) && g.decision.as_ref().is_some_and(|d| d.promote)
+        g.status == "promoted"
+            && g.challenger.as_deref() == Some(hash)
+            && g.decision.as_ref().is_some_and(|d| d.promote)
     });
     let Some(g) = promoted else { return Ok(None) };
     if arm_hash != format!("{:016x}", arm.content_hash) {
@@ -303,7 +320,11 @@ pub fn certificate(ledger: &Ledger, hash: &str, arm: &ArmModel) -> Result<Option
 }
 
 /// Loads the certified policy of `run` (its champion, or `hash`).
-pub fn certified_policy(run: &Path, hash: Option<&str>, arm: &ArmModel) -> Result<(regrasp_policy::eval::LoadedPolicy, Certificate)> {
+pub fn certified_policy(
+    run: &Path,
+    hash: Option<&str>,
+    arm: &ArmModel,
+) -> Result<(regrasp_policy::eval::LoadedPolicy, Certificate)> {
     let path = run.join("ledger.sqlite");
     if !path.exists() {
         bail!("{} has no ledger.sqlite: only a policy promoted by `regrasp improve` may drive an arm", run.display());
@@ -313,7 +334,8 @@ pub fn certified_policy(run: &Path, hash: Option<&str>, arm: &ArmModel) -> Resul
         Some(h) => h.to_string(),
         None => ledger.champion()?.map(|(h, _)| h).with_context(|| format!("{} has no champion", path.display()))?,
     };
-    let (dir, _, _) = ledger.checkpoint(&hash)?.with_context(|| format!("checkpoint {hash} is not in {}", path.display()))?;
+    let (dir, _, _) =
+        ledger.checkpoint(&hash)?.with_context(|| format!("checkpoint {hash} is not in {}", path.display()))?;
     let cert = certificate(&ledger, &hash, arm)?;
     let policy = admit(cert.as_ref(), &run.join(&dir), arm)?;
     // `admit` refuses a missing certificate, so this holds one.
@@ -345,18 +367,20 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     });
     eprintln!("running; Enter or Ctrl-C stops the arm");
     let rec = a.drive.record.recorder("hw run", &crate::fresh_rrd(&a.run.join("rerun"), "hw-run"))?;
-    let names: Vec<String> = arm.arm_joints.iter().map(|j| j.name.clone()).chain(std::iter::once("gripper".to_string())).collect();
+    let names: Vec<String> =
+        arm.arm_joints.iter().map(|j| j.name.clone()).chain(std::iter::once("gripper".to_string())).collect();
     let mut pilot = PolicyPilot::new(policy);
     let mut sensor = ObjectEstimate::placed(&scenario);
-    let report = run_episode(&mut guarded, &mut pilot, &arm, &env, &scenario, &mut sensor, &run_cfg, &stop, &mut |t| {
-        if let Some(s) = rec.stream() {
-            regrasp_logs::scalars::log_hardware_tick(s, t.tick, t.elapsed_s, &names, &t.commanded, &t.measured);
-            if t.interventions != 0 {
-                let what = regrasp_hardware::envelope::intervention_names(t.interventions).join(", ");
-                regrasp_logs::scalars::log_hardware_event(s, false, &format!("envelope: {what}"));
+    let report =
+        run_episode(&mut guarded, &mut pilot, &arm, &env, &scenario, &mut sensor, &run_cfg, &stop, &mut |t| {
+            if let Some(s) = rec.stream() {
+                regrasp_logs::scalars::log_hardware_tick(s, t.tick, t.elapsed_s, &names, &t.commanded, &t.measured);
+                if t.interventions != 0 {
+                    let what = regrasp_hardware::envelope::intervention_names(t.interventions).join(", ");
+                    regrasp_logs::scalars::log_hardware_event(s, false, &format!("envelope: {what}"));
+                }
             }
-        }
-    })?;
+        })?;
     if let Some(s) = rec.stream()
         && report.stop.is_safety_stop()
     {
@@ -371,7 +395,15 @@ fn print_report(r: &EpisodeReport, cert: &Certificate, json: bool) -> Result<()>
     } else {
         println!(
             "{:?} after {:.1} s ({} ticks, {} decisions); tick lateness p99 {} µs; envelope {:.1} µs p99; gripper {:.3} m, peak load {:.2}, held lift {:.3} m",
-            r.stop, r.seconds, r.ticks, r.decisions, r.tick_lateness_us[1], r.envelope_us[1], r.final_gripper, r.max_gripper_load, r.held_lift
+            r.stop,
+            r.seconds,
+            r.ticks,
+            r.decisions,
+            r.tick_lateness_us[1],
+            r.envelope_us[1],
+            r.final_gripper,
+            r.max_gripper_load,
+            r.held_lift
         );
         for (n, c) in r.interventions.iter().filter(|(_, c)| *c > 0) {
             println!("  envelope {n}: {c}");
@@ -399,7 +431,11 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
     let scenario = ScenarioDistribution::default().sample(0);
     let run_cfg = RunConfig { episode_s: a.seconds, ..RunConfig::default() };
     let connect = |twin: &Twin| -> Result<(Emulator, Guarded<Bridge>)> {
-        let emu = Emulator::start_with(EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, FaultConfig::default()), twin.bus(), None)?;
+        let emu = Emulator::start_with(
+            EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, FaultConfig::default()),
+            twin.bus(),
+            None,
+        )?;
         let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 1)?;
         let env_cfg = EnvelopeConfig::for_arm(&arm, 1.0 / run_cfg.rate_hz, env.control_dt());
         let guarded = Guarded::new(bridge, SafetyEnvelope::new(Arc::clone(&arm), env_cfg)?)?;
@@ -410,7 +446,17 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
     let (emu, mut guarded) = connect(&twin)?;
     let stop = AtomicBool::new(false);
     let mut sensor = ObjectEstimate::placed(&scenario);
-    let r = run_episode(&mut guarded, &mut SwayPilot { step: 0 }, &arm, &env, &scenario, &mut sensor, &run_cfg, &stop, &mut |_| {})?;
+    let r = run_episode(
+        &mut guarded,
+        &mut SwayPilot { step: 0 },
+        &arm,
+        &env,
+        &scenario,
+        &mut sensor,
+        &run_cfg,
+        &stop,
+        &mut |_| {},
+    )?;
     let firmware = emu.report();
     drop(guarded);
     drop(emu);
@@ -427,7 +473,10 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
         (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     };
     let cmds: Vec<regrasp_hardware::JointCommand> = (0..n)
-        .map(|_| regrasp_hardware::JointCommand { positions: q0.iter().map(|q| q + 0.2 * rnd()).collect(), gripper: 0.05 + 0.1 * rnd() })
+        .map(|_| regrasp_hardware::JointCommand {
+            positions: q0.iter().map(|q| q + 0.2 * rnd()).collect(),
+            gripper: 0.05 + 0.1 * rnd(),
+        })
         .collect();
     let t0 = Instant::now();
     for c in &cmds {
@@ -450,7 +499,17 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
         });
         let mut sensor = ObjectEstimate::placed(&scenario);
         let cfg = RunConfig { episode_s: 5.0, ..RunConfig::default() };
-        let rep = run_episode(&mut guarded, &mut SwayPilot { step: 0 }, &arm, &env, &scenario, &mut sensor, &cfg, &stop, &mut |_| {})?;
+        let rep = run_episode(
+            &mut guarded,
+            &mut SwayPilot { step: 0 },
+            &arm,
+            &env,
+            &scenario,
+            &mut sensor,
+            &cfg,
+            &stop,
+            &mut |_| {},
+        )?;
         let sent = Instant::now();
         let raised = raised.join().map_err(|_| anyhow::anyhow!("e-stop thread panicked"))?;
         if rep.stop != regrasp_hardware::session::StopReason::Operator {
@@ -483,12 +542,25 @@ pub fn bench(a: BenchHwArgs) -> Result<()> {
     if a.json {
         println!("{json}");
     } else {
-        println!("control loop at {} Hz for {:.1} s ({} ticks): tick lateness p50 {} µs, p99 {} µs, max {} µs",
-            run_cfg.rate_hz, r.seconds, r.ticks, r.tick_lateness_us[0], r.tick_lateness_us[1], r.tick_lateness_us[2]);
-        println!("envelope check: {envelope_us:.2} µs per command ({n} commands); check + serial send in the loop: p99 {:.1} µs", r.envelope_us[1]);
-        println!("firmware tick jitter p99 {} µs (max {} µs); largest servo jump {:.4}", firmware.tick_jitter_us.1, firmware.tick_jitter_us.0, firmware.largest_jump);
-        println!("e-stop to stop frame written: max {:.2} ms, median {:.2} ms over {} trials (control period {period_ms:.0} ms); torque off within {} firmware tick(s) of the frame",
-            estop_ms.last().copied().unwrap_or(f64::NAN), estop_ms.get(estop_ms.len() / 2).copied().unwrap_or(f64::NAN), estop_ms.len(), estop_ticks.iter().max().map_or("?".to_string(), |t| t.to_string()));
+        println!(
+            "control loop at {} Hz for {:.1} s ({} ticks): tick lateness p50 {} µs, p99 {} µs, max {} µs",
+            run_cfg.rate_hz, r.seconds, r.ticks, r.tick_lateness_us[0], r.tick_lateness_us[1], r.tick_lateness_us[2]
+        );
+        println!(
+            "envelope check: {envelope_us:.2} µs per command ({n} commands); check + serial send in the loop: p99 {:.1} µs",
+            r.envelope_us[1]
+        );
+        println!(
+            "firmware tick jitter p99 {} µs (max {} µs); largest servo jump {:.4}",
+            firmware.tick_jitter_us.1, firmware.tick_jitter_us.0, firmware.largest_jump
+        );
+        println!(
+            "e-stop to stop frame written: max {:.2} ms, median {:.2} ms over {} trials (control period {period_ms:.0} ms); torque off within {} firmware tick(s) of the frame",
+            estop_ms.last().copied().unwrap_or(f64::NAN),
+            estop_ms.get(estop_ms.len() / 2).copied().unwrap_or(f64::NAN),
+            estop_ms.len(),
+            estop_ticks.iter().max().map_or("?".to_string(), |t| t.to_string())
+        );
     }
     Ok(())
 }
@@ -540,7 +612,10 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     // curriculum), not even as physical trials.
     for s in &scenarios {
         if let Some(space @ (SeedSpace::Heldout | SeedSpace::Ood | SeedSpace::Canary)) = SeedSpace::of(s.seed) {
-            bail!("scenario seed {} lies in the {space:?} seed space; real trials feed the curriculum, so they must not use frozen-suite seeds", s.seed);
+            bail!(
+                "scenario seed {} lies in the {space:?} seed space; real trials feed the curriculum, so they must not use frozen-suite seeds",
+                s.seed
+            );
         }
     }
     let (policy, cert) = certified_policy(&a.run, a.policy.as_deref(), &arm)?;
@@ -548,13 +623,20 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     let ledger_path = a.run.join("ledger.sqlite");
     let mut ledger = Ledger::open(&ledger_path)?;
     let generation = ledger.champion()?.map_or(0, |(_, g)| g);
-    let suite = (1..).map(|n| format!("real/{n}")).find(|n| ledger.evaluation(&policy.hash, n).ok().flatten().is_none()).unwrap_or_else(|| "real/1".into());
+    let suite = (1..)
+        .map(|n| format!("real/{n}"))
+        .find(|n| ledger.evaluation(&policy.hash, n).ok().flatten().is_none())
+        .unwrap_or_else(|| "real/1".into());
     let rec = a.drive.record.recorder("hw validate", &crate::fresh_rrd(&a.run.join("rerun"), "hw-validate"))?;
     let envelope_cfg = envelope_config(&arm, &env, &run_cfg, &a.drive.envelope)?;
     let emulated = match a.emulate {
         true => {
             let twin = Twin::new(Arc::clone(&arm), &env, &scenarios[0], EMULATOR_TICK_S)?;
-            let emu = Emulator::start_with(EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, FaultConfig::default()), twin.bus(), None)?;
+            let emu = Emulator::start_with(
+                EmulatorConfig::for_twin(&arm, EMULATOR_TICK_S, FaultConfig::default()),
+                twin.bus(),
+                None,
+            )?;
             Some((twin, emu))
         }
         false => None,
@@ -567,7 +649,8 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     let bridge = Bridge::connect(LinkConfig::new(link), arm.dof(), None, std::process::id())?;
     let mut guarded = Guarded::new(bridge, SafetyEnvelope::new(Arc::clone(&arm), envelope_cfg)?)?;
     let stop = ctrl_c_flag()?;
-    let names: Vec<String> = arm.arm_joints.iter().map(|j| j.name.clone()).chain(std::iter::once("gripper".to_string())).collect();
+    let names: Vec<String> =
+        arm.arm_joints.iter().map(|j| j.name.clone()).chain(std::iter::once("gripper".to_string())).collect();
     let mut pilot = PolicyPilot::new(policy.clone());
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
@@ -585,7 +668,11 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
                 regrasp_logs::scene::log_geometry(s, &g, &st.body_poses, true);
                 regrasp_logs::scene::log_geometry(s, &g, &st.body_poses, false);
             }
-            regrasp_logs::scalars::log_hardware_event(s, false, &format!("trial {}: place a {}", i + 1, describe(scenario)));
+            regrasp_logs::scalars::log_hardware_event(
+                s,
+                false,
+                &format!("trial {}: place a {}", i + 1, describe(scenario)),
+            );
         }
         if emulated.is_none() {
             let Some(go) = ask(&mut lines, "Enter to run, s to skip, q to quit:")? else { break };
@@ -602,20 +689,27 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
         }
         guarded.arm().rearm(std::process::id().wrapping_add(i as u32 + 1))?;
         // The ready pose: the scenario's start, gripper open.
-        let home = regrasp_sim::GraspEnv::new(Arc::clone(&arm), Arc::clone(&env))?.start_configuration(scenario, "scenario")?;
+        let home = regrasp_sim::GraspEnv::new(Arc::clone(&arm), Arc::clone(&env))?
+            .start_configuration(scenario, "scenario")?;
         regrasp_hardware::session::move_to(&mut guarded, &home, 2.0 * arm.gripper_joints[0].upper, &run_cfg, &stop)?;
         if let Some((twin, _)) = &emulated {
             // The emulated operator puts the object down in front of the arm, where it is.
             twin.place(scenario)?;
         }
         let mut sensor = ObjectEstimate::placed(scenario);
-        let report = run_episode(&mut guarded, &mut pilot, &arm, &env, scenario, &mut sensor, &run_cfg, &stop, &mut |t| {
-            if let Some(s) = rec.stream() {
-                regrasp_logs::scalars::log_hardware_tick(s, t.tick, t.elapsed_s, &names, &t.commanded, &t.measured);
-            }
-        })?;
-        eprintln!("arm: {:?} after {:.1} s; gripper {:.3} m, peak load {:.2}, held lift {:.3} m", report.stop, report.seconds, report.final_gripper, report.max_gripper_load, report.held_lift);
-        let twin_verdict = emulated.as_ref().map(|(twin, _)| twin.truth().and_then(|t| t.outcome).map_or(OutcomeKind::Timeout, |o| o.kind));
+        let report =
+            run_episode(&mut guarded, &mut pilot, &arm, &env, scenario, &mut sensor, &run_cfg, &stop, &mut |t| {
+                if let Some(s) = rec.stream() {
+                    regrasp_logs::scalars::log_hardware_tick(s, t.tick, t.elapsed_s, &names, &t.commanded, &t.measured);
+                }
+            })?;
+        eprintln!(
+            "arm: {:?} after {:.1} s; gripper {:.3} m, peak load {:.2}, held lift {:.3} m",
+            report.stop, report.seconds, report.final_gripper, report.max_gripper_load, report.held_lift
+        );
+        let twin_verdict = emulated
+            .as_ref()
+            .map(|(twin, _)| twin.truth().and_then(|t| t.outcome).map_or(OutcomeKind::Timeout, |o| o.kind));
         let kind = loop {
             if let Some(k) = twin_verdict {
                 eprintln!("verdict (the sim twin's classifier): {}", k.name());
@@ -634,7 +728,12 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
             lift: report.held_lift,
             max_held_lift: report.held_lift,
             gripper_opening: report.final_gripper,
-            note: format!("operator: {}; host: {:?}, peak gripper load {:.2}", kind.name(), report.stop, report.max_gripper_load),
+            note: format!(
+                "operator: {}; host: {:?}, peak gripper load {:.2}",
+                kind.name(),
+                report.stop,
+                report.max_gripper_load
+            ),
             ..Evidence::default()
         };
         if let Some(s) = rec.stream() {
@@ -680,7 +779,12 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     if a.drive.json {
         println!("{}", serde_json::json!({ "certificate": cert, "evaluation": id, "report": report }));
     } else {
-        println!("{suite}: {successes}/{n} succeeded (95 % CI {:.0}–{:.0} %), recorded in {} as evaluation {id}", 100.0 * lo, 100.0 * hi, ledger_path.display());
+        println!(
+            "{suite}: {successes}/{n} succeeded (95 % CI {:.0}–{:.0} %), recorded in {} as evaluation {id}",
+            100.0 * lo,
+            100.0 * hi,
+            ledger_path.display()
+        );
     }
     Ok(())
 }

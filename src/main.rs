@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use regrasp_sim::outcome::OutcomeKind;
-use regrasp_sim::vec_env::run_controller;
 use regrasp_policy::config::TrainConfig;
+use regrasp_sim::outcome::OutcomeKind;
 use regrasp_sim::suite::EvalSuite;
+use regrasp_sim::vec_env::run_controller;
 use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 use serde::Serialize;
 
@@ -332,12 +332,17 @@ impl RecordArgs {
     /// The recorder, writing to `file` unless told otherwise.
     fn recorder(&self, name: &str, file: &std::path::Path) -> Result<regrasp_logs::Recorder> {
         use regrasp_logs::{Recorder, Sink};
-        let sink = if self.no_record { Sink::Off } else { Sink::from_flags(self.spawn, self.connect.as_deref(), Some(file)) };
+        let sink =
+            if self.no_record { Sink::Off } else { Sink::from_flags(self.spawn, self.connect.as_deref(), Some(file)) };
         Ok(Recorder::new(name, sink)?)
     }
 
     fn sampling(&self) -> regrasp_logs::Sampling {
-        regrasp_logs::Sampling { every_nth: self.record_every, failures: !self.no_record_failures, limit: self.record_limit }
+        regrasp_logs::Sampling {
+            every_nth: self.record_every,
+            failures: !self.no_record_failures,
+            limit: self.record_limit,
+        }
     }
 }
 
@@ -519,7 +524,12 @@ fn scripted(a: ScriptedArgs) -> Result<()> {
             }
         }
         for f in &report.episodes_listed {
-            out!("  {} (seed {}): {}", f["mode"].as_str().unwrap_or("?"), f["seed"], f["evidence"]["note"].as_str().unwrap_or(""));
+            out!(
+                "  {} (seed {}): {}",
+                f["mode"].as_str().unwrap_or("?"),
+                f["seed"],
+                f["evidence"]["note"].as_str().unwrap_or("")
+            );
         }
     }
     Ok(())
@@ -544,7 +554,11 @@ fn bench_sim(a: BenchSimArgs) -> Result<()> {
         for t in [&single, &multi] {
             out!(
                 "  {} thread(s), {} env(s): {:.0} control steps/s ({:.0} per thread), {:.0} physics steps/s",
-                t.threads, t.envs, t.control_steps_per_s, t.control_steps_per_s_per_thread, t.physics_steps_per_s
+                t.threads,
+                t.envs,
+                t.control_steps_per_s,
+                t.control_steps_per_s_per_thread,
+                t.physics_steps_per_s
             );
         }
     }
@@ -559,7 +573,7 @@ fn load_arm(urdf: &Option<PathBuf>, profile: &Option<PathBuf>) -> Result<Arc<Arm
 }
 
 fn train(a: TrainArgs) -> Result<()> {
-    use regrasp_policy::run::{train, Event, RunOptions};
+    use regrasp_policy::run::{Event, RunOptions, train};
     let mut cfg = match &a.config {
         Some(p) => TrainConfig::from_path(p)?,
         None => TrainConfig::default(),
@@ -624,7 +638,8 @@ fn locality(a: LocalityArgs) -> Result<()> {
     let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
     let policy = regrasp_policy::eval::LoadedPolicy::load(&a.policy, &arm, obs_dim)?;
     let edit = regrasp_curriculum::config::GeneratorsConfig::default();
-    let l = regrasp_curriculum::locality::measure(&policy, &arm, &cfg, &dist, &edit, a.scenarios, a.neighbours, a.seed)?;
+    let l =
+        regrasp_curriculum::locality::measure(&policy, &arm, &cfg, &dist, &edit, a.scenarios, a.neighbours, a.seed)?;
     if a.json {
         out!("{}", serde_json::to_string(&l)?);
     } else {
@@ -634,7 +649,7 @@ fn locality(a: LocalityArgs) -> Result<()> {
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
-    use regrasp_policy::eval::{evaluate, write_episodes, LoadedPolicy};
+    use regrasp_policy::eval::{LoadedPolicy, evaluate, write_episodes};
     let (arm, cfg, _) = a.world.load()?;
     let suite = EvalSuite::load(&a.suite)?;
     let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
@@ -649,7 +664,15 @@ fn eval(a: EvalArgs) -> Result<()> {
     write_episodes(&out, &records)?;
     let rrd = out.with_file_name("eval.rrd");
     let rec = a.record.recorder(&format!("eval {} {}", suite.name, policy.hash), &rrd)?;
-    let recorded = record_episodes(&rec, &arm, &cfg, &records, a.record.sampling(), |i| i.to_string(), std::slice::from_ref(&policy))?;
+    let recorded = record_episodes(
+        &rec,
+        &arm,
+        &cfg,
+        &records,
+        a.record.sampling(),
+        |i| i.to_string(),
+        std::slice::from_ref(&policy),
+    )?;
     rec.flush()?;
     if a.json {
         let mut v = serde_json::to_value(&report)?;
@@ -694,7 +717,11 @@ fn bench_policy(a: BenchPolicyArgs) -> Result<()> {
             let model = regrasp_policy::model::ActorCriticConfig::new(obs_dim, regrasp_sim::ACTION_DIM)
                 .with_hidden(cfg.model.hidden)
                 .init(0, &burn_device());
-            LoadedPolicy { net: model.to_inference(), norm: regrasp_policy::normalizer::RunningNorm::new(obs_dim), hash: "untrained".into() }
+            LoadedPolicy {
+                net: model.to_inference(),
+                norm: regrasp_policy::normalizer::RunningNorm::new(obs_dim),
+                hash: "untrained".into(),
+            }
         }
     };
     let limits = EnvConfig::default().action;
@@ -742,12 +769,16 @@ fn main() -> Result<()> {
 }
 
 fn improve(a: ImproveArgs) -> Result<()> {
-    use regrasp_curriculum::{improve, CurriculumMode, ImproveConfig, ImproveEvent, ImproveOptions};
+    use regrasp_curriculum::{CurriculumMode, ImproveConfig, ImproveEvent, ImproveOptions, improve};
     if a.resume {
         // A resumed run keeps its stored config; an override would be silently ignored.
-        for (given, flag) in [(a.config.is_some(), "--config"), (a.seed.is_some(), "--seed"), (a.curriculum.is_some(), "--curriculum")] {
+        for (given, flag) in
+            [(a.config.is_some(), "--config"), (a.seed.is_some(), "--seed"), (a.curriculum.is_some(), "--curriculum")]
+        {
             if given {
-                bail!("{flag} cannot be given with --resume: a resumed run keeps the config stored in its ledger (only --generations, its budget, can change)");
+                bail!(
+                    "{flag} cannot be given with --resume: a resumed run keeps the config stored in its ledger (only --generations, its budget, can change)"
+                );
             }
         }
     }
@@ -764,10 +795,15 @@ fn improve(a: ImproveArgs) -> Result<()> {
     if let Some(g) = a.generations {
         cfg.max_generations = g;
     }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/improve-{}-s{}", cfg.curriculum.name(), cfg.seed)));
+    let out =
+        a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/improve-{}-s{}", cfg.curriculum.name(), cfg.seed)));
     let arm = load_arm(&a.arm, &a.arm_profile)?;
     let start = Instant::now();
-    let opts = ImproveOptions { resume: a.resume, max_generations_now: a.stop_after, max_generations: a.generations.filter(|_| a.resume) };
+    let opts = ImproveOptions {
+        resume: a.resume,
+        max_generations_now: a.stop_after,
+        max_generations: a.generations.filter(|_| a.resume),
+    };
     let mut last_decile: Option<(u32, u64)> = None;
     // The improve loop knows nothing of rerun: its events are recorded here.
     let rec = a.record.recorder(&format!("improve {}", out.display()), &fresh_rrd(&out.join("rerun"), "improve"))?;
@@ -852,7 +888,10 @@ fn improve(a: ImproveArgs) -> Result<()> {
     }
     let (text, rep) = write_report(&out, None, None)?;
     if a.json {
-        out!("{}", serde_json::json!({ "summary": summary, "report": rep, "wall_s": start.elapsed().as_secs_f64(), "rerun": sink_name(&rec) }));
+        out!(
+            "{}",
+            serde_json::json!({ "summary": summary, "report": rep, "wall_s": start.elapsed().as_secs_f64(), "rerun": sink_name(&rec) })
+        );
     } else {
         out!("{text}");
         out!("report: {} and {}", out.join("report.txt").display(), out.join("report.png").display());
@@ -877,7 +916,8 @@ fn write_report(
         rep.baseline = Some(Box::new(build(&b).with_context(|| format!("baseline {}", b.display()))?));
     }
     let text = render(&rep);
-    std::fs::write(run.join("report.txt"), &text).with_context(|| format!("writing {}", run.join("report.txt").display()))?;
+    std::fs::write(run.join("report.txt"), &text)
+        .with_context(|| format!("writing {}", run.join("report.txt").display()))?;
     let png = png.map(|p| p.to_path_buf()).unwrap_or_else(|| run.join("report.png"));
     plot(&rep, &png)?;
     Ok((text, rep))
@@ -897,7 +937,11 @@ fn report(a: ReportArgs) -> Result<()> {
         }
     }
     if a.runs.len() > 1 {
-        let reports = a.runs.iter().map(|r| build(r).with_context(|| format!("run {}", r.display()))).collect::<Result<Vec<_>>>()?;
+        let reports = a
+            .runs
+            .iter()
+            .map(|r| build(r).with_context(|| format!("run {}", r.display())))
+            .collect::<Result<Vec<_>>>()?;
         let c = compare(&reports);
         if a.json {
             out!("{}", serde_json::to_string(&c)?);
@@ -959,7 +1003,8 @@ fn record_episodes(
 
 /// Parses `<policy>/<suite>/<index>` (the suite may itself contain `/`).
 fn parse_run_episode_id(id: &str) -> Result<(String, String, usize)> {
-    let bad = || anyhow::anyhow!("episode id `{id}`: expected <policy>/<suite>/<index>, e.g. 0123abcd4567ef89/heldout/17");
+    let bad =
+        || anyhow::anyhow!("episode id `{id}`: expected <policy>/<suite>/<index>, e.g. 0123abcd4567ef89/heldout/17");
     let (policy, rest) = id.split_once('/').ok_or_else(bad)?;
     let (suite, idx) = rest.rsplit_once('/').ok_or_else(bad)?;
     let idx = idx.parse::<usize>().map_err(|_| bad())?;
@@ -970,33 +1015,42 @@ fn parse_run_episode_id(id: &str) -> Result<(String, String, usize)> {
 }
 
 fn replay(a: ReplayArgs) -> Result<()> {
-    use regrasp_logs::{read_episodes, replay_all, Recorder, Sink, StoredEpisode};
+    use regrasp_logs::{Recorder, Sink, StoredEpisode, read_episodes, replay_all};
     let (arm, cfg, _) = a.world.load()?;
     let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
-    let mode = match &a.mode {
-        Some(m) => Some(
-            OutcomeKind::ALL
-                .into_iter()
-                .find(|k| k.name() == m)
-                .filter(|k| k.is_failure())
-                .ok_or_else(|| anyhow::anyhow!("--mode {m}: not a failure mode (one of: {})", failure_mode_names()))?,
-        ),
-        None => None,
+    let mode =
+        match &a.mode {
+            Some(m) => {
+                Some(OutcomeKind::ALL.into_iter().find(|k| k.name() == m).filter(|k| k.is_failure()).ok_or_else(
+                    || anyhow::anyhow!("--mode {m}: not a failure mode (one of: {})", failure_mode_names()),
+                )?)
+            }
+            None => None,
+        };
+    let wanted = |r: &regrasp_policy::eval::EpisodeRecord| {
+        r.outcome.kind.is_failure() && mode.is_none_or(|m| r.outcome.kind == m)
     };
-    let wanted = |r: &regrasp_policy::eval::EpisodeRecord| r.outcome.kind.is_failure() && mode.is_none_or(|m| r.outcome.kind == m);
     let ledger_path = a.run.join("ledger.sqlite");
-    let (episodes, default_out, mut policy_dirs): (Vec<StoredEpisode>, PathBuf, Vec<PathBuf>) = if ledger_path.exists() {
+    let (episodes, default_out, mut policy_dirs): (Vec<StoredEpisode>, PathBuf, Vec<PathBuf>) = if ledger_path.exists()
+    {
         let ledger = regrasp_curriculum::ledger::Ledger::open(&ledger_path)?;
         let rows = ledger.evaluations()?;
         let file_of = |row: &regrasp_curriculum::ledger::EvaluationRow| -> Result<PathBuf> {
             let rel = row.episode_file.as_ref().ok_or_else(|| {
-                anyhow::anyhow!("{}: evaluation {} / {} stored no episode file", ledger_path.display(), row.policy, row.suite)
+                anyhow::anyhow!(
+                    "{}: evaluation {} / {} stored no episode file",
+                    ledger_path.display(),
+                    row.policy,
+                    row.suite
+                )
             })?;
             Ok(a.run.join(rel))
         };
         let mut eps = Vec::new();
         if a.failures {
-            for row in rows.iter().filter(|r| a.generation.is_none_or(|g| r.generation == g) && a.suite.as_ref().is_none_or(|s| &r.suite == s)) {
+            for row in rows.iter().filter(|r| {
+                a.generation.is_none_or(|g| r.generation == g) && a.suite.as_ref().is_none_or(|s| &r.suite == s)
+            }) {
                 if row.episodes == row.successes {
                     continue;
                 }
@@ -1009,7 +1063,10 @@ fn replay(a: ReplayArgs) -> Result<()> {
             for id in &a.episode {
                 let (policy, suite, idx) = parse_run_episode_id(id)?;
                 let row = rows.iter().find(|r| r.policy == policy && r.suite == suite).ok_or_else(|| {
-                    anyhow::anyhow!("episode {id}: {} has no evaluation of policy {policy} on suite {suite}", ledger_path.display())
+                    anyhow::anyhow!(
+                        "episode {id}: {} has no evaluation of policy {policy} on suite {suite}",
+                        ledger_path.display()
+                    )
                 })?;
                 let file = file_of(row)?;
                 let record = read_episodes(&file)?.into_iter().nth(idx).ok_or_else(|| {
@@ -1022,17 +1079,28 @@ fn replay(a: ReplayArgs) -> Result<()> {
         (eps, a.run.join("rerun").join("replay.rrd"), dirs)
     } else {
         if a.generation.is_some() || a.suite.is_some() {
-            bail!("--generation and --suite need an improve run (a directory with ledger.sqlite); {} is not one", a.run.display());
+            bail!(
+                "--generation and --suite need an improve run (a directory with ledger.sqlite); {} is not one",
+                a.run.display()
+            );
         }
         let file = if a.run.is_dir() { a.run.join("episodes.jsonl") } else { a.run.clone() };
         let records = read_episodes(&file)?;
         let mut eps = Vec::new();
         if a.failures {
-            eps.extend(records.into_iter().enumerate().filter(|(_, r)| wanted(r)).map(|(i, r)| StoredEpisode { id: i.to_string(), record: r }));
+            eps.extend(
+                records
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, r)| wanted(r))
+                    .map(|(i, r)| StoredEpisode { id: i.to_string(), record: r }),
+            );
             eps.truncate(a.limit);
         } else {
             for id in &a.episode {
-                let idx: usize = id.parse().map_err(|_| anyhow::anyhow!("episode id `{id}`: expected an index into {}", file.display()))?;
+                let idx: usize = id
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("episode id `{id}`: expected an index into {}", file.display()))?;
                 let record = records.get(idx).cloned().ok_or_else(|| {
                     anyhow::anyhow!("episode {id}: {} holds only {} episodes", file.display(), records.len())
                 })?;
@@ -1063,7 +1131,13 @@ fn replay(a: ReplayArgs) -> Result<()> {
         out!("{}", serde_json::json!({ "episodes": replayed, "rerun": sink_name(&rec), "wall_s": wall }));
     } else {
         for r in &replayed {
-            out!("{}: {} after {} steps, final state {:016x} (matches the stored hash)", r.id, r.outcome.kind.name(), r.steps, r.final_state_hash);
+            out!(
+                "{}: {} after {} steps, final state {:016x} (matches the stored hash)",
+                r.id,
+                r.outcome.kind.name(),
+                r.steps,
+                r.final_state_hash
+            );
         }
         out!("{} episodes replayed exactly in {wall:.2} s; recorded to {}", replayed.len(), sink_name(&rec));
     }
@@ -1075,7 +1149,7 @@ fn failure_mode_names() -> String {
 }
 
 fn bench_logging(a: BenchLoggingArgs) -> Result<()> {
-    use regrasp_logs::{replay_all, Recorder, Sink, StoredEpisode};
+    use regrasp_logs::{Recorder, Sink, StoredEpisode, replay_all};
     let dir = std::env::temp_dir().join(format!("regrasp-bench-logging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let arm = Arc::new(ArmModel::default_arm()?);

@@ -26,13 +26,22 @@ fn bench_sim_json_reports_one_thread_and_all_cores() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["single_thread"]["threads"], 1);
     assert!(v["single_thread"]["control_steps_per_s"].as_f64().unwrap() > 0.0);
-    let ratio = v["all_cores"]["physics_steps_per_s"].as_f64().unwrap() / v["all_cores"]["control_steps_per_s"].as_f64().unwrap();
+    let ratio = v["all_cores"]["physics_steps_per_s"].as_f64().unwrap()
+        / v["all_cores"]["control_steps_per_s"].as_f64().unwrap();
     assert!((ratio - 12.0).abs() < 1e-6, "240 Hz physics / 20 Hz control");
 }
 
 #[test]
 fn missing_arm_file_is_a_clear_error() {
-    let out = regrasp(&["scripted", "--episodes", "1", "--arm", "/nonexistent/a.urdf", "--arm-profile", "/nonexistent/a.toml"]);
+    let out = regrasp(&[
+        "scripted",
+        "--episodes",
+        "1",
+        "--arm",
+        "/nonexistent/a.urdf",
+        "--arm-profile",
+        "/nonexistent/a.toml",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/a.urdf") && !err.contains("panicked"), "{err}");
@@ -59,9 +68,14 @@ fn bad_env_config_names_the_file_and_field() {
 fn custom_arm_files_load_through_the_cli() {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = regrasp(&[
-        "scripted", "--episodes", "2", "--json",
-        "--arm", &format!("{root}/sim/assets/regrasp_arm5.urdf"),
-        "--arm-profile", &format!("{root}/sim/assets/regrasp_arm5.toml"),
+        "scripted",
+        "--episodes",
+        "2",
+        "--json",
+        "--arm",
+        &format!("{root}/sim/assets/regrasp_arm5.urdf"),
+        "--arm-profile",
+        &format!("{root}/sim/assets/regrasp_arm5.toml"),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -70,7 +84,14 @@ fn custom_arm_files_load_through_the_cli() {
 fn shipped_example_scenarios_run_and_a_broken_one_names_its_field() {
     let root = env!("CARGO_MANIFEST_DIR");
     for f in ["mug_sized_cylinder.toml", "slippery_capsule.json"] {
-        let out = regrasp(&["scripted", "--json", "--episodes", "1", "--scenario", &format!("{root}/examples/scenarios/{f}")]);
+        let out = regrasp(&[
+            "scripted",
+            "--json",
+            "--episodes",
+            "1",
+            "--scenario",
+            &format!("{root}/examples/scenarios/{f}"),
+        ]);
         assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["episodes_listed"].as_array().unwrap().len(), 1, "{f}");
@@ -82,7 +103,13 @@ fn shipped_example_scenarios_run_and_a_broken_one_names_its_field() {
     std::fs::write(&bad, text.replace("mass = 0.25", "mass = 25.0")).unwrap();
     let out = regrasp(&["scripted", "--scenario", bad.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("bad.toml") && err.contains("object.mass") && err.contains("[0.005, 2] kg"), "{err}");
+    assert!(
+        !out.status.success()
+            && err.contains("bad.toml")
+            && err.contains("object.mass")
+            && err.contains("[0.005, 2] kg"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -94,7 +121,8 @@ fn train_then_eval_stores_replayable_episodes() {
     let cfg = dir.join("train.toml");
     std::fs::write(&cfg, "envs = 2\nrollout_steps = 8\ntotal_env_steps = 700\n[model]\nhidden = 16\n[ppo]\nminibatch = 8\n[bc]\nepisodes = 4\nepochs = 2\ndagger_rounds = 1\ndagger_episodes = 2\ndagger_epochs = 1\n").unwrap();
     let out = dir.join("run");
-    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--warm-start", "bc"]);
+    let r =
+        regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--warm-start", "bc"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let hash = std::fs::read_to_string(out.join("latest")).unwrap();
     let ckpt = out.join("checkpoints").join(hash.trim());
@@ -104,22 +132,59 @@ fn train_then_eval_stores_replayable_episodes() {
     let rrd = regrasp_logs::rrd::read_rrd(&out.join("rerun").join("train.rrd")).unwrap();
     assert!(rrd.entity_paths.contains("/train/losses/entropy") && rrd.timelines.contains("env_steps"), "{rrd:?}");
     let quiet = dir.join("run-no-record");
-    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", quiet.to_str().unwrap(), "--warm-start", "bc", "--no-record"]);
+    let r = regrasp(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        quiet.to_str().unwrap(),
+        "--warm-start",
+        "bc",
+        "--no-record",
+    ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_eq!(std::fs::read_to_string(quiet.join("latest")).unwrap(), hash, "recording must not change training");
     assert!(!quiet.join("rerun").exists());
     // `--init` fine-tunes a checkpoint: PPO from its weights, and the lineage says so.
     let ft = dir.join("fine-tune");
-    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", ft.to_str().unwrap(), "--init", ckpt.to_str().unwrap(), "--no-record"]);
+    let r = regrasp(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        ft.to_str().unwrap(),
+        "--init",
+        ckpt.to_str().unwrap(),
+        "--no-record",
+    ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let tuned = std::fs::read_to_string(ft.join("latest")).unwrap();
     assert_ne!(tuned.trim(), hash.trim());
-    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(ft.join("checkpoints").join(tuned.trim()).join("meta.json")).unwrap()).unwrap();
-    let first: serde_json::Value = serde_json::from_slice(&std::fs::read(ft.join("train_log.jsonl")).unwrap().split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ft.join("checkpoints").join(tuned.trim()).join("meta.json")).unwrap())
+            .unwrap();
+    let first: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ft.join("train_log.jsonl")).unwrap().split(|&b| b == b'\n').next().unwrap(),
+    )
+    .unwrap();
     assert_eq!(first["event"], "iteration", "no warm start when fine-tuning");
     assert!(meta["env_steps"].as_u64().unwrap() >= 700, "{meta}");
-    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", dir.join("both").to_str().unwrap(), "--init", ckpt.to_str().unwrap(), "--warm-start", "bc"]);
-    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("cannot be used with"), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = regrasp(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        dir.join("both").to_str().unwrap(),
+        "--init",
+        ckpt.to_str().unwrap(),
+        "--warm-start",
+        "bc",
+    ]);
+    assert!(
+        !r.status.success() && String::from_utf8_lossy(&r.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
 
     // `locality`: every scenario's neighbours are tallied under its own outcome, repeatably.
     let args = ["locality", "--policy", ckpt.to_str().unwrap(), "--scenarios", "6", "--neighbours", "2", "--json"];
@@ -136,7 +201,18 @@ fn train_then_eval_stores_replayable_episodes() {
     let suite = dir.join("tiny.toml");
     std::fs::write(&suite, "name = \"tiny\"\nseed_space = \"heldout\"\n[[part]]\ncount = 3\n").unwrap();
     let episodes = dir.join("episodes.jsonl");
-    let r = regrasp(&["eval", "--policy", ckpt.to_str().unwrap(), "--suite", suite.to_str().unwrap(), "--json", "--episodes-out", episodes.to_str().unwrap(), "--record-every", "1"]);
+    let r = regrasp(&[
+        "eval",
+        "--policy",
+        ckpt.to_str().unwrap(),
+        "--suite",
+        suite.to_str().unwrap(),
+        "--json",
+        "--episodes-out",
+        episodes.to_str().unwrap(),
+        "--record-every",
+        "1",
+    ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(v["episodes"], 3);
@@ -159,7 +235,10 @@ fn train_then_eval_stores_replayable_episodes() {
     // Every episode was recorded in full (--record-every 1), with the policy's value estimates.
     assert_eq!(v["recorded_episodes"], 3);
     let rrd = regrasp_logs::rrd::read_rrd(&dir.join("eval.rrd")).unwrap();
-    assert!(rrd.entity_paths.contains("/world/object") && rrd.entity_paths.contains("/episode/signals/value"), "{rrd:?}");
+    assert!(
+        rrd.entity_paths.contains("/world/object") && rrd.entity_paths.contains("/episode/signals/value"),
+        "{rrd:?}"
+    );
     // `replay` re-simulates a stored episode exactly and writes a recording.
     let r = regrasp(&["replay", episodes.to_str().unwrap(), "--episode", "2", "--json"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
@@ -174,7 +253,11 @@ fn train_then_eval_stores_replayable_episodes() {
     let tampered = dir.join("tampered.jsonl");
     std::fs::write(&tampered, serde_json::to_string(&bad).unwrap() + "\n").unwrap();
     let r = regrasp(&["replay", tampered.to_str().unwrap(), "--episode", "0"]);
-    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("replay diverged"), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        !r.status.success() && String::from_utf8_lossy(&r.stderr).contains("replay diverged"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     let r = regrasp(&["replay", episodes.to_str().unwrap(), "--episode", "9"]);
     assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("holds only 3 episodes"));
     // A broken checkpoint path is a clear error.
@@ -219,7 +302,8 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
     let base = std::env::temp_dir().join(format!("regrasp-cli-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let straight = base.join("straight");
-    let o = regrasp(&["improve", "--config", "examples/improve-smoke.toml", "--out", straight.to_str().unwrap(), "--json"]);
+    let o =
+        regrasp(&["improve", "--config", "examples/improve-smoke.toml", "--out", straight.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["generations"], 2);
@@ -276,7 +360,11 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
     // A resume keeps the stored config: an override other than the budget is refused, not ignored.
     let o = regrasp(&["improve", "--out", crashed.to_str().unwrap(), "--resume", "--seed", "1"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--seed cannot be given with --resume"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--seed cannot be given with --resume"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // The report verb reads both runs; a directory without a ledger is a clear error.
     let o = regrasp(&["report", crashed.to_str().unwrap(), "--json"]);
@@ -308,12 +396,22 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     let cfg = dir.join("train.toml");
     std::fs::write(&cfg, "envs = 2\nrollout_steps = 8\ntotal_env_steps = 0\n[model]\nhidden = 16\n[bc]\nepisodes = 2\nepochs = 1\ndagger_rounds = 0\n").unwrap();
     let run = dir.join("run");
-    let r = regrasp(&["train", "--config", cfg.to_str().unwrap(), "--out", run.join("train").to_str().unwrap(), "--warm-start", "bc", "--no-record"]);
+    let r = regrasp(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.join("train").to_str().unwrap(),
+        "--warm-start",
+        "bc",
+        "--no-record",
+    ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let hash = std::fs::read_to_string(run.join("train/latest")).unwrap().trim().to_string();
     let rel = format!("train/checkpoints/{hash}");
     let hw_run = |extra: &[&str]| {
-        let mut args = vec!["hw", "run", "--run", run.to_str().unwrap(), "--link", "/dev/regrasp-no-such-port", "--no-record"];
+        let mut args =
+            vec!["hw", "run", "--run", run.to_str().unwrap(), "--link", "/dev/regrasp-no-such-port", "--no-record"];
         args.extend_from_slice(extra);
         let r = regrasp(&args);
         assert!(!r.status.success());
@@ -334,11 +432,28 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     // Promoted through the gate (as the loop records it): the certificate passes and the next
     // gate, the pre-flight simulation, has its say about this barely trained policy.
     let plan = CurriculumPlan { base: regrasp_sim::ScenarioDistribution::default(), parts: vec![] };
-    let row = GenerationRow { generation: 1, champion: hash.clone(), seed: 1, budget: 0, lead: None, curriculum: plan, status: "training".into(), challenger: None, decision: None };
+    let row = GenerationRow {
+        generation: 1,
+        champion: hash.clone(),
+        seed: 1,
+        budget: 0,
+        lead: None,
+        curriculum: plan,
+        status: "training".into(),
+        challenger: None,
+        decision: None,
+    };
     ledger.start_generation(&row).unwrap();
     ledger.set_challenger(1, &hash).unwrap();
     let check = Check { name: "heldout".into(), passed: true, detail: "test".into() };
-    let decision = Decision { promote: true, checks: vec![check], heldout_gain: 0.1, p_value: 0.01, discordant: (5, 0), safety: Default::default() };
+    let decision = Decision {
+        promote: true,
+        checks: vec![check],
+        heldout_gain: 0.1,
+        p_value: 0.01,
+        discordant: (5, 0),
+        safety: Default::default(),
+    };
     ledger.decide(1, &hash, &decision, None).unwrap();
     drop(ledger);
     let err = hw_run(&["--seed", "3"]);
@@ -348,7 +463,16 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     // Validation refuses frozen-suite scenarios (real trials feed the curriculum), and records
     // nothing when the pre-flight refuses every trial.
     let heldout_seed = regrasp_sim::suite::SeedSpace::Heldout.range().0.to_string();
-    let v = regrasp(&["hw", "validate", "--run", run.to_str().unwrap(), "--emulate", "--seed", &heldout_seed, "--no-record"]);
+    let v = regrasp(&[
+        "hw",
+        "validate",
+        "--run",
+        run.to_str().unwrap(),
+        "--emulate",
+        "--seed",
+        &heldout_seed,
+        "--no-record",
+    ]);
     let err = String::from_utf8_lossy(&v.stderr).to_string();
     assert!(!v.status.success() && err.contains("Heldout seed space"), "{err}");
     let v = regrasp(&["hw", "validate", "--run", run.to_str().unwrap(), "--emulate", "--seed", "3", "--no-record"]);

@@ -308,7 +308,8 @@ mod tests {
     fn pinning_sets_the_value_read_back() {
         let s = ScenarioDistribution::default().sample(11);
         for p in Param::ALL {
-            let v = 0.5 * (p.interval(&ScenarioDistribution::default()).lo + p.interval(&ScenarioDistribution::default()).hi);
+            let v = 0.5
+                * (p.interval(&ScenarioDistribution::default()).lo + p.interval(&ScenarioDistribution::default()).hi);
             let pinned = p.pinned(&s, v);
             for side in [Side::Lo, Side::Hi] {
                 assert!((p.value(&pinned, side) - v).abs() < 1e-9, "{p:?} {side:?}");

@@ -313,10 +313,9 @@ impl ImproveConfig {
         if n.boundary_probes_per_edge > 1000 || n.mutate_per_failure > 1000 || n.mutate_failures > 100_000 {
             return bad("generators.*_per_* / mutate_failures", "≤ 1000 (≤ 100000 failures)", "too many".into());
         }
-        self.train.validate(&format!("{src}: [train]")).map_err(|e| CurriculumError::Config {
-            source_name: src.into(),
-            message: e.to_string(),
-        })?;
+        self.train
+            .validate(&format!("{src}: [train]"))
+            .map_err(|e| CurriculumError::Config { source_name: src.into(), message: e.to_string() })?;
         Ok(())
     }
 }

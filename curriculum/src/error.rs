@@ -22,9 +22,7 @@ pub enum CurriculumError {
         source: rusqlite::Error,
     },
     /// The ledger was written by another schema version.
-    #[error(
-        "ledger {path}: schema version {found} is not supported (this regrasp reads version {supported}); {hint}"
-    )]
+    #[error("ledger {path}: schema version {found} is not supported (this regrasp reads version {supported}); {hint}")]
     Schema {
         /// The ledger file.
         path: PathBuf,

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use regrasp_policy::eval::{evaluate, write_episodes, LoadedPolicy};
+use regrasp_policy::eval::{LoadedPolicy, evaluate, write_episodes};
 use regrasp_sim::suite::{EvalSuite, SeedSpace};
 use regrasp_sim::{ArmModel, GraspEnv, Scenario};
 
@@ -38,15 +38,23 @@ pub fn tested_policies(ledger: &Ledger) -> Result<Option<(String, String)>> {
 pub fn run_final_test(dir: &Path, arm: Arc<ArmModel>, on_stage: &mut dyn FnMut(&str)) -> Result<usize> {
     let path = dir.join("ledger.sqlite");
     if !path.exists() {
-        return Err(CurriculumError::Run { path: dir.into(), message: "no ledger.sqlite here; is this a `regrasp improve` run?".into() });
+        return Err(CurriculumError::Run {
+            path: dir.into(),
+            message: "no ledger.sqlite here; is this a `regrasp improve` run?".into(),
+        });
     }
     let mut ledger = Ledger::open(&path)?;
-    let text = ledger.meta("config")?.ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: "no config recorded".into() })?;
+    let text = ledger
+        .meta("config")?
+        .ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: "no config recorded".into() })?;
     let cfg = ImproveConfig::parse(&text, &format!("{} (stored config)", path.display()))?;
     let arm_hash = format!("{:016x}", arm.content_hash);
     let stored_arm = ledger.meta("arm_hash")?.unwrap_or_default();
     if stored_arm != arm_hash {
-        return Err(CurriculumError::Run { path: dir.into(), message: format!("the run was made for arm {stored_arm}, not this arm {arm_hash}") });
+        return Err(CurriculumError::Run {
+            path: dir.into(),
+            message: format!("the run was made for arm {stored_arm}, not this arm {arm_hash}"),
+        });
     }
     if ledger.meta("stop_reason")?.is_none() {
         return Err(CurriculumError::Run {
@@ -80,9 +88,10 @@ pub fn run_final_test(dir: &Path, arm: Arc<ArmModel>, on_stage: &mut dyn FnMut(&
             if ledger.evaluation(hash, name)?.is_some() {
                 continue;
             }
-            let (rel, _, _) = ledger
-                .checkpoint(hash)?
-                .ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: format!("checkpoint {hash} is not recorded") })?;
+            let (rel, _, _) = ledger.checkpoint(hash)?.ok_or_else(|| CurriculumError::Corrupt {
+                path: path.clone(),
+                what: format!("checkpoint {hash} is not recorded"),
+            })?;
             let policy = LoadedPolicy::load(&dir.join(rel), &arm, obs_dim)?;
             on_stage(&format!("{}: evaluating {hash} on {name} ({} scenarios)", dir.display(), scenarios.len()));
             let (report, records) = evaluate(&policy, &arm, &env_cfg, name, &scenarios, &|| {})?;
@@ -102,12 +111,18 @@ pub fn test_scenarios(file: &str, space: SeedSpace, gate_seeds: &HashSet<u64>) -
     if suite.seed_space != space {
         return Err(CurriculumError::Config {
             source_name: file.into(),
-            message: format!("suite `{}` lies in the {:?} seed space; this final-test slot needs {space:?}", suite.name, suite.seed_space),
+            message: format!(
+                "suite `{}` lies in the {:?} seed space; this final-test slot needs {space:?}",
+                suite.name, suite.seed_space
+            ),
         });
     }
     let scenarios = suite.scenarios();
     if let Some(s) = scenarios.iter().find(|s| gate_seeds.contains(&s.seed)) {
-        return Err(CurriculumError::Firewall(format!("final-test suite {file}: scenario seed {} is also in a suite the gate judges on", s.seed)));
+        return Err(CurriculumError::Firewall(format!(
+            "final-test suite {file}: scenario seed {} is also in a suite the gate judges on",
+            s.seed
+        )));
     }
     Ok(scenarios)
 }

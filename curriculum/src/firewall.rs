@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
+use regrasp_sim::Scenario;
 use regrasp_sim::hash::Fnv64;
 use regrasp_sim::suite::SeedSpace;
-use regrasp_sim::Scenario;
 
 use crate::error::{CurriculumError, Result};
 
@@ -72,15 +72,16 @@ impl Firewall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use regrasp_sim::suite::EvalSuite;
     use regrasp_sim::ScenarioDistribution;
+    use regrasp_sim::suite::EvalSuite;
 
     #[test]
     fn a_leaked_heldout_scenario_is_caught_with_or_without_its_seed() {
         let heldout = EvalSuite::load("heldout").unwrap().scenarios();
         let fw = Firewall::new([("heldout", heldout.as_slice())]);
         assert_eq!(fw.len(), heldout.len());
-        let training: Vec<Scenario> = (0..50).map(|i| ScenarioDistribution::default().sample(SeedSpace::training_seed(1, i))).collect();
+        let training: Vec<Scenario> =
+            (0..50).map(|i| ScenarioDistribution::default().sample(SeedSpace::training_seed(1, i))).collect();
         fw.check("curriculum", &training).unwrap();
 
         let leaked = heldout[17];

@@ -79,7 +79,8 @@ impl SafetySummary {
             Self {
                 mean_peak_contact_force: matched.iter().map(|e| e.metrics.safety.peak_contact_force).sum::<f64>() / m,
                 joint_limit_rate: all.iter().filter(|e| e.metrics.safety.joint_limit_steps > 0).count() as f64 / n,
-                table_collision_rate: all.iter().filter(|e| e.metrics.safety.peak_table_force > table_force).count() as f64
+                table_collision_rate: all.iter().filter(|e| e.metrics.safety.peak_table_force > table_force).count()
+                    as f64
                     / n,
                 mean_action_jerk: matched.iter().map(|e| e.metrics.action_jerk).sum::<f64>() / m,
                 matched_episodes: matched.len(),
@@ -255,7 +256,8 @@ pub struct Decision {
 impl Decision {
     /// The failed checks' details, joined; or "all checks passed".
     pub fn reasons(&self) -> String {
-        let failed: Vec<String> = self.checks.iter().filter(|c| !c.passed).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+        let failed: Vec<String> =
+            self.checks.iter().filter(|c| !c.passed).map(|c| format!("{}: {}", c.name, c.detail)).collect();
         if failed.is_empty() { "all checks passed".into() } else { failed.join("; ") }
     }
 }
@@ -283,7 +285,11 @@ pub fn judge(input: &GateInput, cfg: &GateConfig) -> Decision {
     // Success may drop by at most `margin` (fraction); returns the change.
     let mut no_drop = |name: &str, (champ, chall): (&[Judged], &[Judged]), margin: f64| {
         let (a, b) = (success_rate(champ), success_rate(chall));
-        check(name, b - a >= -margin, format!("{:.1}% -> {:.1}% (may drop {:.1} points)", 100.0 * a, 100.0 * b, 100.0 * margin));
+        check(
+            name,
+            b - a >= -margin,
+            format!("{:.1}% -> {:.1}% (may drop {:.1} points)", 100.0 * a, 100.0 * b, 100.0 * margin),
+        );
         b - a
     };
     no_drop("ood", input.ood, cfg.ood_margin);

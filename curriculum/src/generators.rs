@@ -106,7 +106,8 @@ pub struct CurriculumPlan {
 
 /// A uniform number in [0, 1) from a seed and a stream (SplitMix64).
 pub fn unit(seed: u64, stream: u64) -> f64 {
-    (SeedSpace::training_seed(seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F), stream) >> 9) as f64 / (1u64 << 53) as f64
+    (SeedSpace::training_seed(seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F), stream) >> 9) as f64
+        / (1u64 << 53) as f64
 }
 
 fn pick_weighted(weights: impl Iterator<Item = f64> + Clone, u: f64) -> Option<usize> {
@@ -163,7 +164,8 @@ impl CurriculumPlan {
 
     /// The part and the raw draw for `seed` (before the validity fallback).
     fn draw(&self, seed: u64) -> Option<(GeneratorKind, Scenario)> {
-        let i = pick_weighted(self.parts.iter().map(|p| if p.proposal.is_empty() { 0.0 } else { p.share }), unit(seed, 1))?;
+        let i =
+            pick_weighted(self.parts.iter().map(|p| if p.proposal.is_empty() { 0.0 } else { p.share }), unit(seed, 1))?;
         let part = &self.parts[i];
         let s = match &part.proposal {
             Proposal::Distribution { distribution } => distribution.sample(seed),
@@ -241,11 +243,17 @@ pub fn replay_candidates(plan: &CurriculumPlan, episodes: &[(u64, TrainingEpisod
 /// (83–92 % training success on replay draws). Putting the learner's recent failures first
 /// instead (24–46 % success on replay draws) made challengers significantly worse (README,
 /// variant G), so the order stays PLR's.
-pub fn replay(candidates: &[ReplayCandidate], generation: u32, last_replayed: &HashMap<u64, u32>, cfg: &GeneratorsConfig) -> Proposal {
+pub fn replay(
+    candidates: &[ReplayCandidate],
+    generation: u32,
+    last_replayed: &HashMap<u64, u32>,
+    cfg: &GeneratorsConfig,
+) -> Proposal {
     let mut order: Vec<&ReplayCandidate> = candidates.iter().collect();
     order.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.scenario.seed.cmp(&b.scenario.seed)));
     order.truncate(cfg.replay_size);
-    let score: Vec<f64> = (0..order.len()).map(|rank| ((rank + 1) as f64).powf(-1.0 / cfg.replay_temperature)).collect();
+    let score: Vec<f64> =
+        (0..order.len()).map(|rank| ((rank + 1) as f64).powf(-1.0 / cfg.replay_temperature)).collect();
     let stale: Vec<f64> = order
         .iter()
         .map(|c| (generation + 1).saturating_sub(last_replayed.get(&c.scenario.seed).map_or(0, |g| g + 1)) as f64)
@@ -358,7 +366,8 @@ pub fn edit(scenario: &Scenario, rng: &mut ChaCha8Rng, cfg: &GeneratorsConfig) -
     let scale = |rng: &mut ChaCha8Rng| 1.0 + cfg.mutate_scale * (2.0 * rng.random::<f64>() - 1.0);
     s.object.pose.x += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
     s.object.pose.y += cfg.mutate_position * (2.0 * rng.random::<f64>() - 1.0);
-    s.object.pose.yaw = regrasp_sim::kinematics::wrap_angle(s.object.pose.yaw + 0.3 * (2.0 * rng.random::<f64>() - 1.0));
+    s.object.pose.yaw =
+        regrasp_sim::kinematics::wrap_angle(s.object.pose.yaw + 0.3 * (2.0 * rng.random::<f64>() - 1.0));
     let f = scale(rng);
     s.object.shape = match s.object.shape {
         Shape::Box { size } => Shape::Box { size: size.map(|v| v * f) },
@@ -393,7 +402,13 @@ mod tests {
     fn synthetic() -> FailureArchive {
         FailureArchive {
             entries: (0..40)
-                .map(|s| if s < 10 { entry(s, OutcomeKind::SlipDuringLift, 0.5) } else { entry(s, OutcomeKind::Success, 0.05) })
+                .map(|s| {
+                    if s < 10 {
+                        entry(s, OutcomeKind::SlipDuringLift, 0.5)
+                    } else {
+                        entry(s, OutcomeKind::Success, 0.05)
+                    }
+                })
                 .collect(),
         }
     }
@@ -401,7 +416,10 @@ mod tests {
     /// 40 trained-on scenarios: seeds 0–9 with a high learning potential, the rest low.
     fn candidates() -> Vec<ReplayCandidate> {
         (0..40u64)
-            .map(|s| ReplayCandidate { scenario: ScenarioDistribution::default().sample(s), score: if s < 10 { 0.5 } else { 0.05 } })
+            .map(|s| ReplayCandidate {
+                scenario: ScenarioDistribution::default().sample(s),
+                score: if s < 10 { 0.5 } else { 0.05 },
+            })
             .collect()
     }
 
@@ -413,7 +431,11 @@ mod tests {
         let w = |seed: u64| scenarios.iter().find(|(s, _)| s.seed == seed).map(|(_, w)| *w);
         let high: f64 = (0..10).filter_map(w).sum();
         let total: f64 = scenarios.iter().map(|(_, w)| w).sum();
-        assert!(high / total > 0.6, "high-potential scenarios (half the set) get {:.2} of the replay mass", high / total);
+        assert!(
+            high / total > 0.6,
+            "high-potential scenarios (half the set) get {:.2} of the replay mass",
+            high / total
+        );
         // A scenario replayed last generation is less likely than one never replayed.
         let just_replayed: HashMap<u64, u32> = [(0u64, 3u32)].into();
         let Proposal::Scenarios { scenarios: again } = replay(&candidates(), 4, &just_replayed, &cfg) else { panic!() };
@@ -450,7 +472,11 @@ mod tests {
         let fixed = base.sample(7);
         let plan = CurriculumPlan {
             base: base.clone(),
-            parts: vec![CurriculumPart { generator: GeneratorKind::Replay, share: 1.0, proposal: Proposal::Scenarios { scenarios: vec![(fixed, 1.0)] } }],
+            parts: vec![CurriculumPart {
+                generator: GeneratorKind::Replay,
+                share: 1.0,
+                proposal: Proposal::Scenarios { scenarios: vec![(fixed, 1.0)] },
+            }],
         };
         let ep = |seed: u64, pvl: f64| TrainingEpisode { seed, positive_value_loss: pvl, ..TrainingEpisode::default() };
         let got = replay_candidates(&plan, &[(1, ep(100, 0.9)), (2, ep(101, 0.2)), (3, ep(102, f64::NAN))]);
@@ -470,7 +496,11 @@ mod tests {
         // Mass: every probe at the heavy end succeeded; friction: every probe at the slippery end failed.
         let mut probes = vec![(Param::Mass, Side::Hi, true); 6];
         probes.extend(vec![(Param::Friction, Side::Lo, false); 6]);
-        probes.extend(vec![(Param::Radius, Side::Hi, true), (Param::Radius, Side::Hi, true), (Param::Radius, Side::Hi, false)]);
+        probes.extend(vec![
+            (Param::Radius, Side::Hi, true),
+            (Param::Radius, Side::Hi, true),
+            (Param::Radius, Side::Hi, false),
+        ]);
         let (next, seen) = boundary(&base, &base, &probes, &cfg);
         assert!(next.mass.hi > base.mass.hi, "mass hi {} not widened", next.mass.hi);
         assert_eq!(next.radius, base.radius, "a 67 % edge stays");
@@ -541,11 +571,16 @@ mod tests {
             base: base.clone(),
             parts: vec![
                 CurriculumPart { generator: GeneratorKind::Uniform, share: 0.25, proposal: uniform(&base) },
-                CurriculumPart { generator: GeneratorKind::Mutate, share: 0.75, proposal: mutate(&a, 1, &GeneratorsConfig::default()) },
+                CurriculumPart {
+                    generator: GeneratorKind::Mutate,
+                    share: 0.75,
+                    proposal: mutate(&a, 1, &GeneratorsConfig::default()),
+                },
             ],
         };
         let n = 4000;
-        let mutated = (0..n).filter(|&i| plan.generator_of(SeedSpace::training_seed(3, i)) == GeneratorKind::Mutate).count();
+        let mutated =
+            (0..n).filter(|&i| plan.generator_of(SeedSpace::training_seed(3, i)) == GeneratorKind::Mutate).count();
         let share = mutated as f64 / n as f64;
         assert!((share - 0.75).abs() < 0.03, "mutate share {share}");
         for i in 0..200 {
@@ -558,7 +593,11 @@ mod tests {
             base: base.clone(),
             parts: vec![
                 CurriculumPart { generator: GeneratorKind::Uniform, share: 0.1, proposal: uniform(&base) },
-                CurriculumPart { generator: GeneratorKind::Replay, share: 0.9, proposal: Proposal::Scenarios { scenarios: vec![] } },
+                CurriculumPart {
+                    generator: GeneratorKind::Replay,
+                    share: 0.9,
+                    proposal: Proposal::Scenarios { scenarios: vec![] },
+                },
             ],
         };
         assert!((0..100).all(|i| empty.generator_of(i) == GeneratorKind::Uniform));

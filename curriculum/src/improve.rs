@@ -13,9 +13,9 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use regrasp_policy::checkpoint::Checkpoint;
-use regrasp_policy::eval::{evaluate, write_episodes, LoadedPolicy};
+use regrasp_policy::eval::{LoadedPolicy, evaluate, write_episodes};
 use regrasp_policy::ppo::stream_seed;
-use regrasp_policy::run::{train, RunOptions};
+use regrasp_policy::run::{RunOptions, train};
 use regrasp_sim::suite::{EvalSuite, SeedSpace};
 use regrasp_sim::{ArmModel, GraspEnv, Scenario, ScenarioDistribution, ScenarioSource};
 use serde::Serialize;
@@ -25,7 +25,7 @@ use crate::bandit::Exp3;
 use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
 use crate::firewall::Firewall;
-use crate::gate::{judge, GateInput, Judged};
+use crate::gate::{GateInput, Judged, judge};
 use crate::generators::{self, CurriculumPart, CurriculumPlan, GeneratorKind, Proposal};
 use crate::ledger::{EvaluationRow, GenerationRow, Ledger};
 
@@ -42,7 +42,9 @@ mod stream {
 /// The probe set of a run: `probe_size` training-space scenarios of the training distribution.
 pub fn probe_scenarios(cfg: &ImproveConfig) -> Vec<Scenario> {
     let base = &cfg.train.distribution;
-    (0..cfg.probe_size).map(|i| base.sample(SeedSpace::training_seed(stream_seed(cfg.seed, stream::PROBE, 0), i))).collect()
+    (0..cfg.probe_size)
+        .map(|i| base.sample(SeedSpace::training_seed(stream_seed(cfg.seed, stream::PROBE, 0), i)))
+        .collect()
 }
 
 /// The frozen suites of a run, each checked to lie in its own seed space.
@@ -64,7 +66,10 @@ impl FrozenSuites {
             if s.seed_space != space {
                 return Err(CurriculumError::Config {
                     source_name: name.into(),
-                    message: format!("suite `{}` lies in the {:?} seed space; this slot needs {space:?}", s.name, s.seed_space),
+                    message: format!(
+                        "suite `{}` lies in the {:?} seed space; this slot needs {space:?}",
+                        s.name, s.seed_space
+                    ),
                 });
             }
             Ok(s.scenarios())
@@ -78,7 +83,11 @@ impl FrozenSuites {
 
     /// The firewall around them.
     pub fn firewall(&self) -> Firewall {
-        Firewall::new([("heldout", self.heldout.as_slice()), ("ood", self.ood.as_slice()), ("canary", self.canary.as_slice())])
+        Firewall::new([
+            ("heldout", self.heldout.as_slice()),
+            ("ood", self.ood.as_slice()),
+            ("canary", self.canary.as_slice()),
+        ])
     }
 }
 
@@ -197,20 +206,29 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> CurriculumError + '_ {
 
 impl Run<'_> {
     fn policy(&self, hash: &str) -> Result<(LoadedPolicy, PathBuf)> {
-        let (rel, _, _) = self
-            .ledger
-            .checkpoint(hash)?
-            .ok_or_else(|| CurriculumError::Corrupt { path: self.ledger.path().into(), what: format!("checkpoint {hash} is not recorded") })?;
+        let (rel, _, _) = self.ledger.checkpoint(hash)?.ok_or_else(|| CurriculumError::Corrupt {
+            path: self.ledger.path().into(),
+            what: format!("checkpoint {hash} is not recorded"),
+        })?;
         let dir = self.out.join(rel);
         Ok((LoadedPolicy::load(&dir, &self.arm, self.obs_dim)?, dir))
     }
 
     /// The evaluation of `policy` on `suite`, from the ledger or run now and recorded.
-    fn evaluated(&mut self, policy: &LoadedPolicy, suite: &str, generation: u32, scenarios: &[Scenario]) -> Result<EvaluationRow> {
+    fn evaluated(
+        &mut self,
+        policy: &LoadedPolicy,
+        suite: &str,
+        generation: u32,
+        scenarios: &[Scenario],
+    ) -> Result<EvaluationRow> {
         if let Some(row) = self.ledger.evaluation(&policy.hash, suite)? {
             return Ok(row);
         }
-        (self.on_event)(&ImproveEvent::Stage { generation, what: format!("evaluating {} on {suite} ({} scenarios)", policy.hash, scenarios.len()) });
+        (self.on_event)(&ImproveEvent::Stage {
+            generation,
+            what: format!("evaluating {} on {suite} ({} scenarios)", policy.hash, scenarios.len()),
+        });
         let (report, records) = evaluate(policy, &self.arm, &self.env_cfg, suite, scenarios, &|| {})?;
         let file = format!("episodes/{}-{}.jsonl", policy.hash, suite.replace('/', "-"));
         write_episodes(&self.out.join(&file), &records)?;
@@ -236,7 +254,9 @@ impl Run<'_> {
         let frozen = self.suites.clone();
         let mut out: [Vec<Judged>; 4] = Default::default();
         for (i, (suite, scenarios)) in
-            [("probe", &probe), ("heldout", &frozen.heldout), ("ood", &frozen.ood), ("canary", &frozen.canary)].into_iter().enumerate()
+            [("probe", &probe), ("heldout", &frozen.heldout), ("ood", &frozen.ood), ("canary", &frozen.canary)]
+                .into_iter()
+                .enumerate()
         {
             let row = self.evaluated(policy, suite, generation, scenarios)?;
             out[i] = self.ledger.judged(row.id)?;
@@ -257,7 +277,13 @@ impl Run<'_> {
         let mut tc = self.cfg.train.clone();
         tc.seed = self.cfg.seed;
         tc.total_env_steps = 0;
-        let c = train(tc, Arc::clone(&self.arm), &dir, RunOptions { warm_start_bc: true, ..RunOptions::default() }, &mut |_| {})?;
+        let c = train(
+            tc,
+            Arc::clone(&self.arm),
+            &dir,
+            RunOptions { warm_start_bc: true, ..RunOptions::default() },
+            &mut |_| {},
+        )?;
         let rel = format!("checkpoints/{}", c.meta.content_hash);
         c.save(&self.out.join(&rel))?;
         self.ledger.record_checkpoint(&c.meta.content_hash, None, "bc", c.meta.env_steps, &rel)?;
@@ -280,13 +306,22 @@ impl Run<'_> {
             return Some(format!("patience: {k} generations in a row without a promotion"));
         }
         if decided.len() as u32 >= self.cfg.max_generations {
-            return Some(format!("budget: {} generations of {} env steps spent", decided.len(), self.cfg.generation_env_steps));
+            return Some(format!(
+                "budget: {} generations of {} env steps spent",
+                decided.len(),
+                self.cfg.generation_env_steps
+            ));
         }
         None
     }
 
     /// Builds generation `g`'s curriculum against the champion `champion`.
-    fn curriculum(&mut self, g: u32, champion: &LoadedPolicy, history: &[GenerationRow]) -> Result<(CurriculumPlan, Option<String>)> {
+    fn curriculum(
+        &mut self,
+        g: u32,
+        champion: &LoadedPolicy,
+        history: &[GenerationRow],
+    ) -> Result<(CurriculumPlan, Option<String>)> {
         let base = self.cfg.train.distribution.clone();
         if self.cfg.curriculum == CurriculumMode::Uniform {
             return Ok((CurriculumPlan::uniform(&base), None));
@@ -302,7 +337,11 @@ impl Run<'_> {
                 _ => None,
             })
             .unwrap_or_else(|| base.clone());
-        let probes = generators::boundary_probes(&current, stream_seed(self.cfg.seed, stream::BOUNDARY, g as u64), gc.boundary_probes_per_edge);
+        let probes = generators::boundary_probes(
+            &current,
+            stream_seed(self.cfg.seed, stream::BOUNDARY, g as u64),
+            gc.boundary_probes_per_edge,
+        );
         let scenarios: Vec<Scenario> = probes.iter().map(|(_, _, s)| *s).collect();
         let seen: Vec<(Param, Side, bool)> = if scenarios.is_empty() {
             Vec::new()
@@ -318,7 +357,9 @@ impl Run<'_> {
         let all = self.ledger.archive()?;
         let mine = FailureArchive { entries: all.entries.into_iter().filter(|e| e.policy == champion.hash).collect() };
         let candidates = match history.iter().rev().find(|r| r.status != "training") {
-            Some(last) => generators::replay_candidates(&last.curriculum, &self.ledger.training_episodes(last.generation)?),
+            Some(last) => {
+                generators::replay_candidates(&last.curriculum, &self.ledger.training_episodes(last.generation)?)
+            }
             None => Vec::new(),
         };
         let mut last_replayed: HashMap<u64, u32> = HashMap::new();
@@ -331,7 +372,10 @@ impl Run<'_> {
             (GeneratorKind::Uniform, generators::uniform(&base)),
             (GeneratorKind::Replay, generators::replay(&candidates, g, &last_replayed, &gc)),
             (GeneratorKind::Boundary, Proposal::Distribution { distribution: widened }),
-            (GeneratorKind::Mutate, generators::mutate(&mine, stream_seed(self.cfg.seed, stream::MUTATE, g as u64), &gc)),
+            (
+                GeneratorKind::Mutate,
+                generators::mutate(&mine, stream_seed(self.cfg.seed, stream::MUTATE, g as u64), &gc),
+            ),
         ];
         let bandit = self.ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, gc.bandit_gamma));
         let lead = bandit.pick(&mut ChaCha8Rng::seed_from_u64(stream_seed(self.cfg.seed, stream::BANDIT, g as u64)));
@@ -347,7 +391,12 @@ impl Run<'_> {
         }
         (self.on_event)(&ImproveEvent::Stage {
             generation: row.generation,
-            what: format!("{} challenger: {} env steps of PPO from {}", if resume { "resuming" } else { "training" }, row.budget, row.champion),
+            what: format!(
+                "{} challenger: {} env steps of PPO from {}",
+                if resume { "resuming" } else { "training" },
+                row.budget,
+                row.champion
+            ),
         });
         let mut tc = self.cfg.train.clone();
         tc.seed = row.seed;
@@ -382,7 +431,13 @@ impl Run<'_> {
         recording?;
         let rel = format!("checkpoints/{}", c.meta.content_hash);
         c.save(&self.out.join(&rel))?;
-        self.ledger.record_checkpoint(&c.meta.content_hash, Some(&row.champion), "challenger", c.meta.env_steps, &rel)?;
+        self.ledger.record_checkpoint(
+            &c.meta.content_hash,
+            Some(&row.champion),
+            "challenger",
+            c.meta.env_steps,
+            &rel,
+        )?;
         self.ledger.set_challenger(row.generation, &c.meta.content_hash)?;
         Ok(c.meta.content_hash)
     }
@@ -399,7 +454,10 @@ pub fn improve(
     let ledger_path = out.join("ledger.sqlite");
     let exists = ledger_path.exists();
     if opts.resume && !exists {
-        return Err(CurriculumError::Run { path: out.into(), message: "no ledger.sqlite here to resume; start a run without --resume".into() });
+        return Err(CurriculumError::Run {
+            path: out.into(),
+            message: "no ledger.sqlite here to resume; start a run without --resume".into(),
+        });
     }
     if !opts.resume && exists {
         return Err(CurriculumError::Run {
@@ -426,7 +484,9 @@ pub fn improve(
     }
     let mut ledger = Ledger::open(&ledger_path)?;
     let cfg = if opts.resume {
-        let text = ledger.meta("config")?.ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no config recorded".into() })?;
+        let text = ledger
+            .meta("config")?
+            .ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no config recorded".into() })?;
         let stored = ImproveConfig::parse(&text, &format!("{} (stored config)", ledger_path.display()))?;
         let stored_arm = ledger.meta("arm_hash")?.unwrap_or_default();
         if stored_arm != arm_hash {
@@ -463,7 +523,10 @@ pub fn improve(
         let history = run.ledger.generations()?;
         let decided: Vec<GenerationRow> = history.iter().filter(|g| g.status != "training").cloned().collect();
         let pending = history.iter().find(|g| g.status == "training").cloned();
-        let (champion_hash, _) = run.ledger.champion()?.ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no champion".into() })?;
+        let (champion_hash, _) = run
+            .ledger
+            .champion()?
+            .ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no champion".into() })?;
         let (champion, champion_dir) = run.policy(&champion_hash)?;
         let g = decided.len() as u32 + 1;
         let champ = run.evaluate_all(&champion, g - 1)?;
@@ -513,7 +576,10 @@ pub fn improve(
         let decision = judge(&input, &run.cfg.gate);
         let bandit = match (&row.lead, run.cfg.curriculum) {
             (Some(lead), CurriculumMode::Targeted) => {
-                let mut b = run.ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, run.cfg.generators.bandit_gamma));
+                let mut b = run
+                    .ledger
+                    .bandit()?
+                    .unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, run.cfg.generators.bandit_gamma));
                 if let Some(i) = b.arms.iter().position(|a| a.name() == lead) {
                     b.update(i, Exp3::reward_of_gain(decision.heldout_gain, run.cfg.generators.bandit_full_gain));
                 }
@@ -585,7 +651,8 @@ pub fn mix(
                 Some(l) => (1.0 - gc.lead_share) * p + if i == l { gc.lead_share } else { 0.0 },
                 None => p,
             };
-            let share = (1.0 - gc.uniform_share) * targeted + if generator == GeneratorKind::Uniform { gc.uniform_share } else { 0.0 };
+            let share = (1.0 - gc.uniform_share) * targeted
+                + if generator == GeneratorKind::Uniform { gc.uniform_share } else { 0.0 };
             CurriculumPart { generator, share, proposal }
         })
         .filter(|p| !p.proposal.is_empty() && p.share > 0.0)
@@ -643,10 +710,7 @@ pub const PARAMETER_SAMPLES: usize = 512;
 pub fn parameter_samples(plan: &CurriculumPlan, seed: u64) -> Vec<(String, Vec<f64>)> {
     let scenarios: Vec<Scenario> =
         (0..PARAMETER_SAMPLES as u64).map(|i| plan.scenario(SeedSpace::training_seed(seed, i))).collect();
-    Param::ALL
-        .iter()
-        .map(|p| (p.label(), scenarios.iter().map(|s| p.value(s, Side::Hi)).collect()))
-        .collect()
+    Param::ALL.iter().map(|p| (p.label(), scenarios.iter().map(|s| p.value(s, Side::Hi)).collect())).collect()
 }
 
 /// The training distribution a config uses (for reports).

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use regrasp_policy::eval::{EpisodeMetrics, EpisodeRecord, EvalReport};
 use regrasp_policy::ppo::TrainingEpisode;
 use regrasp_sim::{OutcomeKind, Scenario};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{ArchiveEntry, FailureArchive};
@@ -152,8 +152,10 @@ impl Ledger {
         l.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(l.err())?;
         l.conn.pragma_update(None, "foreign_keys", true).map_err(l.err())?;
         let version: i64 = l.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(l.err())?;
-        let tables: i64 =
-            l.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)).map_err(l.err())?;
+        let tables: i64 = l
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .map_err(l.err())?;
         if version == 0 && tables == 0 {
             let tx = l.conn.transaction().map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
             tx.execute_batch(SCHEMA_V1).map_err(|source| CurriculumError::Ledger { path: path.into(), source })?;
@@ -208,10 +210,7 @@ impl Ledger {
 
     /// Sets a `meta` value.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn
-            .execute(SET_META, [key, value])
-            .map(|_| ())
-            .map_err(self.err())
+        self.conn.execute(SET_META, [key, value]).map(|_| ()).map_err(self.err())
     }
 
     /// Replaces the stored config by `config_toml` (a changed budget) and forgets the stop
@@ -226,7 +225,14 @@ impl Ledger {
     }
 
     /// Records a checkpoint (idempotent).
-    pub fn record_checkpoint(&self, hash: &str, parent: Option<&str>, stage: &str, env_steps: u64, path: &str) -> Result<()> {
+    pub fn record_checkpoint(
+        &self,
+        hash: &str,
+        parent: Option<&str>,
+        stage: &str,
+        env_steps: u64,
+        path: &str,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO checkpoints (hash, parent, stage, env_steps, path) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -257,7 +263,9 @@ impl Ledger {
     /// The champion's hash and the generation that made it champion.
     pub fn champion(&self) -> Result<Option<(String, u32)>> {
         self.conn
-            .query_row("SELECT hash, generation FROM champion WHERE id = 1", [], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32)))
+            .query_row("SELECT hash, generation FROM champion WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u32))
+            })
             .optional()
             .map_err(self.err())
     }
@@ -307,14 +315,19 @@ impl Ledger {
             .conn
             .prepare("SELECT generation, champion, seed, budget, lead, curriculum, status, challenger, decision FROM generations ORDER BY generation")
             .map_err(self.err())?;
-        let rows: Vec<_> = st.query_map([], |r| self.row_to_generation(r)).map_err(self.err())?.collect::<rusqlite::Result<_>>().map_err(self.err())?;
+        let rows: Vec<_> = st
+            .query_map([], |r| self.row_to_generation(r))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
         rows.into_iter()
             .map(|(mut g, plan, decision)| {
                 g.curriculum = serde_json::from_str(&plan)
                     .map_err(|e| self.corrupt(format!("generation {} curriculum: {e}", g.generation)))?;
                 g.decision = match decision {
                     Some(d) => Some(
-                        serde_json::from_str(&d).map_err(|e| self.corrupt(format!("generation {} decision: {e}", g.generation)))?,
+                        serde_json::from_str(&d)
+                            .map_err(|e| self.corrupt(format!("generation {} decision: {e}", g.generation)))?,
                     ),
                     None => None,
                 };
@@ -359,8 +372,8 @@ impl Ledger {
             .map_err(self.err())?;
         rows.into_iter()
             .map(|(id, policy, suite, generation, episodes, successes, ci95, outcomes, ttl, file)| {
-                let outcomes =
-                    serde_json::from_str(&outcomes).map_err(|e| self.corrupt(format!("evaluation {id} outcomes: {e}")))?;
+                let outcomes = serde_json::from_str(&outcomes)
+                    .map_err(|e| self.corrupt(format!("evaluation {id} outcomes: {e}")))?;
                 Ok(EvaluationRow {
                     id,
                     policy,
@@ -391,7 +404,13 @@ impl Ledger {
     /// Records a real-world evaluation (suite `real/…`): the episodes as the operator judged
     /// them and each trial's verdict and evidence, in one transaction; returns its id. Its
     /// failures join the failure archive.
-    pub fn record_real_evaluation(&mut self, generation: u32, report: &EvalReport, records: &[EpisodeRecord], trials: &[RealTrial]) -> Result<i64> {
+    pub fn record_real_evaluation(
+        &mut self,
+        generation: u32,
+        report: &EvalReport,
+        records: &[EpisodeRecord],
+        trials: &[RealTrial],
+    ) -> Result<i64> {
         if !report.suite.starts_with("real/") || trials.len() != records.len() {
             return Err(self.corrupt(format!("a real-world evaluation needs a real/… suite and one trial per episode, not {:?} with {} trials for {} episodes", report.suite, trials.len(), records.len())));
         }
@@ -400,12 +419,19 @@ impl Ledger {
 
     /// The trials of a real-world evaluation, in order.
     pub fn real_trials(&self, evaluation: i64) -> Result<Vec<RealTrial>> {
-        let mut st = self.conn.prepare("SELECT verdict, evidence FROM real_trials WHERE evaluation = ?1 ORDER BY idx").map_err(self.err())?;
-        let rows: Vec<(String, String)> =
-            st.query_map([evaluation], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?.collect::<rusqlite::Result<_>>().map_err(self.err())?;
+        let mut st = self
+            .conn
+            .prepare("SELECT verdict, evidence FROM real_trials WHERE evaluation = ?1 ORDER BY idx")
+            .map_err(self.err())?;
+        let rows: Vec<(String, String)> = st
+            .query_map([evaluation], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
         rows.into_iter()
             .map(|(verdict, ev)| {
-                let evidence = serde_json::from_str(&ev).map_err(|e| self.corrupt(format!("real trial evidence: {e}")))?;
+                let evidence =
+                    serde_json::from_str(&ev).map_err(|e| self.corrupt(format!("real trial evidence: {e}")))?;
                 Ok(RealTrial { verdict, evidence })
             })
             .collect()
@@ -457,7 +483,9 @@ impl Ledger {
                 ])
                 .map_err(e)?;
             }
-            let mut st = tx.prepare("INSERT INTO real_trials (evaluation, idx, verdict, evidence) VALUES (?1, ?2, ?3, ?4)").map_err(e)?;
+            let mut st = tx
+                .prepare("INSERT INTO real_trials (evaluation, idx, verdict, evidence) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(e)?;
             for (i, t) in trials.iter().enumerate() {
                 st.execute(params![id, i as i64, t.verdict, t.evidence.to_string()]).map_err(e)?;
             }
@@ -480,11 +508,13 @@ impl Ledger {
         rows.into_iter()
             .enumerate()
             .map(|(i, (o, s, m))| {
-                let kind = outcome_of(&o).ok_or_else(|| self.corrupt(format!("evaluation {evaluation} episode {i}: unknown outcome `{o}`")))?;
-                let sc: Scenario =
-                    serde_json::from_str(&s).map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i} scenario: {e}")))?;
-                let me: EpisodeMetrics =
-                    serde_json::from_str(&m).map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i} metrics: {e}")))?;
+                let kind = outcome_of(&o).ok_or_else(|| {
+                    self.corrupt(format!("evaluation {evaluation} episode {i}: unknown outcome `{o}`"))
+                })?;
+                let sc: Scenario = serde_json::from_str(&s)
+                    .map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i} scenario: {e}")))?;
+                let me: EpisodeMetrics = serde_json::from_str(&m)
+                    .map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i} metrics: {e}")))?;
                 Ok((sc, kind, me))
             })
             .collect()
@@ -492,7 +522,11 @@ impl Ledger {
 
     /// The episodes of an evaluation as the gate sees them.
     pub fn judged(&self, evaluation: i64) -> Result<Vec<Judged>> {
-        Ok(self.episodes(evaluation)?.into_iter().map(|(s, outcome, metrics)| Judged { seed: s.seed, outcome, metrics }).collect())
+        Ok(self
+            .episodes(evaluation)?
+            .into_iter()
+            .map(|(s, outcome, metrics)| Judged { seed: s.seed, outcome, metrics })
+            .collect())
     }
 
     /// The failure archive: every probe, boundary-probe and real-world (`hw validate`) episode,
@@ -510,7 +544,14 @@ impl Ledger {
         let mut entries = Vec::new();
         for (id, policy, suite, generation) in evals {
             for (scenario, outcome, metrics) in self.episodes(id)? {
-                entries.push(ArchiveEntry { generation: generation as u32, policy: policy.clone(), suite: suite.clone(), scenario, outcome, metrics });
+                entries.push(ArchiveEntry {
+                    generation: generation as u32,
+                    policy: policy.clone(),
+                    suite: suite.clone(),
+                    scenario,
+                    outcome,
+                    metrics,
+                });
             }
         }
         Ok(FailureArchive { entries })
@@ -519,7 +560,12 @@ impl Ledger {
     /// Records the episodes a generation's challenger ended in one PPO iteration, in one
     /// transaction. Idempotent: a resumed run re-runs iterations bit for bit and rewrites the
     /// same rows.
-    pub fn record_training_episodes(&mut self, generation: u32, iteration: u64, episodes: &[TrainingEpisode]) -> Result<()> {
+    pub fn record_training_episodes(
+        &mut self,
+        generation: u32,
+        iteration: u64,
+        episodes: &[TrainingEpisode],
+    ) -> Result<()> {
         let path = self.path.clone();
         let e = |source| CurriculumError::Ledger { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
@@ -587,7 +633,13 @@ impl Ledger {
 
     /// Decides a generation in one transaction: its verdict, the new champion if promoted, and
     /// the bandit's new state. A crash before the commit leaves everything as it was.
-    pub fn decide(&mut self, generation: u32, challenger: &str, decision: &Decision, bandit: Option<&Exp3>) -> Result<()> {
+    pub fn decide(
+        &mut self,
+        generation: u32,
+        challenger: &str,
+        decision: &Decision,
+        bandit: Option<&Exp3>,
+    ) -> Result<()> {
         let path = self.path.clone();
         let e = |source| CurriculumError::Ledger { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
@@ -608,7 +660,8 @@ impl Ledger {
         )
         .map_err(e)?;
         if decision.promote {
-            tx.execute("UPDATE champion SET hash = ?1, generation = ?2 WHERE id = 1", params![challenger, generation]).map_err(e)?;
+            tx.execute("UPDATE champion SET hash = ?1, generation = ?2 WHERE id = 1", params![challenger, generation])
+                .map_err(e)?;
         }
         if let Some(b) = bandit {
             tx.execute(
@@ -662,7 +715,13 @@ mod tests {
         }
         let mut l = Ledger::open(&p).unwrap();
         assert!(l.training_episodes(1).unwrap().is_empty());
-        let ep = |seed: u64, success: bool, pvl: f64| TrainingEpisode { seed, success, steps: 90, episode_return: 1.5, positive_value_loss: pvl };
+        let ep = |seed: u64, success: bool, pvl: f64| TrainingEpisode {
+            seed,
+            success,
+            steps: 90,
+            episode_return: 1.5,
+            positive_value_loss: pvl,
+        };
         l.record_training_episodes(1, 1, &[ep(u64::MAX - 3, true, 0.25), ep(5, false, 0.75)]).unwrap();
         l.record_training_episodes(1, 2, &[ep(6, false, 0.5)]).unwrap();
         l.record_training_episodes(1, 2, &[ep(6, false, 0.5)]).unwrap();

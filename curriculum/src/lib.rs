@@ -24,5 +24,5 @@ pub mod report;
 
 pub use config::{CurriculumMode, ImproveConfig};
 pub use error::{CurriculumError, Result};
-pub use improve::{improve, ImproveEvent, ImproveOptions, ImproveSummary};
+pub use improve::{ImproveEvent, ImproveOptions, ImproveSummary, improve};
 pub use ledger::Ledger;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use regrasp_policy::eval::{evaluate, LoadedPolicy};
+use regrasp_policy::eval::{LoadedPolicy, evaluate};
 use regrasp_policy::ppo::stream_seed;
 use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::{ArmModel, EnvConfig, OutcomeKind, Scenario, ScenarioDistribution};
@@ -33,7 +33,8 @@ impl NeighbourFailures {
     pub fn tally(failed: &[bool], neighbours: &[(usize, bool)]) -> Self {
         let mut t = Self::default();
         for &(owner, f) in neighbours {
-            let slot = if failed.get(owner).copied().unwrap_or(false) { &mut t.of_failures } else { &mut t.of_successes };
+            let slot =
+                if failed.get(owner).copied().unwrap_or(false) { &mut t.of_failures } else { &mut t.of_successes };
             slot.0 += f as u64;
             slot.1 += 1;
         }

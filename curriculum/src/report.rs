@@ -14,10 +14,10 @@ use serde::Serialize;
 use crate::archive::FailureArchive;
 use crate::config::{CurriculumMode, ImproveConfig};
 use crate::error::{CurriculumError, Result};
-use crate::final_test::{tested_policies, TEST_SUITES};
-use crate::ledger::{EvaluationRow, Ledger};
+use crate::final_test::{TEST_SUITES, tested_policies};
 use crate::gate::{Judged, PairedGain};
 use crate::generators::GeneratorKind;
+use crate::ledger::{EvaluationRow, Ledger};
 use regrasp_sim::OutcomeKind;
 
 /// A policy's frozen-suite results.
@@ -111,7 +111,10 @@ impl ProbeChange {
         );
         if self.replayed_failures > 0 {
             let rest = (self.fixed - self.replayed_fixed, self.failures - self.replayed_failures);
-            s.push_str(&format!("; of the failures it replayed, fixed {}", rate(self.replayed_fixed, self.replayed_failures)));
+            s.push_str(&format!(
+                "; of the failures it replayed, fixed {}",
+                rate(self.replayed_fixed, self.replayed_failures)
+            ));
             if rest.1 > 0 {
                 s.push_str(&format!("; of the others, {}", rate(rest.0, rest.1)));
             }
@@ -234,10 +237,15 @@ fn failures(row: &EvaluationRow) -> BTreeMap<String, u64> {
 pub fn build(dir: &Path) -> Result<RunReport> {
     let path = dir.join("ledger.sqlite");
     if !path.exists() {
-        return Err(CurriculumError::Run { path: dir.into(), message: "no ledger.sqlite here; is this a `regrasp improve` run?".into() });
+        return Err(CurriculumError::Run {
+            path: dir.into(),
+            message: "no ledger.sqlite here; is this a `regrasp improve` run?".into(),
+        });
     }
     let ledger = Ledger::open(&path)?;
-    let cfg_text = ledger.meta("config")?.ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: "no config recorded".into() })?;
+    let cfg_text = ledger
+        .meta("config")?
+        .ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: "no config recorded".into() })?;
     let cfg = ImproveConfig::parse(&cfg_text, &format!("{} (stored config)", path.display()))?;
     let warm: u64 = ledger.meta("warm_start_env_steps")?.and_then(|s| s.parse().ok()).unwrap_or(0);
     let gens = ledger.generations()?;
@@ -261,7 +269,9 @@ pub fn build(dir: &Path) -> Result<RunReport> {
     };
     let probe = |policy: &str| -> Result<Option<Vec<(u64, bool)>>> {
         Ok(match ledger.evaluation(policy, "probe")? {
-            Some(row) => Some(ledger.judged(row.id)?.into_iter().map(|j| (j.seed, j.outcome == OutcomeKind::Success)).collect()),
+            Some(row) => {
+                Some(ledger.judged(row.id)?.into_iter().map(|j| (j.seed, j.outcome == OutcomeKind::Success)).collect())
+            }
             None => None,
         })
     };
@@ -383,7 +393,9 @@ pub fn find_baseline(report: &RunReport) -> Option<PathBuf> {
         .filter(|p| p != &report.run && p.join("ledger.sqlite").exists())
         .filter(|p| {
             build(p).is_ok_and(|r| {
-                r.curriculum == CurriculumMode::Uniform.name() && r.seed == report.seed && r.generation_env_steps == report.generation_env_steps
+                r.curriculum == CurriculumMode::Uniform.name()
+                    && r.seed == report.seed
+                    && r.generation_env_steps == report.generation_env_steps
             })
         })
         .collect();
@@ -398,9 +410,20 @@ fn pct(r: &SuiteResult) -> String {
 /// The report as text: the generation table, failures per mode, the stop reason.
 pub fn render(r: &RunReport) -> String {
     let mut s = String::new();
-    s.push_str(&format!("run {} — curriculum {}, seed {}, {} env steps per generation\n", r.run.display(), r.curriculum, r.seed, r.generation_env_steps));
+    s.push_str(&format!(
+        "run {} — curriculum {}, seed {}, {} env steps per generation\n",
+        r.run.display(),
+        r.curriculum,
+        r.seed,
+        r.generation_env_steps
+    ));
     if let Some((h, o)) = &r.initial {
-        s.push_str(&format!("warm start ({} env steps): held-out {}  OOD {}\n", r.warm_start_env_steps, pct(h), pct(o)));
+        s.push_str(&format!(
+            "warm start ({} env steps): held-out {}  OOD {}\n",
+            r.warm_start_env_steps,
+            pct(h),
+            pct(o)
+        ));
     }
     s.push_str("\n gen  lead      curriculum (u/r/b/m %)   held-out champion → challenger            p        OOD champion → challenger              decision\n");
     for g in &r.generations {
@@ -458,18 +481,38 @@ pub fn render(r: &RunReport) -> String {
     if let (Some(c), Some((h, o))) = (&r.champion, &r.final_result) {
         s.push_str(&format!("\nfinal champion {c}: held-out {}  OOD {}\n", pct(h), pct(o)));
     }
-    s.push_str(&format!("stopped: {}\n", r.stop_reason.as_deref().unwrap_or("not yet (resume with `regrasp improve --resume`)")));
+    s.push_str(&format!(
+        "stopped: {}\n",
+        r.stop_reason.as_deref().unwrap_or("not yet (resume with `regrasp improve --resume`)")
+    ));
     if let Some(b) = &r.baseline {
         if let Some((h, o)) = &b.final_result {
-            s.push_str(&format!("uniform ablation {} (same seed and budget): held-out {}  OOD {}\n", b.run.display(), pct(h), pct(o)));
+            s.push_str(&format!(
+                "uniform ablation {} (same seed and budget): held-out {}  OOD {}\n",
+                b.run.display(),
+                pct(h),
+                pct(o)
+            ));
         }
     }
     match &r.test {
         Some(t) => {
             s.push_str("\nfinal test (test-heldout / test-ood: scenarios the gate, the curriculum and every choice never saw):\n");
-            s.push_str(&format!("  warm start      test-heldout {}  test-ood {}\n", pct(&t.warm_start.0), pct(&t.warm_start.1)));
-            s.push_str(&format!("  final champion  test-heldout {}  test-ood {}\n", pct(&t.final_result.0), pct(&t.final_result.1)));
-            s.push_str(&format!("  final − warm start, paired: test-heldout {}, test-ood {}\n", gain_text(&t.improvement.0), gain_text(&t.improvement.1)));
+            s.push_str(&format!(
+                "  warm start      test-heldout {}  test-ood {}\n",
+                pct(&t.warm_start.0),
+                pct(&t.warm_start.1)
+            ));
+            s.push_str(&format!(
+                "  final champion  test-heldout {}  test-ood {}\n",
+                pct(&t.final_result.0),
+                pct(&t.final_result.1)
+            ));
+            s.push_str(&format!(
+                "  final − warm start, paired: test-heldout {}, test-ood {}\n",
+                gain_text(&t.improvement.0),
+                gain_text(&t.improvement.1)
+            ));
         }
         None if r.stop_reason.is_some() => s.push_str("final test: not run (`regrasp report RUN --test` runs it)\n"),
         None => {}
@@ -506,7 +549,10 @@ pub fn plot(r: &RunReport, path: &Path) -> Result<()> {
     let root = BitMapBackend::new(path, (960, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("regrasp improve: champion success ({} curriculum, seed {})", r.curriculum, r.seed), ("sans-serif", 22))
+        .caption(
+            format!("regrasp improve: champion success ({} curriculum, seed {})", r.curriculum, r.seed),
+            ("sans-serif", 22),
+        )
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
@@ -549,7 +595,9 @@ pub fn plot(r: &RunReport, path: &Path) -> Result<()> {
                 .map_err(|e| err(e.to_string()))?
                 .label(format!("{label} (uniform ablation)"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.6).stroke_width(2)));
-            chart.draw_series(pts.iter().map(|p| TriangleMarker::new(*p, 5, color.mix(0.6).filled()))).map_err(|e| err(e.to_string()))?;
+            chart
+                .draw_series(pts.iter().map(|p| TriangleMarker::new(*p, 5, color.mix(0.6).filled())))
+                .map_err(|e| err(e.to_string()))?;
         }
     }
     chart
@@ -648,7 +696,10 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
             e.1.push(t.improvement.1);
         }
     }
-    let test_improvement = improvements.into_iter().map(|(k, (h, o))| (k, (h.len(), PairedGain::pooled(&h), PairedGain::pooled(&o)))).collect();
+    let test_improvement = improvements
+        .into_iter()
+        .map(|(k, (h, o))| (k, (h.len(), PairedGain::pooled(&h), PairedGain::pooled(&o))))
+        .collect();
     let mut probe_change: BTreeMap<String, ProbeChange> = BTreeMap::new();
     for r in &runs {
         let e = probe_change.entry(r.curriculum.clone()).or_default();
@@ -683,7 +734,9 @@ fn targeted_against_uniform<'a>(
 
 /// A comparison as text.
 pub fn render_comparison(c: &Comparison) -> String {
-    let mut s = String::from("run                                   curriculum  seed  env steps  gens/promoted  held-out final            OOD final                 stop\n");
+    let mut s = String::from(
+        "run                                   curriculum  seed  env steps  gens/promoted  held-out final            OOD final                 stop\n",
+    );
     for r in &c.runs {
         let (h, o) = match &r.final_result {
             Some((h, o)) => (pct(h), pct(o)),
@@ -718,11 +771,20 @@ pub fn render_comparison(c: &Comparison) -> String {
         s.push_str("targeted − uniform, final champions paired on the same frozen scenarios (95 % interval; one-sided McNemar p):
 ");
         for (seed, (h, o)) in &c.paired {
-            s.push_str(&format!("  seed {seed}: held-out {}, OOD {}
-", gain(h), gain(o)));
+            s.push_str(&format!(
+                "  seed {seed}: held-out {}, OOD {}
+",
+                gain(h),
+                gain(o)
+            ));
         }
-        s.push_str(&format!("  pooled over {} seeds: held-out {}, OOD {}
-", c.paired.len(), gain(ph), gain(po)));
+        s.push_str(&format!(
+            "  pooled over {} seeds: held-out {}, OOD {}
+",
+            c.paired.len(),
+            gain(ph),
+            gain(po)
+        ));
         let wins_h = c.paired.values().filter(|d| d.0.gain > 0.0).count();
         let wins_o = c.paired.values().filter(|d| d.1.gain > 0.0).count();
         s.push_str(&format!(
@@ -742,7 +804,12 @@ pub fn render_comparison(c: &Comparison) -> String {
         for (seed, (h, o)) in &c.test_paired {
             s.push_str(&format!("  seed {seed}: test-heldout {}, test-ood {}\n", gain(h), gain(o)));
         }
-        s.push_str(&format!("  pooled over {} seeds: test-heldout {}, test-ood {}\n", c.test_paired.len(), gain(ph), gain(po)));
+        s.push_str(&format!(
+            "  pooled over {} seeds: test-heldout {}, test-ood {}\n",
+            c.test_paired.len(),
+            gain(ph),
+            gain(po)
+        ));
     }
     s
 }
@@ -862,9 +929,17 @@ mod tests {
         let challenger: Vec<(u64, bool)> = (10..60).rev().map(|s| (s, (10..16).contains(&s) || s >= 23)).collect();
         let replayed: BTreeSet<u64> = [12, 13, 17, 30].into();
         let p = ProbeChange::of(&champion, &challenger, &replayed).unwrap();
-        assert_eq!(p, ProbeChange { failures: 10, fixed: 6, successes: 40, broken: 3, replayed_failures: 3, replayed_fixed: 2 });
+        assert_eq!(
+            p,
+            ProbeChange { failures: 10, fixed: 6, successes: 40, broken: 3, replayed_failures: 3, replayed_fixed: 2 }
+        );
         assert!(p.describe().starts_with("fixed 6/10 (60 % ["), "{}", p.describe());
-        assert!(p.describe().contains("of the failures it replayed, fixed 2/3 (67 % [") && p.describe().contains("of the others, 4/7"), "{}", p.describe());
+        assert!(
+            p.describe().contains("of the failures it replayed, fixed 2/3 (67 % [")
+                && p.describe().contains("of the others, 4/7"),
+            "{}",
+            p.describe()
+        );
         // Not the same scenarios: no pairing.
         let other: Vec<(u64, bool)> = (11..61).map(|s| (s, true)).collect();
         assert_eq!(ProbeChange::of(&champion, &other, &replayed), None);
@@ -889,7 +964,8 @@ mod tests {
         let mut a = run(CurriculumMode::Targeted, 0, 180, 140);
         a.generations = vec![line(p), line(p)];
         let mut b = run(CurriculumMode::Targeted, 1, 180, 140);
-        b.generations = vec![line(ProbeChange { failures: 5, fixed: 1, successes: 45, broken: 0, ..ProbeChange::default() })];
+        b.generations =
+            vec![line(ProbeChange { failures: 5, fixed: 1, successes: 45, broken: 0, ..ProbeChange::default() })];
         let c = compare(&[a, b, run(CurriculumMode::Uniform, 0, 170, 150)]);
         assert_eq!(
             c.probe_change["targeted"],

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
+use regrasp_curriculum::final_test::run_final_test;
 use regrasp_curriculum::generators::{self, GeneratorKind};
 use regrasp_curriculum::improve::{FrozenSuites, ImproveEvent};
-use regrasp_curriculum::final_test::run_final_test;
-use regrasp_curriculum::{improve, ImproveConfig, ImproveOptions, Ledger};
-use regrasp_sim::suite::SeedSpace;
+use regrasp_curriculum::{ImproveConfig, ImproveOptions, Ledger, improve};
 use regrasp_sim::ArmModel;
+use regrasp_sim::suite::SeedSpace;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -22,7 +22,13 @@ fn root() -> PathBuf {
 /// The smoke config with suite paths made absolute.
 fn smoke() -> ImproveConfig {
     let mut c = ImproveConfig::from_path(&root().join("examples/improve-smoke.toml")).unwrap();
-    for s in [&mut c.suites.heldout, &mut c.suites.ood, &mut c.suites.canary, &mut c.suites.test_heldout, &mut c.suites.test_ood] {
+    for s in [
+        &mut c.suites.heldout,
+        &mut c.suites.ood,
+        &mut c.suites.canary,
+        &mut c.suites.test_heldout,
+        &mut c.suites.test_ood,
+    ] {
         *s = root().join(&*s).display().to_string();
     }
     c
@@ -41,7 +47,12 @@ fn arm() -> Arc<ArmModel> {
 /// (generation, challenger, status, reasons) of every generation, and the champion.
 fn outcome(dir: &Path) -> (Vec<(u32, Option<String>, String, Option<String>)>, Option<(String, u32)>) {
     let l = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
-    let gens = l.generations().unwrap().into_iter().map(|g| (g.generation, g.challenger, g.status, g.decision.map(|d| d.reasons()))).collect();
+    let gens = l
+        .generations()
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.generation, g.challenger, g.status, g.decision.map(|d| d.reasons())))
+        .collect();
     (gens, l.champion().unwrap())
 }
 
@@ -94,8 +105,15 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     for s in &replayed {
         assert!(trained.iter().any(|c| c.scenario == **s), "replayed scenario {} was never trained on", s.seed);
     }
-    assert!(replayed.iter().any(|s| trained.iter().any(|c| c.scenario == **s && c.score == best)), "the best-scoring scenario is replayed");
-    assert_eq!(gens[0].curriculum.scenarios_of(GeneratorKind::Replay).count(), 0, "nothing trained on before generation 1");
+    assert!(
+        replayed.iter().any(|s| trained.iter().any(|c| c.scenario == **s && c.score == best)),
+        "the best-scoring scenario is replayed"
+    );
+    assert_eq!(
+        gens[0].curriculum.scenarios_of(GeneratorKind::Replay).count(),
+        0,
+        "nothing trained on before generation 1"
+    );
 
     // The archive holds only training-space probes.
     let archive = l.archive().unwrap();
@@ -141,20 +159,35 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     improve(cfg.clone(), arm(), &straight, ImproveOptions::default(), &mut |_| {}).unwrap();
 
     let interrupted = tmp("interrupted");
-    let first = improve(cfg.clone(), arm(), &interrupted, ImproveOptions { max_generations_now: Some(1), ..Default::default() }, &mut |_| {}).unwrap();
+    let first = improve(
+        cfg.clone(),
+        arm(),
+        &interrupted,
+        ImproveOptions { max_generations_now: Some(1), ..Default::default() },
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(first.generations, 1);
     assert_eq!(first.stop_reason, None);
     // The final test takes only a finished run: this champion may still change.
     let e = run_final_test(&interrupted, arm(), &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("has not stopped"), "{e}");
     // (A kill -9 in the middle of a generation is drilled in the CLI tests.)
-    improve(cfg.clone(), arm(), &interrupted, ImproveOptions { resume: true, ..Default::default() }, &mut |_| {}).unwrap();
+    improve(cfg.clone(), arm(), &interrupted, ImproveOptions { resume: true, ..Default::default() }, &mut |_| {})
+        .unwrap();
     assert_eq!(outcome(&interrupted), outcome(&straight));
 
     // A run its budget stopped after one generation, resumed with a budget of two, is the run a
     // start with two would have made (the budget only decides when to stop).
     let short = tmp("short");
-    let one = improve(ImproveConfig { max_generations: 1, ..cfg.clone() }, arm(), &short, ImproveOptions::default(), &mut |_| {}).unwrap();
+    let one = improve(
+        ImproveConfig { max_generations: 1, ..cfg.clone() },
+        arm(),
+        &short,
+        ImproveOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(one.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget: 1 ")), "{:?}", one.stop_reason);
     // Its final test: the warm start and the champion (two policies when generation 1 promoted)
     // on both final-test suites, once; the episodes never reach the failure archive.
@@ -168,7 +201,14 @@ fn an_interrupted_run_resumes_to_the_same_result() {
         let l = Ledger::open(&short.join("ledger.sqlite")).unwrap();
         let archive = l.archive().unwrap();
         assert!(!archive.entries.is_empty() && archive.entries.iter().all(|e| !e.suite.starts_with("test-")));
-        let seeds: Vec<u64> = l.evaluations().unwrap().iter().filter(|r| r.suite == "test-heldout").flat_map(|r| l.judged(r.id).unwrap()).map(|j| j.seed).collect();
+        let seeds: Vec<u64> = l
+            .evaluations()
+            .unwrap()
+            .iter()
+            .filter(|r| r.suite == "test-heldout")
+            .flat_map(|r| l.judged(r.id).unwrap())
+            .map(|j| j.seed)
+            .collect();
         assert!(seeds.iter().all(|&s| SeedSpace::Heldout.contains(s)) && seeds.len() == 4 * policies);
     }
     // The extension below must still be the straight run: the final test changed nothing the

@@ -12,7 +12,7 @@
 //! - overload, over-temperature or repeated bus failures → fault: torque off, latched likewise;
 //! - limits can be changed only while disarmed.
 
-use crate::protocol::{fault, limits_hash, Frame, JointLimit, Message, ModeCode, Status, MAX_JOINTS};
+use crate::protocol::{Frame, JointLimit, MAX_JOINTS, Message, ModeCode, Status, fault, limits_hash};
 use crate::servo::{ServoBus, ServoReading};
 
 /// Controller mode.
@@ -274,7 +274,11 @@ impl<B: ServoBus> Controller<B> {
                 // Start from where the servos are: the first step can only be a small one.
                 for i in 0..self.n {
                     let p = self.readings[i].position;
-                    self.commanded[i] = if p.is_finite() { clamp(p, &self.limits[i]) } else { self.limits[i].min.max(0.0).min(self.limits[i].max) };
+                    self.commanded[i] = if p.is_finite() {
+                        clamp(p, &self.limits[i])
+                    } else {
+                        self.limits[i].min.max(0.0).min(self.limits[i].max)
+                    };
                     self.target[i] = self.commanded[i];
                 }
                 let g = self.gripper_reading.position;
@@ -358,7 +362,8 @@ impl<B: ServoBus> Controller<B> {
                     self.commanded[i] = clamp(step_towards(self.commanded[i], self.target[i], l.max_step), l);
                 }
                 let g = &self.cfg.gripper;
-                self.commanded_gripper = clamp(step_towards(self.commanded_gripper, self.target_gripper, g.max_step), g);
+                self.commanded_gripper =
+                    clamp(step_towards(self.commanded_gripper, self.target_gripper, g.max_step), g);
                 if self.bus.write_targets(&self.commanded[..self.n], self.commanded_gripper).is_err() {
                     self.bus_failures += 1;
                     if self.bus_failures >= self.cfg.bus_failures_to_fault {

@@ -24,5 +24,5 @@ pub mod protocol;
 pub mod servo;
 
 pub use controller::{Controller, ControllerConfig, Mode};
-pub use protocol::{DecodeError, FrameDecoder, JointLimit, Message, MAX_JOINTS};
+pub use protocol::{DecodeError, FrameDecoder, JointLimit, MAX_JOINTS, Message};
 pub use servo::{ServoBus, ServoReading};

@@ -36,7 +36,11 @@ pub struct JointLimit {
 impl JointLimit {
     /// Whether the limit makes sense: finite, `min < max`, `0 < max_step`.
     pub fn is_valid(&self) -> bool {
-        self.min.is_finite() && self.max.is_finite() && self.max_step.is_finite() && self.min < self.max && self.max_step > 0.0
+        self.min.is_finite()
+            && self.max.is_finite()
+            && self.max_step.is_finite()
+            && self.min < self.max
+            && self.max_step > 0.0
     }
 
     const ZERO: JointLimit = JointLimit { min: 0.0, max: 0.0, max_step: 0.0 };
@@ -448,7 +452,12 @@ impl Message {
                 }
                 Message::SetLimits { joints, limits }
             }
-            kind::INFO => Message::Info { nonce: r.u32()?, firmware_version: r.u16()?, joints: r.joints()?, limits_hash: r.u32()? },
+            kind::INFO => Message::Info {
+                nonce: r.u32()?,
+                firmware_version: r.u16()?,
+                joints: r.joints()?,
+                limits_hash: r.u32()?,
+            },
             kind::STATE => Message::State {
                 joints: r.joints()?,
                 positions: r.f32s()?,
@@ -491,7 +500,11 @@ pub fn encode(seq: u16, message: &Message, out: &mut [u8; MAX_FRAME]) -> usize {
 /// Decodes one frame's COBS bytes (delimiter removed).
 pub fn decode_frame(encoded: &[u8]) -> Result<Frame, DecodeError> {
     let mut raw = [0u8; MAX_RAW];
-    let n = cobs::decode(encoded, &mut raw).ok_or(if encoded.len() > MAX_FRAME { DecodeError::TooLong } else { DecodeError::Cobs })?;
+    let n = cobs::decode(encoded, &mut raw).ok_or(if encoded.len() > MAX_FRAME {
+        DecodeError::TooLong
+    } else {
+        DecodeError::Cobs
+    })?;
     if n < 6 {
         return Err(DecodeError::TooShort);
     }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use regrasp_firmware::controller::{Controller, ControllerConfig, SetupError};
-use regrasp_firmware::protocol::{fault, Frame, JointLimit, Message, ModeCode, Status, MAX_JOINTS};
+use regrasp_firmware::protocol::{Frame, JointLimit, MAX_JOINTS, Message, ModeCode, Status, fault};
 use regrasp_firmware::servo::MockBus;
 
 const N: usize = 5;
@@ -63,7 +63,10 @@ fn run(c: &mut Controller<MockBus>, from: u32, until: u32, fresh: Option<[f32; N
 #[test]
 fn bad_setups_are_refused() {
     let bus = MockBus::new(N, &start_pose());
-    assert_eq!(Controller::new(bus.clone(), &[LIMIT; 4], ControllerConfig::default()).err(), Some(SetupError::JointCount));
+    assert_eq!(
+        Controller::new(bus.clone(), &[LIMIT; 4], ControllerConfig::default()).err(),
+        Some(SetupError::JointCount)
+    );
     let bad = JointLimit { min: 1.0, max: 0.0, max_step: 0.1 };
     assert_eq!(Controller::new(bus, &[bad; N], ControllerConfig::default()).err(), Some(SetupError::InvalidLimit));
 }
@@ -111,7 +114,12 @@ fn non_finite_or_mismatched_targets_are_refused_and_change_nothing() {
     positions[2] = f32::NAN;
     let r = send(&mut c, 2, Message::SetTargets { joints: N as u8, positions, gripper: 0.0, valid_for_ms: 100 }, 0);
     assert_eq!(status(r), Status::InvalidValue);
-    let r = send(&mut c, 3, Message::SetTargets { joints: 4, positions: [0.0; MAX_JOINTS], gripper: 0.0, valid_for_ms: 100 }, 0);
+    let r = send(
+        &mut c,
+        3,
+        Message::SetTargets { joints: 4, positions: [0.0; MAX_JOINTS], gripper: 0.0, valid_for_ms: 100 },
+        0,
+    );
     assert_eq!(status(r), Status::WrongJointCount);
     assert_eq!(status(send(&mut c, 4, targets([0.0; N], 0), 0)), Status::InvalidValue, "zero validity");
     c.tick(TICK);

@@ -3,19 +3,39 @@
 
 use proptest::prelude::*;
 use regrasp_firmware::cobs;
-use regrasp_firmware::protocol::{decode_frame, encode, fault, DecodeError, FrameDecoder, JointLimit, Message, ModeCode, Status, MAX_FRAME, MAX_JOINTS};
+use regrasp_firmware::protocol::{
+    DecodeError, FrameDecoder, JointLimit, MAX_FRAME, MAX_JOINTS, Message, ModeCode, Status, decode_frame, encode,
+    fault,
+};
 
 fn all_messages() -> Vec<Message> {
     let lim = JointLimit { min: -1.5, max: 1.5, max_step: 0.02 };
     vec![
         Message::Hello { nonce: 0xDEAD_BEEF },
-        Message::SetTargets { joints: 5, positions: [0.1, -0.2, 0.3, 0.0, 1.0, 0.0, 0.0, 0.0], gripper: 0.03, valid_for_ms: 100 },
+        Message::SetTargets {
+            joints: 5,
+            positions: [0.1, -0.2, 0.3, 0.0, 1.0, 0.0, 0.0, 0.0],
+            gripper: 0.03,
+            valid_for_ms: 100,
+        },
         Message::Heartbeat,
         Message::EStop,
         Message::ClearFault,
         Message::Arm,
         Message::Disarm,
-        Message::SetLimits { joints: 5, limits: [lim, lim, lim, lim, lim, JointLimit { min: 0.0, max: 0.0, max_step: 0.0 }, JointLimit { min: 0.0, max: 0.0, max_step: 0.0 }, JointLimit { min: 0.0, max: 0.0, max_step: 0.0 }] },
+        Message::SetLimits {
+            joints: 5,
+            limits: [
+                lim,
+                lim,
+                lim,
+                lim,
+                lim,
+                JointLimit { min: 0.0, max: 0.0, max_step: 0.0 },
+                JointLimit { min: 0.0, max: 0.0, max_step: 0.0 },
+                JointLimit { min: 0.0, max: 0.0, max_step: 0.0 },
+            ],
+        },
         Message::Info { nonce: 7, firmware_version: 3, joints: 5, limits_hash: 0x1234_5678 },
         Message::State {
             joints: 5,

@@ -3,7 +3,7 @@
 //! more implementation behind the same envelope. [`Guarded`] wraps any arm so that every
 //! command passes the safety envelope first.
 
-use crate::envelope::{intervention_names, SafetyEnvelope, Verdict};
+use crate::envelope::{SafetyEnvelope, Verdict, intervention_names};
 use crate::error::Result;
 
 /// What an arm reports.

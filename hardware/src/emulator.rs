@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use regrasp_firmware::controller::{Controller, ControllerConfig};
-use regrasp_firmware::protocol::{self, FrameDecoder, JointLimit, Message, ModeCode, MAX_FRAME};
+use regrasp_firmware::protocol::{self, FrameDecoder, JointLimit, MAX_FRAME, Message, ModeCode};
 use regrasp_firmware::servo::{BusError, MockBus, ServoBus, ServoReading};
 use serialport::{SerialPort, TTYPort};
 
@@ -191,7 +191,10 @@ impl EmulatorConfig {
             period_ms: (tick_s * 1000.0).round() as u64,
             start: vec![],
             limits: crate::twin::Twin::joint_limits(arm, tick_s),
-            controller: ControllerConfig { gripper: crate::twin::Twin::gripper_limit(arm, tick_s), ..ControllerConfig::default() },
+            controller: ControllerConfig {
+                gripper: crate::twin::Twin::gripper_limit(arm, tick_s),
+                ..ControllerConfig::default()
+            },
             faults,
         }
     }
@@ -259,11 +262,15 @@ impl Emulator {
             Some(p) => {
                 if let Ok(meta) = std::fs::symlink_metadata(p) {
                     if !meta.file_type().is_symlink() {
-                        return Err(HardwareError::Config(format!("{} exists and is not a symlink; not replacing it", p.display())));
+                        return Err(HardwareError::Config(format!(
+                            "{} exists and is not a symlink; not replacing it",
+                            p.display()
+                        )));
                     }
                     let _ = std::fs::remove_file(p);
                 }
-                std::os::unix::fs::symlink(&slave_name, p).map_err(|e| port_err(format!("symlink {}: {e}", p.display())))?;
+                std::os::unix::fs::symlink(&slave_name, p)
+                    .map_err(|e| port_err(format!("symlink {}: {e}", p.display())))?;
                 symlink = Some(p.to_path_buf());
                 p.to_path_buf()
             }

@@ -132,8 +132,16 @@ pub mod intervention {
     /// The gripper would have squeezed harder than the force limit.
     pub const GRIPPER_FORCE: u32 = 1 << 7;
     /// Names, in bit order.
-    pub const NAMES: [&str; 8] =
-        ["not_started", "non_finite", "joint_limit", "velocity", "acceleration", "workspace", "gripper", "gripper_force"];
+    pub const NAMES: [&str; 8] = [
+        "not_started",
+        "non_finite",
+        "joint_limit",
+        "velocity",
+        "acceleration",
+        "workspace",
+        "gripper",
+        "gripper_force",
+    ];
 }
 
 /// What the envelope decided for one proposed command.
@@ -207,7 +215,10 @@ impl SafetyEnvelope {
     pub fn start_from(&mut self, measured: &[f64], gripper: f64) -> crate::Result<()> {
         if measured.len() != self.dof() || !measured.iter().all(|v| v.is_finite()) || !gripper.is_finite() {
             self.last = None;
-            return Err(crate::HardwareError::Mismatch(format!("measured pose {measured:?} / gripper {gripper} is not a finite {}-joint pose", self.dof())));
+            return Err(crate::HardwareError::Mismatch(format!(
+                "measured pose {measured:?} / gripper {gripper} is not a finite {}-joint pose",
+                self.dof()
+            )));
         }
         self.last = Some((measured.to_vec(), vec![0.0; self.dof()], gripper));
         Ok(())

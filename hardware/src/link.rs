@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use regrasp_firmware::protocol::{self, Frame, FrameDecoder, Message, ModeCode, Status, MAX_FRAME, MAX_JOINTS};
+use regrasp_firmware::protocol::{self, Frame, FrameDecoder, MAX_FRAME, MAX_JOINTS, Message, ModeCode, Status};
 
 use crate::arm::{Arm, ArmState, JointCommand};
 use crate::error::{HardwareError, Result};
@@ -51,7 +51,15 @@ impl Link {
             .timeout(Duration::from_millis(2))
             .open()
             .map_err(|e| HardwareError::Port { port: cfg.port.clone(), message: e.to_string() })?;
-        Ok(Self { cfg, port, decoder: FrameDecoder::new(), seq: 0, last_state: None, last_state_at: None, bad_frames: 0 })
+        Ok(Self {
+            cfg,
+            port,
+            decoder: FrameDecoder::new(),
+            seq: 0,
+            last_state: None,
+            last_state_at: None,
+            bad_frames: 0,
+        })
     }
 
     fn io(&self) -> impl Fn(std::io::Error) -> HardwareError + '_ {
@@ -138,13 +146,18 @@ impl Link {
     pub fn poll(&mut self) -> Result<()> {
         let mut buf = [0u8; 512];
         loop {
-            let waiting = self.port.bytes_to_read().map_err(|e| HardwareError::Port { port: self.cfg.port.clone(), message: e.to_string() })?;
+            let waiting = self
+                .port
+                .bytes_to_read()
+                .map_err(|e| HardwareError::Port { port: self.cfg.port.clone(), message: e.to_string() })?;
             if waiting == 0 {
                 return Ok(());
             }
             let n = match self.port.read(&mut buf) {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Ok(());
+                }
                 Err(e) => return Err(self.io()(e)),
             };
             for &b in &buf[..n] {
@@ -219,7 +232,18 @@ impl Bridge {
 
 fn state_of(m: &Message) -> Option<ArmState> {
     match *m {
-        Message::State { joints, positions, velocities, loads, temperatures, gripper, gripper_load, faults, mode, .. } => {
+        Message::State {
+            joints,
+            positions,
+            velocities,
+            loads,
+            temperatures,
+            gripper,
+            gripper_load,
+            faults,
+            mode,
+            ..
+        } => {
             let n = joints as usize;
             let v = |a: [f32; MAX_JOINTS]| a[..n].iter().map(|x| *x as f64).collect::<Vec<_>>();
             Some(ArmState {
@@ -262,7 +286,11 @@ impl Arm for Bridge {
 
     fn command(&mut self, cmd: &JointCommand) -> Result<()> {
         if cmd.positions.len() != self.joints {
-            return Err(HardwareError::Mismatch(format!("{} joint targets for a {}-joint arm", cmd.positions.len(), self.joints)));
+            return Err(HardwareError::Mismatch(format!(
+                "{} joint targets for a {}-joint arm",
+                cmd.positions.len(),
+                self.joints
+            )));
         }
         let mut positions = [0.0f32; MAX_JOINTS];
         for (p, c) in positions.iter_mut().zip(&cmd.positions) {

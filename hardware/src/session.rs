@@ -10,14 +10,14 @@
 //! reckoning — the object where the operator placed it until the gripper closes on it, then
 //! carried with the tool — on a desktop arm without one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nalgebra::{Isometry3, Translation3};
-use regrasp_policy::eval::{evaluate, LoadedPolicy};
+use regrasp_policy::eval::{LoadedPolicy, evaluate};
 use regrasp_policy::inference::Scratch;
-use regrasp_sim::control::{build_observation, JointTargets, ObsInputs, ToolController};
+use regrasp_sim::control::{JointTargets, ObsInputs, ToolController, build_observation};
 use regrasp_sim::world::object_rest_rotation;
 use regrasp_sim::{Action, ArmModel, EnvConfig, ObsLayout, OutcomeKind, Scenario};
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,15 @@ pub struct RunConfig {
 
 impl Default for RunConfig {
     fn default() -> Self {
-        Self { rate_hz: 50.0, stale_state_ms: 100.0, max_late_ticks: 3, episode_s: 12.0, contact_load: 0.03, lifted_m: 0.08, after_lift_s: 3.0 }
+        Self {
+            rate_hz: 50.0,
+            stale_state_ms: 100.0,
+            max_late_ticks: 3,
+            episode_s: 12.0,
+            contact_load: 0.03,
+            lifted_m: 0.08,
+            after_lift_s: 3.0,
+        }
     }
 }
 
@@ -141,7 +149,6 @@ impl ObjectEstimate {
         );
         Self { pose, held: None }
     }
-
 }
 
 impl ObjectSensor for ObjectEstimate {
@@ -175,7 +182,15 @@ const CONTACT_RELEASE_S: f64 = 0.1;
 
 impl GraspWatch {
     /// Returns (touching, lifted-and-held-long-enough).
-    fn update(&mut self, t: f64, load: f64, tool_z: f64, contact_load: f64, lifted_m: f64, hold_s: f64) -> (bool, bool) {
+    fn update(
+        &mut self,
+        t: f64,
+        load: f64,
+        tool_z: f64,
+        contact_load: f64,
+        lifted_m: f64,
+        hold_s: f64,
+    ) -> (bool, bool) {
         if load >= contact_load {
             self.last_load_s = t;
             self.touching = true;
@@ -330,7 +345,10 @@ pub fn preflight(
         peak_contact_force: r.metrics.safety.peak_contact_force,
     };
     if p.outcome != OutcomeKind::Success {
-        return Err(HardwareError::Preflight(format!("the sim twin predicts {:?}: {}", p.outcome, r.outcome.evidence.note)));
+        return Err(HardwareError::Preflight(format!(
+            "the sim twin predicts {:?}: {}",
+            p.outcome, r.outcome.evidence.note
+        )));
     }
     if p.peak_contact_force > max_contact_force {
         return Err(HardwareError::Preflight(format!(
@@ -426,15 +444,23 @@ pub fn run_episode<A: Arm>(
             break StopReason::ArmFault { faults: state.faults };
         }
         if state.positions.len() != model.dof() || !state.positions.iter().all(|v| v.is_finite()) {
-            break StopReason::Link { error: format!("state with {} joints or non-finite values", state.positions.len()) };
+            break StopReason::Link {
+                error: format!("state with {} joints or non-finite values", state.positions.len()),
+            };
         }
         final_gripper = state.gripper;
         max_load = max_load.max(state.gripper_load);
         let tool = model.chain.fk(&state.positions);
         // A margin over the simulator's hold time, so that the host never ends an episode that
         // the simulator's classifier would still be timing.
-        let (touching, lifted) =
-            watch.update(t, state.gripper_load, tool.translation.z, cfg.contact_load, cfg.lifted_m, success_hold + HOLD_MARGIN_S);
+        let (touching, lifted) = watch.update(
+            t,
+            state.gripper_load,
+            tool.translation.z,
+            cfg.contact_load,
+            cfg.lifted_m,
+            success_hold + HOLD_MARGIN_S,
+        );
         let object = sensor.object_pose(&tool, touching);
         if lifted && lifted_at.is_none() {
             lifted_at = Some(t);
@@ -526,13 +552,22 @@ pub const HOMING_SPEED: f64 = 0.5;
 /// [`HOMING_SPEED`], at the loop's rate and through the envelope: the ready pose before an
 /// episode. Returns once every joint is within 0.01 rad of its target; a stop, a fault or
 /// 20 s without arriving is an error.
-pub fn move_to<A: Arm>(guarded: &mut Guarded<A>, target: &[f64], gripper: f64, cfg: &RunConfig, stop: &AtomicBool) -> Result<()> {
+pub fn move_to<A: Arm>(
+    guarded: &mut Guarded<A>,
+    target: &[f64],
+    gripper: f64,
+    cfg: &RunConfig,
+    stop: &AtomicBool,
+) -> Result<()> {
     cfg.validate()?;
     let period = cfg.period();
     let step = HOMING_SPEED * period.as_secs_f64();
     let state = guarded.restart()?;
     if target.len() != state.positions.len() || !target.iter().all(|v| v.is_finite()) {
-        return Err(HardwareError::Config(format!("home pose {target:?} is not a finite {}-joint pose", state.positions.len())));
+        return Err(HardwareError::Config(format!(
+            "home pose {target:?} is not a finite {}-joint pose",
+            state.positions.len()
+        )));
     }
     let mut q = state.positions.clone();
     let mut g = state.gripper;
@@ -550,7 +585,10 @@ pub fn move_to<A: Arm>(guarded: &mut Guarded<A>, target: &[f64], gripper: f64, c
         let s = guarded.arm().latest_state()?;
         if s.faults & regrasp_firmware::protocol::fault::LATCHING != 0 || !s.armed {
             let _ = guarded.stop();
-            return Err(HardwareError::Refused { command: "homing".into(), status: format!("arm fault flags {:#x}", s.faults) });
+            return Err(HardwareError::Refused {
+                command: "homing".into(),
+                status: format!("arm fault flags {:#x}", s.faults),
+            });
         }
         let arrived = s.positions.iter().zip(target).all(|(m, t)| (m - t).abs() < 0.01);
         if arrived {

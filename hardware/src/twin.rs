@@ -81,7 +81,8 @@ impl Twin {
         env.reset(scenario).map_err(sim)?;
         let q = env.privileged().map(|p| p.q).unwrap_or_default();
         let gripper = env.privileged().map_or(0.0, |p| p.gripper_opening);
-        let state = State { env, pending_s: 0.0, targets: q, gripper, torque: false, powered: false, steps: 0, error: None };
+        let state =
+            State { env, pending_s: 0.0, targets: q, gripper, torque: false, powered: false, steps: 0, error: None };
         Ok(Self { state: Arc::new(Mutex::new(state)), arm })
     }
 

@@ -109,7 +109,9 @@ fn nothing_passes_before_start_or_after_a_stop() {
     env.start_from(&q, 0.04).unwrap();
     assert!(env.check(&JointCommand { positions: q.clone(), gripper: 0.04 }, 0.0).command.is_some());
 
-    let mut stop = SafetyEnvelope::new(Arc::clone(&arm), EnvelopeConfig { response: Response::Stop, ..Default::default() }).unwrap();
+    let mut stop =
+        SafetyEnvelope::new(Arc::clone(&arm), EnvelopeConfig { response: Response::Stop, ..Default::default() })
+            .unwrap();
     stop.start_from(&q, 0.04).unwrap();
     let mut far = q.clone();
     far[0] += 1.0;

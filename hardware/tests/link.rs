@@ -20,7 +20,11 @@ fn emulator_config(faults: FaultConfig) -> EmulatorConfig {
     EmulatorConfig {
         period_ms: 20,
         start: vec![0.0, 0.3, 1.2, 0.9, 0.0],
-        limits: arm.arm_joints.iter().map(|j| JointLimit { min: j.lower as f32, max: j.upper as f32, max_step: STEP }).collect(),
+        limits: arm
+            .arm_joints
+            .iter()
+            .map(|j| JointLimit { min: j.lower as f32, max: j.upper as f32, max_step: STEP })
+            .collect(),
         controller: ControllerConfig::default(),
         faults,
     }
@@ -110,7 +114,8 @@ fn the_guarded_bridge_moves_smoothly_and_estop_cuts_torque_before_the_next_tick(
 
 #[test]
 fn a_disconnect_ends_in_hold_then_torque_off() {
-    let emu = Emulator::start(emulator_config(FaultConfig { disconnect_at_ms: Some(400), ..Default::default() }), None).unwrap();
+    let emu = Emulator::start(emulator_config(FaultConfig { disconnect_at_ms: Some(400), ..Default::default() }), None)
+        .unwrap();
     let mut bridge = Bridge::connect(link(&emu), 5, None, 5).unwrap();
     wait_for(&emu, "the first armed tick", |r| r.modes_seen.contains(&ModeCode::Armed));
     // Keep commanding through the disconnect; the bridge's reads start failing, never panic.
@@ -127,7 +132,8 @@ fn a_disconnect_ends_in_hold_then_torque_off() {
 
 #[test]
 fn corrupted_dropped_and_late_frames_never_make_a_jump() {
-    let faults = FaultConfig { drop: 0.1, corrupt: 0.1, latency_ms: 5, sensor_noise: 0.01, seed: 7, ..Default::default() };
+    let faults =
+        FaultConfig { drop: 0.1, corrupt: 0.1, latency_ms: 5, sensor_noise: 0.01, seed: 7, ..Default::default() };
     let emu = Emulator::start(emulator_config(faults), None).unwrap();
     // The handshake itself may be hit: retry until the arm is armed.
     let mut bridge = None;
@@ -139,7 +145,10 @@ fn corrupted_dropped_and_late_frames_never_make_a_jump() {
     }
     let mut bridge = bridge.expect("connects despite 10 % drops and corruption");
     for k in 0..100 {
-        let _ = bridge.command(&JointCommand { positions: vec![0.5, 0.0, 0.8, if k % 2 == 0 { 2.0 } else { -2.0 }, 0.3], gripper: 0.02 });
+        let _ = bridge.command(&JointCommand {
+            positions: vec![0.5, 0.0, 0.8, if k % 2 == 0 { 2.0 } else { -2.0 }, 0.3],
+            gripper: 0.02,
+        });
         let _ = bridge.read_state();
     }
     let r = wait_for(&emu, "some injected faults", |r| r.injected > 0 && r.bad_frames > 0);
@@ -149,7 +158,8 @@ fn corrupted_dropped_and_late_frames_never_make_a_jump() {
 
 #[test]
 fn a_stalled_servo_overloads_into_a_torque_off_fault() {
-    let emu = Emulator::start(emulator_config(FaultConfig { stall_joint: Some(1), ..Default::default() }), None).unwrap();
+    let emu =
+        Emulator::start(emulator_config(FaultConfig { stall_joint: Some(1), ..Default::default() }), None).unwrap();
     let mut bridge = Bridge::connect(link(&emu), 5, None, 9).unwrap();
     wait_for(&emu, "the first armed tick", |r| r.modes_seen.contains(&ModeCode::Armed));
     let deadline = Instant::now() + Duration::from_secs(5);

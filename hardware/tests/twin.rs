@@ -10,15 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use regrasp_hardware::certificate::{admit, Certificate};
+use regrasp_hardware::certificate::{Certificate, admit};
 use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use regrasp_hardware::link::{Bridge, LinkConfig};
-use regrasp_hardware::session::{preflight, run_episode, PolicyPilot, RunConfig, StopReason};
+use regrasp_hardware::session::{PolicyPilot, RunConfig, StopReason, preflight, run_episode};
 use regrasp_hardware::twin::{Twin, TwinCamera};
 use regrasp_hardware::{EnvelopeConfig, Guarded, HardwareError, SafetyEnvelope};
 use regrasp_policy::config::TrainConfig;
 use regrasp_policy::eval::LoadedPolicy;
-use regrasp_policy::run::{train, RunOptions};
+use regrasp_policy::run::{RunOptions, train};
 use regrasp_sim::scenario::ScenarioDistribution;
 use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::{ArmModel, EnvConfig, OutcomeKind, Scenario};
@@ -98,12 +98,22 @@ fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
     let stop = AtomicBool::new(false);
     let mut pilot = PolicyPilot::new(policy);
     let mut ticks = 0u64;
-    let report =
-        run_episode(&mut guarded, &mut pilot, &arm, &env, &scenario, &mut TwinCamera(twin.clone()), &RunConfig::default(), &stop, &mut |_| ticks += 1)
-            .unwrap();
+    let report = run_episode(
+        &mut guarded,
+        &mut pilot,
+        &arm,
+        &env,
+        &scenario,
+        &mut TwinCamera(twin.clone()),
+        &RunConfig::default(),
+        &stop,
+        &mut |_| ticks += 1,
+    )
+    .unwrap();
     let truth = twin.truth().unwrap();
     assert_eq!(report.stop, StopReason::Lifted, "{report:?}\ntwin: {truth:?}");
-    let outcome = truth.outcome.clone().unwrap_or_else(|| panic!("the twin's classifier has not decided: {truth:?}\n{report:?}"));
+    let outcome =
+        truth.outcome.clone().unwrap_or_else(|| panic!("the twin's classifier has not decided: {truth:?}\n{report:?}"));
     assert_eq!(outcome.kind, OutcomeKind::Success, "{outcome:?}\n{report:?}");
     assert!(twin.error().is_none());
     assert!(ticks > 50 && report.decisions > 20, "{report:?}");
@@ -158,7 +168,10 @@ fn uncertified_altered_and_other_arm_checkpoints_are_refused() {
     let k = bytes.len() / 2;
     bytes[k] ^= 0x40;
     std::fs::write(&model, bytes).unwrap();
-    let err = admit(Some(&certificate_for(&loaded, &arm)), &copy, &arm).err().expect("altered weights are refused").to_string();
+    let err = admit(Some(&certificate_for(&loaded, &arm)), &copy, &arm)
+        .err()
+        .expect("altered weights are refused")
+        .to_string();
     assert!(err.contains("not certified"), "{err}");
     std::fs::remove_dir_all(&copy).ok();
 }
@@ -196,7 +209,10 @@ impl regrasp_hardware::session::Pilot for GoesNan {
     }
 }
 
-fn run_with_faults(faults: FaultConfig, pilot: &mut dyn regrasp_hardware::session::Pilot) -> (StopReason, regrasp_hardware::emulator::EmulatorReport, Emulator) {
+fn run_with_faults(
+    faults: FaultConfig,
+    pilot: &mut dyn regrasp_hardware::session::Pilot,
+) -> (StopReason, regrasp_hardware::emulator::EmulatorReport, Emulator) {
     let arm = arm();
     let env = Arc::new(EnvConfig::default());
     let scenario = scenarios()[0];
@@ -205,12 +221,14 @@ fn run_with_faults(faults: FaultConfig, pilot: &mut dyn regrasp_hardware::sessio
     let emu_cfg = EmulatorConfig::for_twin(&arm, tick_s, faults);
     let emu = Emulator::start_with(emu_cfg, twin.bus(), None).unwrap();
     let bridge = Bridge::connect(LinkConfig::new(emu.path.to_string_lossy().to_string()), arm.dof(), None, 21).unwrap();
-    let envelope = SafetyEnvelope::new(Arc::clone(&arm), EnvelopeConfig::for_arm(&arm, 0.02, env.control_dt())).unwrap();
+    let envelope =
+        SafetyEnvelope::new(Arc::clone(&arm), EnvelopeConfig::for_arm(&arm, 0.02, env.control_dt())).unwrap();
     let mut guarded = Guarded::new(bridge, envelope).unwrap();
     let stop = AtomicBool::new(false);
     let cfg = RunConfig { episode_s: 6.0, ..RunConfig::default() };
     let mut sensor = regrasp_hardware::session::ObjectEstimate::placed(&scenario);
-    let report = run_episode(&mut guarded, pilot, &arm, &env, &scenario, &mut sensor, &cfg, &stop, &mut |_| {}).unwrap();
+    let report =
+        run_episode(&mut guarded, pilot, &arm, &env, &scenario, &mut sensor, &cfg, &stop, &mut |_| {}).unwrap();
     // The stop frame went out before run_episode returned; wait for the firmware to act on it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while emu.report().torque && std::time::Instant::now() < deadline {
@@ -226,13 +244,17 @@ fn injected_faults_stop_the_loop_and_end_with_torque_off() {
     let max_step = Twin::joint_limits(&arm(), 0.025).iter().map(|l| l.max_step).fold(0.0f32, f32::max) + 1e-5;
     // A disconnect: the host sees its state go stale and stops; the firmware's watchdog holds,
     // then drops torque.
-    let (stop, r, _emu) = run_with_faults(FaultConfig { disconnect_at_ms: Some(800), ..Default::default() }, &mut Sway(0));
+    let (stop, r, _emu) =
+        run_with_faults(FaultConfig { disconnect_at_ms: Some(800), ..Default::default() }, &mut Sway(0));
     assert!(matches!(stop, StopReason::StaleState { .. }), "{stop:?}");
     assert!(!r.torque && r.largest_jump <= max_step, "{r:?}");
     // An overload: the firmware faults (torque off at once); the host stops on the fault.
     let faults = FaultConfig { overload: 2.0, overload_at_ms: Some(800), ..Default::default() };
     let (stop, r, _emu) = run_with_faults(faults, &mut Sway(0));
-    assert!(matches!(stop, StopReason::ArmFault { faults } if faults & regrasp_firmware::protocol::fault::OVERLOAD != 0), "{stop:?}");
+    assert!(
+        matches!(stop, StopReason::ArmFault { faults } if faults & regrasp_firmware::protocol::fault::OVERLOAD != 0),
+        "{stop:?}"
+    );
     assert!(!r.torque && r.largest_jump <= max_step, "{r:?}");
     // A stalled base servo loads up into an overload fault as the tool is driven sideways.
     let (stop, r, _emu) = run_with_faults(FaultConfig { stall_joint: Some(0), ..Default::default() }, &mut Drift);

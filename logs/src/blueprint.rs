@@ -2,7 +2,7 @@
 //! outcome log, and tabs for training and self-improvement scalars.
 
 use rerun::blueprint::{
-    Blueprint, BarChartView, ContainerLike, Horizontal, Spatial3DView, Tabs, TextLogView, TimeSeriesView, Vertical,
+    BarChartView, Blueprint, ContainerLike, Horizontal, Spatial3DView, Tabs, TextLogView, TimeSeriesView, Vertical,
 };
 
 use crate::paths;
@@ -38,12 +38,6 @@ pub fn default_blueprint() -> Blueprint {
         TextLogView::new("interventions and faults").with_origin(paths::HW_EVENTS).into(),
     ])
     .with_name("hardware");
-    let side: ContainerLike = Tabs::new([
-        episode.into(),
-        training.into(),
-        improve.into(),
-        hardware.into(),
-    ])
-    .into();
+    let side: ContainerLike = Tabs::new([episode.into(), training.into(), improve.into(), hardware.into()]).into();
     Blueprint::new(Horizontal::new([scene, side]).with_column_shares([0.55, 0.45]))
 }

@@ -102,7 +102,11 @@ pub fn replay_episode(
     for a in &r.actions {
         if reached.is_some() {
             // Actions stored past the outcome: the record does not come from this simulation.
-            return Err(LogsError::HashMismatch { id: episode.id.clone(), replayed: env.state_hash(), stored: r.final_state_hash });
+            return Err(LogsError::HashMismatch {
+                id: episode.id.clone(),
+                replayed: env.state_hash(),
+                stored: r.final_state_hash,
+            });
         }
         if slot.is_some() {
             trace.taken.extend(a.to_normalized(&limits).iter().map(|v| *v as f64));
@@ -111,7 +115,9 @@ pub fn replay_episode(
                 p.net.mean_into(&x, &mut scratch, &mut mean);
                 trace.mean.extend(mean.iter().map(|v| *v as f64));
                 if trace.std.is_empty() {
-                    trace.std.extend((0..regrasp_sim::ACTION_DIM).map(|i| p.net.log_std.get(i).map_or(0.0, |l| l.exp() as f64)));
+                    trace.std.extend(
+                        (0..regrasp_sim::ACTION_DIM).map(|i| p.net.log_std.get(i).map_or(0.0, |l| l.exp() as f64)),
+                    );
                 }
                 trace.value.push(p.net.value(&x, &mut scratch) as f64);
             }
@@ -135,7 +141,8 @@ pub fn replay_episode(
         other => {
             return Err(LogsError::OutcomeMismatch {
                 id: episode.id.clone(),
-                replayed: other.map_or_else(|| "no outcome (the actions ran out)".to_string(), |o| o.kind.name().to_string()),
+                replayed: other
+                    .map_or_else(|| "no outcome (the actions ran out)".to_string(), |o| o.kind.name().to_string()),
                 stored: r.outcome.kind.name().into(),
             });
         }
@@ -156,7 +163,13 @@ pub fn replay_episode(
 /// Sends a replayed episode: meshes, scenario and outcome at its first and last frame; the
 /// trace as one chunk per entity (states at frames 0..=n, actions at the state they were taken
 /// in, rewards at the state they led to).
-fn send_episode(s: EpisodeSlot<'_>, episode: &StoredEpisode, geometry: &SceneGeometry, trace: &Trace, outcome: &Outcome) {
+fn send_episode(
+    s: EpisodeSlot<'_>,
+    episode: &StoredEpisode,
+    geometry: &SceneGeometry,
+    trace: &Trace,
+    outcome: &Outcome,
+) {
     let n = trace.reward.len();
     let states: Vec<i64> = (0..=n as i64).map(|k| s.first_frame + k).collect();
     let (acted, rewarded) = (&states[..n], &states[1..]);
@@ -176,14 +189,21 @@ fn send_episode(s: EpisodeSlot<'_>, episode: &StoredEpisode, geometry: &SceneGeo
     let per_step = std::iter::repeat_n(regrasp_sim::ACTION_DIM, n);
     for (path, values) in [(paths::ACTION_TAKEN, &trace.taken), (paths::ACTION_MEAN, &trace.mean)] {
         if values.len() == n * regrasp_sim::ACTION_DIM && n > 0 {
-            scene::send(s.stream, path, acted, s.ordinal, rerun::Scalars::new(values.iter().copied()).columns(per_step.clone()));
+            scene::send(
+                s.stream,
+                path,
+                acted,
+                s.ordinal,
+                rerun::Scalars::new(values.iter().copied()).columns(per_step.clone()),
+            );
         }
     }
     // The policy's standard deviation does not depend on the state: once per episode.
     if let Some(std) = trace.std.get(..regrasp_sim::ACTION_DIM) {
         let _ = s.stream.log(paths::ACTION_STD, &rerun::Scalars::new(std.iter().copied()));
     }
-    let signals = [("value", &trace.value, acted), ("reward", &trace.reward, rewarded), ("return", &trace.ret, rewarded)];
+    let signals =
+        [("value", &trace.value, acted), ("reward", &trace.reward, rewarded), ("return", &trace.ret, rewarded)];
     for (name, values, frames) in signals {
         if values.len() == frames.len() && !values.is_empty() {
             let column = rerun::Scalars::new(values.iter().copied()).columns_of_unit_batches();
@@ -215,7 +235,11 @@ pub fn replay_all(
 ) -> Result<Vec<Replayed>> {
     let slots: Vec<Option<(i64, i64)>> = episodes
         .iter()
-        .map(|e| recorder.stream().map(|_| (recorder.reserve_frames(e.record.actions.len() as u64 + 1), recorder.reserve_ordinal())))
+        .map(|e| {
+            recorder
+                .stream()
+                .map(|_| (recorder.reserve_frames(e.record.actions.len() as u64 + 1), recorder.reserve_ordinal()))
+        })
         .collect();
     let results: Vec<Result<Replayed>> = episodes
         .par_iter()

@@ -18,7 +18,7 @@ pub mod scalars;
 pub mod scene;
 pub mod store;
 
-pub use episode::{replay_all, replay_episode, Replayed, StoredEpisode};
+pub use episode::{Replayed, StoredEpisode, replay_all, replay_episode};
 pub use error::{LogsError, Result};
 pub use recorder::{Recorder, Sink};
-pub use store::{read_episodes, Sampling};
+pub use store::{Sampling, read_episodes};

@@ -69,12 +69,24 @@ impl Recorder {
         if let Some(s) = &stream {
             crate::scene::log_world_frame(s);
         }
-        Ok(Self { stream, sink, next_frame: AtomicI64::new(0), next_episode: AtomicI64::new(0), static_scene: std::sync::Once::new() })
+        Ok(Self {
+            stream,
+            sink,
+            next_frame: AtomicI64::new(0),
+            next_episode: AtomicI64::new(0),
+            static_scene: std::sync::Once::new(),
+        })
     }
 
     /// A recorder that records nothing.
     pub fn off() -> Self {
-        Self { stream: None, sink: Sink::Off, next_frame: AtomicI64::new(0), next_episode: AtomicI64::new(0), static_scene: std::sync::Once::new() }
+        Self {
+            stream: None,
+            sink: Sink::Off,
+            next_frame: AtomicI64::new(0),
+            next_episode: AtomicI64::new(0),
+            static_scene: std::sync::Once::new(),
+        }
     }
 
     /// The stream, unless recording is off.

@@ -23,7 +23,11 @@ pub fn log_training(rec: &RecordingStream, env_steps: u64, s: &IterationStats) {
     rec.set_time_sequence("env_steps", env_steps as i64);
     let rate = if s.episodes > 0 { s.successes as f64 / s.episodes as f64 } else { f64::NAN };
     scalar(rec, format!("{}/success_rate", paths::TRAIN_PROGRESS), rate);
-    scalar(rec, format!("{}/mean_return", paths::TRAIN_PROGRESS), if s.episodes > 0 { s.mean_return } else { f64::NAN });
+    scalar(
+        rec,
+        format!("{}/mean_return", paths::TRAIN_PROGRESS),
+        if s.episodes > 0 { s.mean_return } else { f64::NAN },
+    );
     scalar(rec, format!("{}/policy_loss", paths::TRAIN_LOSSES), s.policy_loss);
     scalar(rec, format!("{}/value_loss", paths::TRAIN_LOSSES), s.value_loss);
     scalar(rec, format!("{}/entropy", paths::TRAIN_LOSSES), s.entropy);
@@ -85,10 +89,7 @@ pub fn log_generation(rec: &RecordingStream, g: &GenerationLog) {
     let shares: Vec<f64> = g.composition.iter().map(|(_, v)| *v).collect();
     let _ = rec.log(paths::IMPROVE_CURRICULUM, &rerun::BarChart::new(shares));
     let names: Vec<String> = g.composition.iter().map(|(k, v)| format!("{k} {:.0}%", 100.0 * v)).collect();
-    let _ = rec.log(
-        format!("{}/generators", paths::IMPROVE_CURRICULUM),
-        &rerun::TextDocument::new(names.join("\n")),
-    );
+    let _ = rec.log(format!("{}/generators", paths::IMPROVE_CURRICULUM), &rerun::TextDocument::new(names.join("\n")));
     for (name, values) in &g.parameters {
         let (lo, hi, counts) = histogram(values, HISTOGRAM_BINS);
         let _ = rec.log(format!("{}/{name}", paths::IMPROVE_PARAMS), &rerun::BarChart::new(counts));
@@ -98,18 +99,21 @@ pub fn log_generation(rec: &RecordingStream, g: &GenerationLog) {
         );
     }
     let level = if g.promoted { rerun::TextLogLevel::INFO } else { rerun::TextLogLevel::WARN };
-    let text = format!(
-        "generation {}: {} — {}",
-        g.generation,
-        if g.promoted { "promoted" } else { "rolled back" },
-        g.reasons
-    );
+    let text =
+        format!("generation {}: {} — {}", g.generation, if g.promoted { "promoted" } else { "rolled back" }, g.reasons);
     let _ = rec.log(paths::IMPROVE_DECISIONS, &rerun::TextLog::new(text).with_level(level));
 }
 
 /// One control tick of a hardware session: joint targets sent and joint positions read (rad or
 /// m), on the `tick` timeline and the session's elapsed time (s).
-pub fn log_hardware_tick(rec: &RecordingStream, tick: u64, elapsed_s: f64, joint_names: &[String], commanded: &[f64], measured: &[f64]) {
+pub fn log_hardware_tick(
+    rec: &RecordingStream,
+    tick: u64,
+    elapsed_s: f64,
+    joint_names: &[String],
+    commanded: &[f64],
+    measured: &[f64],
+) {
     rec.set_time_sequence("tick", tick as i64);
     rec.set_duration_secs("session_time", elapsed_s);
     for (i, name) in joint_names.iter().enumerate() {

@@ -171,7 +171,8 @@ impl SceneTrace {
             })
             .collect();
         let points: Vec<[f32; 3]> = all().map(|c| point(&c.point)).collect();
-        let p = rerun::Points3D::new(points.iter().copied()).with_colors(colours.iter().copied()).columns(lengths.clone());
+        let p =
+            rerun::Points3D::new(points.iter().copied()).with_colors(colours.iter().copied()).columns(lengths.clone());
         send(rec, paths::CONTACTS, frames, ordinal, p);
         let vectors = all().map(|c| point(&(c.normal * c.force * FORCE_ARROW_M_PER_N as f64)));
         let a = rerun::Arrows3D::from_vectors(vectors).with_origins(points).with_colors(colours).columns(lengths);

@@ -43,7 +43,11 @@ impl Sampling {
             picked.extend((0..records.len()).filter(|&i| records[i].outcome.kind.is_failure()));
         }
         if self.every_nth > 0 {
-            picked.extend((0..records.len()).step_by(self.every_nth).filter(|i| !records[*i].outcome.kind.is_failure() || !self.failures));
+            picked.extend(
+                (0..records.len())
+                    .step_by(self.every_nth)
+                    .filter(|i| !records[*i].outcome.kind.is_failure() || !self.failures),
+            );
         }
         if self.limit > 0 {
             picked.truncate(self.limit);

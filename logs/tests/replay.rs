@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use regrasp_logs::{paths, read_episodes, replay_all, replay_episode, LogsError, Recorder, Sampling, Sink, StoredEpisode};
+use regrasp_logs::{
+    LogsError, Recorder, Sampling, Sink, StoredEpisode, paths, read_episodes, replay_all, replay_episode,
+};
 use regrasp_policy::eval::{EpisodeMetrics, EpisodeRecord};
 use regrasp_sim::scripted::ScriptedParams;
 use regrasp_sim::suite::EvalSuite;
@@ -100,7 +102,16 @@ fn a_recording_decodes_with_rerun_and_holds_the_scene_and_signals() {
     }
     let c = regrasp_logs::rrd::read_rrd(&file).unwrap();
     let has = |p: &str| c.entity_paths.contains(&format!("/{p}"));
-    for p in [paths::TABLE, paths::OBJECT, paths::CONTACTS, paths::CONTACT_FORCES, paths::TOOL_TARGET, paths::TOOL_IK, paths::OUTCOME, paths::SCENARIO] {
+    for p in [
+        paths::TABLE,
+        paths::OBJECT,
+        paths::CONTACTS,
+        paths::CONTACT_FORCES,
+        paths::TOOL_TARGET,
+        paths::TOOL_IK,
+        paths::OUTCOME,
+        paths::SCENARIO,
+    ] {
         assert!(has(p), "{p} missing from {:?}", c.entity_paths);
     }
     for link in &arm.link_names {
@@ -192,7 +203,8 @@ fn sampling_takes_failures_first_then_every_nth_within_the_limit() {
     let mut records = Vec::new();
     for i in 0..30 {
         let mut r = base.clone();
-        r.outcome.kind = if i % 7 == 3 { regrasp_sim::OutcomeKind::SlipDuringLift } else { regrasp_sim::OutcomeKind::Success };
+        r.outcome.kind =
+            if i % 7 == 3 { regrasp_sim::OutcomeKind::SlipDuringLift } else { regrasp_sim::OutcomeKind::Success };
         records.push(r);
     }
     let failures: Vec<usize> = (0..30).filter(|i| i % 7 == 3).collect();

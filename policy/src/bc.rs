@@ -14,12 +14,12 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use regrasp_sim::outcome::OutcomeKind;
 use regrasp_sim::scripted::{Expert, ScriptedParams};
-use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, ScenarioDistribution, ACTION_DIM};
+use regrasp_sim::{ACTION_DIM, Action, ArmModel, EnvConfig, GraspEnv, ScenarioDistribution};
 use serde::Serialize;
 
 use crate::config::BcConfig;
-use crate::inference::{PolicyNet, Scratch};
 use crate::error::{PolicyError, Result};
+use crate::inference::{PolicyNet, Scratch};
 use crate::model::ActorCritic;
 use crate::normalizer::RunningNorm;
 use crate::ppo::{scalar, stream_seed};
@@ -178,7 +178,12 @@ pub struct BcStats {
 }
 
 /// Fits the normaliser to the demonstrations and trains `model` (on an autodiff device) on them.
-pub fn behaviour_clone(model: ActorCritic, demos: &Demos, cfg: &BcConfig, seed: u64) -> Result<(ActorCritic, RunningNorm, BcStats)> {
+pub fn behaviour_clone(
+    model: ActorCritic,
+    demos: &Demos,
+    cfg: &BcConfig,
+    seed: u64,
+) -> Result<(ActorCritic, RunningNorm, BcStats)> {
     behaviour_clone_epochs(model, demos, cfg, cfg.epochs, seed)
 }
 

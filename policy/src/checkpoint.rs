@@ -183,8 +183,7 @@ impl Checkpoint {
         }
         let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| bad(format!("{name}: {e}")));
         let meta_bytes = read("meta.json")?;
-        let meta: CheckpointMeta =
-            serde_json::from_slice(&meta_bytes).map_err(|e| bad(format!("meta.json: {e}")))?;
+        let meta: CheckpointMeta = serde_json::from_slice(&meta_bytes).map_err(|e| bad(format!("meta.json: {e}")))?;
         if meta.format_version != FORMAT_VERSION {
             return Err(bad(format!(
                 "meta.json: format_version {} is not supported (this build reads {FORMAT_VERSION})",
@@ -195,17 +194,21 @@ impl Checkpoint {
         let optimizer_bytes = read("optimizer.bpk")?;
         let n = read("normalizer.json")?;
         let t = read("config.toml")?;
-        for (name, bytes) in
-            [("model.bpk", &model_bytes), ("optimizer.bpk", &optimizer_bytes), ("normalizer.json", &n), ("config.toml", &t)]
-        {
+        for (name, bytes) in [
+            ("model.bpk", &model_bytes),
+            ("optimizer.bpk", &optimizer_bytes),
+            ("normalizer.json", &n),
+            ("config.toml", &t),
+        ] {
             let want = meta.file_hashes.get(name).ok_or_else(|| bad(format!("meta.json lists no hash for {name}")))?;
             let got = file_hash(bytes);
             if &got != want {
-                return Err(bad(format!("{name}: hash {got} does not match meta.json's {want} (truncated or altered)")));
+                return Err(bad(format!(
+                    "{name}: hash {got} does not match meta.json's {want} (truncated or altered)"
+                )));
             }
         }
-        let normalizer: RunningNorm =
-            serde_json::from_slice(&n).map_err(|e| bad(format!("normalizer.json: {e}")))?;
+        let normalizer: RunningNorm = serde_json::from_slice(&n).map_err(|e| bad(format!("normalizer.json: {e}")))?;
         if !normalizer.is_finite() || normalizer.dim() != meta.obs_dim {
             return Err(bad("normalizer.json: non-finite statistics or wrong length".into()));
         }
@@ -216,7 +219,10 @@ impl Checkpoint {
         let net = c.model(&Device::flex())?.to_inference();
         let identity = content_hash(&net, &n, t.as_bytes());
         if identity != c.meta.content_hash {
-            return Err(bad(format!("the weights hash to {identity}, not to the content hash {}", c.meta.content_hash)));
+            return Err(bad(format!(
+                "the weights hash to {identity}, not to the content hash {}",
+                c.meta.content_hash
+            )));
         }
         Ok(c)
     }

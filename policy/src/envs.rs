@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use regrasp_sim::outcome::OutcomeKind;
-use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, ScenarioSource, ACTION_DIM};
+use regrasp_sim::{ACTION_DIM, Action, ArmModel, EnvConfig, GraspEnv, ScenarioSource};
 
 use crate::error::Result;
 

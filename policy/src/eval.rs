@@ -203,7 +203,11 @@ pub fn read_episodes(path: &Path) -> Result<Vec<EpisodeRecord>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| PolicyError::BadRecord { path: path.to_path_buf(), line: i + 1, message: e.to_string() })
+            serde_json::from_str(l).map_err(|e| PolicyError::BadRecord {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: e.to_string(),
+            })
         })
         .collect()
 }

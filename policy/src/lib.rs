@@ -5,19 +5,19 @@
 //! metadata (content hash, lineage, env steps); [`inference`] runs a checkpoint without autodiff
 //! in microseconds; [`eval`] measures a policy on a frozen suite.
 
+pub mod bc;
+pub mod checkpoint;
+pub mod config;
 pub mod device;
+pub mod envs;
 pub mod error;
+pub mod eval;
 pub mod inference;
 pub mod model;
 pub mod normalizer;
-pub mod stats;
-pub mod checkpoint;
-pub mod config;
-pub mod envs;
 pub mod ppo;
-pub mod bc;
-pub mod eval;
 pub mod run;
+pub mod stats;
 
 pub use burn;
 pub use error::{PolicyError, Result};

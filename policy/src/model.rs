@@ -93,7 +93,10 @@ impl ActorCritic {
         let [batch, dim] = mean.dims();
         let log_std = self.log_std().unsqueeze_dim::<2>(0).expand([batch, dim]);
         let z = (actions - mean) / log_std.clone().exp();
-        (z.powi_scalar(2).mul_scalar(-0.5) - log_std).sum_dim(1).squeeze_dim::<1>(1).sub_scalar(HALF_LN_2PI * dim as f32)
+        (z.powi_scalar(2).mul_scalar(-0.5) - log_std)
+            .sum_dim(1)
+            .squeeze_dim::<1>(1)
+            .sub_scalar(HALF_LN_2PI * dim as f32)
     }
 
     /// Entropy of the action distribution (nats), a scalar tensor `[1]`.
@@ -123,7 +126,11 @@ impl ActorCritic {
             let w = l.weight.val();
             let [d_in, d_out] = w.dims();
             let w: Vec<f32> = w.into_data().try_to_vec::<f32>().unwrap_or_default();
-            let b: Vec<f32> = l.bias.as_ref().map(|b| b.val().into_data().try_to_vec::<f32>().unwrap_or_default()).unwrap_or_else(|| vec![0.0; d_out]);
+            let b: Vec<f32> = l
+                .bias
+                .as_ref()
+                .map(|b| b.val().into_data().try_to_vec::<f32>().unwrap_or_default())
+                .unwrap_or_else(|| vec![0.0; d_out]);
             crate::inference::Dense { d_in, d_out, w, b }
         };
         crate::inference::PolicyNet {

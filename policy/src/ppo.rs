@@ -17,8 +17,8 @@ use burn::tensor::{Bytes, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use regrasp_sim::suite::SeedSpace;
 use regrasp_sim::ACTION_DIM;
+use regrasp_sim::suite::SeedSpace;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
@@ -193,7 +193,6 @@ impl<E: Environment> Trainer<E> {
         self.progress.env_steps >= self.cfg.total_env_steps
     }
 
-
     /// One PPO iteration: a rollout of `rollout_steps` per env, then the update.
     pub fn iterate(&mut self) -> Result<IterationStats> {
         let n = self.envs.len();
@@ -205,13 +204,10 @@ impl<E: Environment> Trainer<E> {
 
         // Fresh episodes, scenario seeds assigned in env order.
         let seeds: Vec<u64> = (0..n).map(|_| draw_seed(seed, &mut self.progress)).collect();
-        let mut obs: Vec<Vec<f32>> = self
-            .envs
-            .par_iter_mut()
-            .zip(seeds.par_iter())
-            .map(|(e, s)| e.reset(*s))
-            .collect::<Result<_>>()?;
-        let mut rngs: Vec<ChaCha8Rng> = (0..n).map(|i| ChaCha8Rng::seed_from_u64(stream_seed(seed, 2 + it, i as u64))).collect();
+        let mut obs: Vec<Vec<f32>> =
+            self.envs.par_iter_mut().zip(seeds.par_iter()).map(|(e, s)| e.reset(*s)).collect::<Result<_>>()?;
+        let mut rngs: Vec<ChaCha8Rng> =
+            (0..n).map(|i| ChaCha8Rng::seed_from_u64(stream_seed(seed, 2 + it, i as u64))).collect();
         let std: Vec<f32> = self.net.log_std.iter().map(|l| l.exp()).collect();
 
         let total = t_len * n;
@@ -276,7 +272,13 @@ impl<E: Environment> Trainer<E> {
                 if tr.terminal || tr.truncated {
                     b_done[k] = true;
                     let steps = (t + 1 - ep_start[i]) as u32;
-                    let record = TrainingEpisode { seed: ep_seed[i], success: tr.success, steps, episode_return: ep_ret[i], positive_value_loss: 0.0 };
+                    let record = TrainingEpisode {
+                        seed: ep_seed[i],
+                        success: tr.success,
+                        steps,
+                        episode_return: ep_ret[i],
+                        positive_value_loss: 0.0,
+                    };
                     ended.push((i, ep_start[i], t, record));
                     ep_start[i] = t + 1;
                     ep_ret[i] = 0.0;
@@ -284,7 +286,8 @@ impl<E: Environment> Trainer<E> {
                 }
                 obs[i] = tr.obs;
             }
-            let reset_seeds: Vec<(usize, u64)> = to_reset.iter().map(|&i| (i, draw_seed(seed, &mut self.progress))).collect();
+            let reset_seeds: Vec<(usize, u64)> =
+                to_reset.iter().map(|&i| (i, draw_seed(seed, &mut self.progress))).collect();
             for &(i, s) in &reset_seeds {
                 ep_seed[i] = s;
             }
@@ -357,7 +360,8 @@ impl<E: Environment> Trainer<E> {
                 let bsz = mb.len();
                 let mut o = Vec::with_capacity(bsz * d);
                 let mut a = Vec::with_capacity(bsz * ACTION_DIM);
-                let (mut lp, mut ad, mut rt) = (Vec::with_capacity(bsz), Vec::with_capacity(bsz), Vec::with_capacity(bsz));
+                let (mut lp, mut ad, mut rt) =
+                    (Vec::with_capacity(bsz), Vec::with_capacity(bsz), Vec::with_capacity(bsz));
                 for &k in mb {
                     o.extend_from_slice(&b_obs[k * d..(k + 1) * d]);
                     a.extend_from_slice(&b_act[k * ACTION_DIM..(k + 1) * ACTION_DIM]);

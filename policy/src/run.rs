@@ -11,12 +11,12 @@ use serde::Serialize;
 
 use burn::module::Module;
 
-use crate::bc::{behaviour_clone, behaviour_clone_epochs, collect_demos, collect_labels, BcStats, Learner};
+use crate::bc::{BcStats, Learner, behaviour_clone, behaviour_clone_epochs, collect_demos, collect_labels};
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::envs::GraspTask;
 use crate::error::{PolicyError, Result};
-use crate::ppo::{draw_seed, IterationStats, Progress, Trainer, TrainingEpisode};
+use crate::ppo::{IterationStats, Progress, Trainer, TrainingEpisode, draw_seed};
 
 /// What a run reports as it goes.
 #[derive(Clone, Debug, Serialize)]
@@ -117,8 +117,10 @@ pub fn train(
     let log_path = out.join("train_log.jsonl");
     let mut log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io(&log_path))?;
     let mut log = |e: &Event| -> Result<()> {
-        let line = serde_json::to_string(e)
-            .map_err(|err| PolicyError::Config { source_name: log_path.display().to_string(), message: err.to_string() })?;
+        let line = serde_json::to_string(e).map_err(|err| PolicyError::Config {
+            source_name: log_path.display().to_string(),
+            message: err.to_string(),
+        })?;
         writeln!(log_file, "{line}").map_err(io(&log_path))?;
         on_event(e);
         Ok(())
@@ -143,8 +145,11 @@ pub fn train(
         c.check_fits(&dir, &arm, obs_dim)?;
         let mut run_cfg = c.config.clone();
         run_cfg.total_env_steps = run_cfg.total_env_steps.max(cfg.total_env_steps);
-        let progress =
-            Progress { iteration: c.meta.iteration, env_steps: c.meta.env_steps, scenarios_drawn: c.meta.scenarios_drawn };
+        let progress = Progress {
+            iteration: c.meta.iteration,
+            env_steps: c.meta.env_steps,
+            scenarios_drawn: c.meta.scenarios_drawn,
+        };
         let model = c.model(&burn::prelude::Device::flex())?;
         let t = Trainer::resume(run_cfg, envs, model, &c.optimizer_bytes, c.normalizer.clone(), progress)?;
         let parent = Some(c.meta.content_hash.clone());
@@ -166,28 +171,51 @@ pub fn train(
             let mut demos = collect_demos(&arm, &env_cfg, &cfg.distribution, &seeds, cfg.ppo.gamma)?;
             let (mut model, mut norm, stats) = behaviour_clone(t.model().clone(), &demos, &cfg.bc, cfg.seed)?;
             t.progress.env_steps += demos.env_steps;
-            log(&Event::BehaviourCloning { episodes: demos.episodes, kept: demos.kept, env_steps: demos.env_steps, stats })?;
+            log(&Event::BehaviourCloning {
+                episodes: demos.episodes,
+                kept: demos.kept,
+                env_steps: demos.env_steps,
+                stats,
+            })?;
             let rounds = cfg.bc.dagger_rounds;
             for round in 1..=rounds {
                 let beta = cfg.bc.dagger_beta * (rounds - round) as f64 / rounds.max(2).saturating_sub(1) as f64;
-                let seeds: Vec<u64> = (0..cfg.bc.dagger_episodes).map(|_| draw_seed(cfg.seed, &mut t.progress)).collect();
+                let seeds: Vec<u64> =
+                    (0..cfg.bc.dagger_episodes).map(|_| draw_seed(cfg.seed, &mut t.progress)).collect();
                 let net = model.valid().to_inference();
                 let learner = Learner { net: &net, norm: &norm, beta, seed: cfg.seed ^ round as u64 };
                 let (gathered, successes) =
                     collect_labels(&arm, &env_cfg, &cfg.distribution, &seeds, cfg.ppo.gamma, Some(learner))?;
                 t.progress.env_steps += gathered.env_steps;
                 demos.extend(&gathered);
-                let (m, n, stats) = behaviour_clone_epochs(model, &demos, &cfg.bc, cfg.bc.dagger_epochs, cfg.seed ^ round as u64)?;
+                let (m, n, stats) =
+                    behaviour_clone_epochs(model, &demos, &cfg.bc, cfg.bc.dagger_epochs, cfg.seed ^ round as u64)?;
                 model = m;
                 norm = n;
-                log(&Event::Dagger { round, beta, episodes: seeds.len() as u64, successes, samples: demos.len(), stats })?;
+                log(&Event::Dagger {
+                    round,
+                    beta,
+                    episodes: seeds.len() as u64,
+                    successes,
+                    samples: demos.len(),
+                    stats,
+                })?;
             }
             t.set_model(model.with_log_std(cfg.bc.finetune_log_std), norm);
             // The cloned policy keeps the normalisation it was fitted with (stored in the
             // checkpoint's config, so a resumed run keeps it too).
             t.cfg.ppo.update_normalizer = false;
             let p = t.progress;
-            let c = Checkpoint::new(t.model(), t.optimizer_bytes()?, t.normalizer().clone(), t.cfg.clone(), "bc", None, (p.iteration, p.env_steps, p.scenarios_drawn), &arm)?;
+            let c = Checkpoint::new(
+                t.model(),
+                t.optimizer_bytes()?,
+                t.normalizer().clone(),
+                t.cfg.clone(),
+                "bc",
+                None,
+                (p.iteration, p.env_steps, p.scenarios_drawn),
+                &arm,
+            )?;
             save(out, &c, &mut log)?;
             parent = Some(c.meta.content_hash.clone());
             start = Some(c);
@@ -225,7 +253,16 @@ pub fn train(
         None => {
             let p = trainer.progress;
             let stage = if p.iteration == 0 { "init" } else { "ppo" };
-            let c = Checkpoint::new(trainer.model(), trainer.optimizer_bytes()?, trainer.normalizer().clone(), trainer.cfg.clone(), stage, parent, (p.iteration, p.env_steps, p.scenarios_drawn), &arm)?;
+            let c = Checkpoint::new(
+                trainer.model(),
+                trainer.optimizer_bytes()?,
+                trainer.normalizer().clone(),
+                trainer.cfg.clone(),
+                stage,
+                parent,
+                (p.iteration, p.env_steps, p.scenarios_drawn),
+                &arm,
+            )?;
             save(out, &c, &mut log)?;
             Ok(c)
         }

@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use regrasp_policy::PolicyError;
 use regrasp_policy::checkpoint::{Checkpoint, FORMAT_VERSION};
 use regrasp_policy::config::TrainConfig;
 use regrasp_policy::eval::LoadedPolicy;
 use regrasp_policy::inference::Scratch;
 use regrasp_policy::model::ActorCriticConfig;
 use regrasp_policy::normalizer::RunningNorm;
-use regrasp_policy::PolicyError;
-use regrasp_sim::{ArmModel, EnvConfig, ObsLayout, ACTION_DIM};
+use regrasp_sim::{ACTION_DIM, ArmModel, EnvConfig, ObsLayout};
 
 fn arm() -> Arc<ArmModel> {
     Arc::new(ArmModel::default_arm().unwrap())

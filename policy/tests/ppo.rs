@@ -6,7 +6,8 @@ use regrasp_policy::inference::Scratch;
 use regrasp_policy::ppo::Trainer;
 
 fn toy_config(seed: u64) -> TrainConfig {
-    let mut c = TrainConfig { seed, envs: 8, rollout_steps: 40, total_env_steps: 8 * 40 * 60, ..TrainConfig::default() };
+    let mut c =
+        TrainConfig { seed, envs: 8, rollout_steps: 40, total_env_steps: 8 * 40 * 60, ..TrainConfig::default() };
     c.model.hidden = 32;
     c.model.init_log_std = -0.5;
     c.ppo.minibatch = 64;

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use regrasp_policy::bc::{behaviour_clone, collect_demos};
 use regrasp_policy::checkpoint::Checkpoint;
 use regrasp_policy::config::TrainConfig;
-use regrasp_policy::eval::{evaluate, LoadedPolicy};
+use regrasp_policy::eval::{LoadedPolicy, evaluate};
 use regrasp_policy::model::ActorCriticConfig;
 use regrasp_policy::normalizer::RunningNorm;
-use regrasp_policy::run::{latest, train, RunOptions};
+use regrasp_policy::run::{RunOptions, latest, train};
 use regrasp_sim::scenario::ScenarioDistribution;
 use regrasp_sim::suite::SeedSpace;
-use regrasp_sim::{ArmModel, EnvConfig, ObsLayout, ACTION_DIM};
+use regrasp_sim::{ACTION_DIM, ArmModel, EnvConfig, ObsLayout};
 
 fn arm() -> Arc<ArmModel> {
     Arc::new(ArmModel::default_arm().unwrap())
@@ -38,7 +38,9 @@ fn a_short_training_run_on_an_easy_scenario_raises_success() {
     cfg.bc.episodes = 40;
     cfg.bc.dagger_rounds = 3;
     cfg.bc.dagger_episodes = 30;
-    let model = ActorCriticConfig::new(obs_dim, ACTION_DIM).with_hidden(cfg.model.hidden).init(1, &burn::prelude::Device::flex());
+    let model = ActorCriticConfig::new(obs_dim, ACTION_DIM)
+        .with_hidden(cfg.model.hidden)
+        .init(1, &burn::prelude::Device::flex());
     let untrained =
         LoadedPolicy { net: model.to_inference(), norm: RunningNorm::new(obs_dim), hash: "untrained".into() };
     let (before, _) = evaluate(&untrained, &arm, &env, "easy", &test, &|| {}).unwrap();
@@ -46,12 +48,13 @@ fn a_short_training_run_on_an_easy_scenario_raises_success() {
     // The real pipeline: expert demonstrations, behaviour cloning, DAgger rounds.
     let out = tmp("easy");
     let mut kept = 0;
-    let ckpt = train(cfg, Arc::clone(&arm), &out, RunOptions { warm_start_bc: true, ..RunOptions::default() }, &mut |e| {
-        if let regrasp_policy::run::Event::BehaviourCloning { kept: k, .. } = e {
-            kept = *k;
-        }
-    })
-    .unwrap();
+    let ckpt =
+        train(cfg, Arc::clone(&arm), &out, RunOptions { warm_start_bc: true, ..RunOptions::default() }, &mut |e| {
+            if let regrasp_policy::run::Event::BehaviourCloning { kept: k, .. } = e {
+                kept = *k;
+            }
+        })
+        .unwrap();
     assert!(kept >= 38, "the expert should succeed on the easy scenario: {kept}/40");
     let policy = LoadedPolicy::from_checkpoint(&ckpt).unwrap();
     let (after, _) = evaluate(&policy, &arm, &env, "easy", &test, &|| {}).unwrap();
@@ -86,7 +89,14 @@ fn plain_behaviour_cloning_fits_the_demonstrations() {
 }
 
 fn tiny_config() -> TrainConfig {
-    let mut c = TrainConfig { seed: 9, envs: 2, rollout_steps: 16, total_env_steps: 2 * 16 * 3, checkpoint_every: 1, ..TrainConfig::default() };
+    let mut c = TrainConfig {
+        seed: 9,
+        envs: 2,
+        rollout_steps: 16,
+        total_env_steps: 2 * 16 * 3,
+        checkpoint_every: 1,
+        ..TrainConfig::default()
+    };
     c.model.hidden = 16;
     c.ppo.minibatch = 16;
     c.ppo.epochs = 2;
@@ -105,7 +115,14 @@ fn resuming_from_a_checkpoint_equals_an_uninterrupted_run() {
     let opts = RunOptions { max_iterations: Some(1), ..RunOptions::default() };
     let first = train(tiny_config(), Arc::clone(&arm), &crashed, opts, &mut |_| {}).unwrap();
     assert_eq!(first.meta.iteration, 1);
-    let resumed = train(tiny_config(), Arc::clone(&arm), &crashed, RunOptions { resume: true, ..RunOptions::default() }, &mut |_| {}).unwrap();
+    let resumed = train(
+        tiny_config(),
+        Arc::clone(&arm),
+        &crashed,
+        RunOptions { resume: true, ..RunOptions::default() },
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(resumed.meta.iteration, 3);
     assert_eq!(resumed.meta.env_steps, a.meta.env_steps);
     assert_eq!(resumed.meta.scenarios_drawn, a.meta.scenarios_drawn);

@@ -28,7 +28,11 @@ impl Action {
     pub fn from_normalized(a: &[f32; ACTION_DIM], limits: &ActionLimits) -> Action {
         let c = |v: f32| if v.is_nan() { v } else { v.clamp(-1.0, 1.0) };
         let t = limits.max_translation as f32;
-        Action { translation: [c(a[0]) * t, c(a[1]) * t, c(a[2]) * t], yaw: c(a[3]) * limits.max_yaw as f32, gripper: c(a[4]) }
+        Action {
+            translation: [c(a[0]) * t, c(a[1]) * t, c(a[2]) * t],
+            yaw: c(a[3]) * limits.max_yaw as f32,
+            gripper: c(a[4]),
+        }
     }
 
     /// The normalised components `[dx, dy, dz, dyaw, gripper]`.

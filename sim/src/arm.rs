@@ -11,7 +11,7 @@ use rapier3d_urdf::urdf_rs;
 use rapier3d_urdf::{UrdfLoaderOptions, UrdfRobot};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_range, Result, SimError};
+use crate::error::{Result, SimError, check_range};
 use crate::hash::Fnv64;
 use crate::kinematics::{Chain, ChainJoint, JointKind};
 
@@ -123,9 +123,8 @@ impl ArmModel {
 
     /// Loads an arm from a URDF file and a profile file.
     pub fn from_files(urdf: &Path, profile: &Path) -> Result<Self> {
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|source| SimError::Io { path: p.to_path_buf(), source })
-        };
+        let read =
+            |p: &Path| std::fs::read_to_string(p).map_err(|source| SimError::Io { path: p.to_path_buf(), source });
         let urdf_text = read(urdf)?;
         let profile_text = read(profile)?;
         Self::from_strs(&urdf_text, &urdf.display().to_string(), &profile_text, &profile.display().to_string())
@@ -319,7 +318,9 @@ fn validate_tree(robot: &urdf_rs::Robot, src: &str) -> Result<()> {
             return Err(SimError::out_of_range(src, field, m, "(0, ∞) kg for every moving link"));
         }
         let i = &l.inertial.inertia;
-        for (name, v) in [("ixx", i.ixx), ("iyy", i.iyy), ("izz", i.izz), ("ixy", i.ixy), ("ixz", i.ixz), ("iyz", i.iyz)] {
+        for (name, v) in
+            [("ixx", i.ixx), ("iyy", i.iyy), ("izz", i.izz), ("ixy", i.ixy), ("ixz", i.ixz), ("iyz", i.iyz)]
+        {
             if !v.is_finite() || (name.len() == 3 && name.as_bytes()[1] == name.as_bytes()[2] && v < 0.0) {
                 return Err(SimError::out_of_range(
                     src,
@@ -362,13 +363,14 @@ fn joint_spec(j: &urdf_rs::Joint, src: &str, profile_field: &str, want_prismatic
         }
     };
     if let Some(w) = want_prismatic
-        && w != prismatic {
-            return Err(SimError::invalid(
-                src,
-                format!("joint[{}].type", j.name),
-                format!("{profile_field} must be {}", if w { "prismatic" } else { "revolute" }),
-            ));
-        }
+        && w != prismatic
+    {
+        return Err(SimError::invalid(
+            src,
+            format!("joint[{}].type", j.name),
+            format!("{profile_field} must be {}", if w { "prismatic" } else { "revolute" }),
+        ));
+    }
     let f = |k: &str| format!("joint[{}].{k}", j.name);
     let (span, unit) = if prismatic { (1.0, "m") } else { (2.0 * std::f64::consts::PI, "rad") };
     check_range(src, &f("limit.lower"), j.limit.lower, -span, span, unit)?;

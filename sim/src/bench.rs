@@ -30,7 +30,13 @@ pub struct Throughput {
 
 /// Steps `envs` envs for `control_steps` steps each under the scripted grasp (so contacts,
 /// grasps and lifts are all exercised), resetting finished envs with the next scenario.
-pub fn measure(arm: Arc<ArmModel>, cfg: Arc<EnvConfig>, envs: usize, threads: usize, control_steps: usize) -> Result<Throughput> {
+pub fn measure(
+    arm: Arc<ArmModel>,
+    cfg: Arc<EnvConfig>,
+    envs: usize,
+    threads: usize,
+    control_steps: usize,
+) -> Result<Throughput> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -40,11 +46,17 @@ pub fn measure(arm: Arc<ArmModel>, cfg: Arc<EnvConfig>, envs: usize, threads: us
     pool.install(|| -> Result<Throughput> {
         let mut v = VecEnv::new(Arc::clone(&arm), Arc::clone(&cfg), envs)?;
         let mut next_seed = 0u64;
-        let mut scen: Vec<_> = (0..envs).map(|_| { next_seed += 1; dist.sample(next_seed) }).collect();
+        let mut scen: Vec<_> = (0..envs)
+            .map(|_| {
+                next_seed += 1;
+                dist.sample(next_seed)
+            })
+            .collect();
         for r in v.reset(&scen) {
             r?;
         }
-        let mut ctls: Vec<ScriptedGrasp> = scen.iter().map(|s| ScriptedGrasp::new(s, &arm, ScriptedParams::default())).collect();
+        let mut ctls: Vec<ScriptedGrasp> =
+            scen.iter().map(|s| ScriptedGrasp::new(s, &arm, ScriptedParams::default())).collect();
         let start = Instant::now();
         for _ in 0..control_steps {
             let actions: Vec<_> = v

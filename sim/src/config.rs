@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_range, Result, SimError};
+use crate::error::{Result, SimError, check_range};
 use crate::outcome::OutcomeThresholds;
 use crate::reward::RewardWeights;
 
@@ -148,8 +148,7 @@ impl Default for EnvConfig {
 impl EnvConfig {
     /// Loads and validates a TOML config file; absent fields take their defaults.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.to_path_buf(), source })?;
         let name = path.display().to_string();
         let c: EnvConfig =
             toml::from_str(&text).map_err(|e| SimError::Parse { source_name: name.clone(), message: e.to_string() })?;

@@ -9,7 +9,7 @@ use nalgebra::{Isometry3, Matrix3, Translation3, UnitQuaternion, Vector3};
 use crate::action::Action;
 use crate::arm::ArmModel;
 use crate::config::EnvConfig;
-use crate::kinematics::{top_down_rotation, wrap_angle, IkParams};
+use crate::kinematics::{IkParams, top_down_rotation, wrap_angle};
 use crate::observation::ObsLayout;
 use crate::scenario::{Scenario, ShapeKind};
 
@@ -42,7 +42,12 @@ impl ToolController {
     /// the tool at `q0`, with yaw `yaw` (rad).
     pub fn new(arm: &ArmModel, q0: Vec<f64>, yaw: f64) -> Self {
         let tool = arm.chain.fk(&q0);
-        Self { q_cmd: q0, finger_cmd: arm.gripper_joints[0].upper, target_pos: tool.translation.vector, target_yaw: yaw }
+        Self {
+            q_cmd: q0,
+            finger_cmd: arm.gripper_joints[0].upper,
+            target_pos: tool.translation.vector,
+            target_yaw: yaw,
+        }
     }
 
     /// Plans one control step for an already clipped action, given the measured joints
@@ -68,8 +73,11 @@ impl ToolController {
         self.target_pos = target;
         self.target_yaw = wrap_angle(self.target_yaw + applied.yaw as f64);
         let goal = Isometry3::from_parts(Translation3::from(target), top_down_rotation(self.target_yaw));
-        let sol =
-            arm.chain.solve_ik(&goal, &self.q_cmd, &IkParams { max_iterations: cfg.ik_iterations, ..Default::default() });
+        let sol = arm.chain.solve_ik(
+            &goal,
+            &self.q_cmd,
+            &IkParams { max_iterations: cfg.ik_iterations, ..Default::default() },
+        );
         let dt = cfg.control_dt();
         let q = self
             .q_cmd
@@ -81,8 +89,8 @@ impl ToolController {
         let joint_at_limit = sol.at_limit.iter().position(|&b| b);
         let finger_spec = &arm.gripper_joints[0];
         let finger_goal = (1.0 - applied.gripper as f64) / 2.0 * finger_spec.upper;
-        let finger =
-            self.finger_cmd + (finger_goal - self.finger_cmd).clamp(-finger_spec.velocity * dt, finger_spec.velocity * dt);
+        let finger = self.finger_cmd
+            + (finger_goal - self.finger_cmd).clamp(-finger_spec.velocity * dt, finger_spec.velocity * dt);
         JointTargets { q, finger, joint_at_limit }
     }
 

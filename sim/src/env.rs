@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::arm::ArmModel;
 use crate::config::EnvConfig;
+use crate::control::{JointTargets, ObsInputs, ToolController, build_observation};
 use crate::error::{Result, SimError};
-use crate::kinematics::{top_down_rotation, IkParams};
+use crate::kinematics::{IkParams, top_down_rotation};
 use crate::observation::ObsLayout;
 use crate::outcome::{Classifier, ObjectFacts, Outcome, StepSignals};
 use crate::scenario::{Scenario, ShapeKind};
 use crate::world::{ContactReadings, MotorCommand, SimWorld};
-use crate::control::{build_observation, JointTargets, ObsInputs, ToolController};
 
 /// The result of one control step.
 #[derive(Clone, Debug)]
@@ -260,14 +260,17 @@ impl GraspEnv {
     pub fn reset_at(&mut self, scenario: &Scenario, q0: Vec<f64>) -> Result<Vec<f32>> {
         scenario.validate("scenario")?;
         if q0.len() != self.arm.dof() || !q0.iter().all(|v| v.is_finite()) {
-            return Err(SimError::invalid("arm pose", "q0", format!("{q0:?} is not a finite {}-joint pose", self.arm.dof())));
+            return Err(SimError::invalid(
+                "arm pose",
+                "q0",
+                format!("{q0:?} is not a finite {}-joint pose", self.arm.dof()),
+            ));
         }
         let world = SimWorld::build(&self.arm, &self.cfg, scenario, &q0);
         let tool = self.arm.chain.fk(&q0);
         let facts = object_facts(scenario);
         let ctl = ToolController::new(&self.arm, q0, scenario.arm_start.tool_yaw);
-        let classifier =
-            Classifier::new(self.cfg.outcome, facts, self.cfg.control_dt(), self.cfg.max_steps());
+        let classifier = Classifier::new(self.cfg.outcome, facts, self.cfg.control_dt(), self.cfg.max_steps());
         let latency = scenario.sensing.action_latency as usize;
         let mut ep = Episode {
             scenario: *scenario,
@@ -285,10 +288,12 @@ impl GraspEnv {
             start_z: facts.start_pos[2],
             safety: EpisodeSafety::default(),
         };
-        let start_distance = (tool.translation.vector - Vector3::new(facts.start_pos[0], facts.start_pos[1], facts.start_pos[2])).norm();
+        let start_distance =
+            (tool.translation.vector - Vector3::new(facts.start_pos[0], facts.start_pos[1], facts.start_pos[2])).norm();
         ep.potential = self.cfg.reward.potential(start_distance, false, 0.0, self.cfg.outcome.success_lift);
         // Hold the start pose for the first physics update.
-        let cmds: Vec<MotorCommand> = ep.ctl.q_cmd.iter().map(|&q| MotorCommand { position: q, velocity: 0.0 }).collect();
+        let cmds: Vec<MotorCommand> =
+            ep.ctl.q_cmd.iter().map(|&q| MotorCommand { position: q, velocity: 0.0 }).collect();
         ep.world.command_arm(&self.arm, &self.cfg, &cmds);
         let obs = self.observe(&mut ep);
         self.ep = Some(ep);
@@ -495,7 +500,11 @@ impl GraspEnv {
     pub fn step_targets(&mut self, q: &[f64], finger: f64, torque: bool) -> Result<Step> {
         if q.len() != self.arm.dof() || !q.iter().all(|v| v.is_finite()) || !finger.is_finite() {
             self.counters.rejected_actions += 1;
-            return Err(SimError::invalid("joint targets", "q", format!("{q:?} / {finger} is not a finite {}-joint command", self.arm.dof())));
+            return Err(SimError::invalid(
+                "joint targets",
+                "q",
+                format!("{q:?} / {finger} is not a finite {}-joint command", self.arm.dof()),
+            ));
         }
         let Some(mut ep) = self.ep.take() else { return Err(SimError::NotRunning("call reset first")) };
         let t = JointTargets { q: q.to_vec(), finger, joint_at_limit: None };

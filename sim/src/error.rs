@@ -73,16 +73,8 @@ impl SimError {
     }
 
     /// Shorthand for [`SimError::Invalid`].
-    pub fn invalid(
-        source_name: impl Into<String>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        SimError::Invalid {
-            source_name: source_name.into(),
-            field: field.into(),
-            message: message.into(),
-        }
+    pub fn invalid(source_name: impl Into<String>, field: impl Into<String>, message: impl Into<String>) -> Self {
+        SimError::Invalid { source_name: source_name.into(), field: field.into(), message: message.into() }
     }
 }
 
@@ -90,22 +82,10 @@ impl SimError {
 pub type Result<T, E = SimError> = std::result::Result<T, E>;
 
 /// Checks that `value` is finite and inside `[lo, hi]`; the error names `field` and the range.
-pub fn check_range(
-    source_name: &str,
-    field: &str,
-    value: f64,
-    lo: f64,
-    hi: f64,
-    unit: &str,
-) -> Result<()> {
+pub fn check_range(source_name: &str, field: &str, value: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
     if value.is_finite() && value >= lo && value <= hi {
         Ok(())
     } else {
-        Err(SimError::out_of_range(
-            source_name,
-            field,
-            value,
-            format!("[{lo}, {hi}] {unit}").trim_end().to_string(),
-        ))
+        Err(SimError::out_of_range(source_name, field, value, format!("[{lo}, {hi}] {unit}").trim_end().to_string()))
     }
 }

@@ -5,7 +5,7 @@
 //! turn end-effector displacements into joint targets, and `hardware` will use it for the
 //! safety envelope. A test checks it against rapier's multibody link poses.
 
-use nalgebra::{Isometry3, Matrix6, OMatrix, Translation3, U6, Unit, UnitQuaternion, Vector3, Vector6, Dyn};
+use nalgebra::{Dyn, Isometry3, Matrix6, OMatrix, Translation3, U6, Unit, UnitQuaternion, Vector3, Vector6};
 
 /// How a chain joint moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,8 +181,7 @@ impl Chain {
             let e = Self::pose_error(&tool, target);
             pos_err = e.fixed_rows::<3>(0).norm();
             rot_err = e.fixed_rows::<3>(3).norm();
-            if (pos_err < params.tolerance && rot_err < 10.0 * params.tolerance)
-                || iterations >= params.max_iterations
+            if (pos_err < params.tolerance && rot_err < 10.0 * params.tolerance) || iterations >= params.max_iterations
             {
                 break;
             }
@@ -266,7 +265,10 @@ mod tests {
             let a = k as f64 * 0.37;
             let w = wrap_angle(a);
             assert!(w > -std::f64::consts::PI - 1e-12 && w <= std::f64::consts::PI + 1e-12);
-            assert!(((a - w) / (2.0 * std::f64::consts::PI)).fract().abs() < 1e-9 || ((a - w) / (2.0 * std::f64::consts::PI)).fract().abs() > 1.0 - 1e-9);
+            assert!(
+                ((a - w) / (2.0 * std::f64::consts::PI)).fract().abs() < 1e-9
+                    || ((a - w) / (2.0 * std::f64::consts::PI)).fract().abs() > 1.0 - 1e-9
+            );
         }
     }
 }

@@ -26,7 +26,7 @@ pub mod suite;
 pub mod vec_env;
 pub mod world;
 
-pub use action::{Action, ACTION_DIM};
+pub use action::{ACTION_DIM, Action};
 pub use arm::{ArmModel, ArmProfile};
 pub use config::EnvConfig;
 pub use env::{EpisodeSafety, GraspEnv, Privileged, Step};

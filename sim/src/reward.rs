@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_range, Result};
+use crate::error::{Result, check_range};
 use crate::outcome::OutcomeKind;
 
 /// Reward weights (dimensionless) and the discount the shaping assumes.
@@ -100,7 +100,14 @@ impl RewardWeights {
     /// The reward of one control step from a state of potential `phi_before` to one of
     /// potential `phi_after`, given the normalised action's squared norm, the arm–table force as
     /// a fraction of the collision force, and the outcome decided on this step, if any.
-    pub fn reward(&self, phi_before: f64, phi_after: f64, action_sq: f64, table_force_frac: f64, outcome: Option<OutcomeKind>) -> f64 {
+    pub fn reward(
+        &self,
+        phi_before: f64,
+        phi_after: f64,
+        action_sq: f64,
+        table_force_frac: f64,
+        outcome: Option<OutcomeKind>,
+    ) -> f64 {
         let terminal = outcome.is_some_and(|k| k != OutcomeKind::Timeout);
         let next = if terminal { 0.0 } else { self.gamma * phi_after };
         let table = if table_force_frac.is_finite() { table_force_frac.clamp(0.0, 1.0) } else { 1.0 };
@@ -149,7 +156,10 @@ mod tests {
         let free = w.reward(0.5, 0.5, 0.0, 0.0, None);
         assert!((free - w.reward(0.5, 0.5, 0.0, 0.5, None) - 0.05).abs() < 1e-12, "half the force, half the cost");
         assert!((free - w.reward(0.5, 0.5, 0.0, 3.0, None) - 0.1).abs() < 1e-12, "capped at the collision force");
-        assert!((free - w.reward(0.5, 0.5, 0.0, f64::NAN, None) - 0.1).abs() < 1e-12, "a non-finite force costs the most");
+        assert!(
+            (free - w.reward(0.5, 0.5, 0.0, f64::NAN, None) - 0.1).abs() < 1e-12,
+            "a non-finite force costs the most"
+        );
         assert_eq!(RewardWeights::default().reward(0.5, 0.5, 0.0, 1.0, None), free - 0.0, "off by default");
         // Off, it is not written: configs and checkpoint hashes from before it existed stay equal.
         let text = toml::to_string(&RewardWeights::default()).unwrap();

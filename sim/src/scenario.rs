@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_range, Result, SimError};
+use crate::error::{Result, SimError, check_range};
 
 /// Object geometry. Sizes in m.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
@@ -214,8 +214,7 @@ impl Scenario {
     /// Loads a scenario from a `.toml` or `.json` file.
     pub fn from_path(path: &Path) -> Result<Self> {
         let format = Format::from_path(path)?;
-        let text =
-            std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.to_path_buf(), source })?;
         let name = path.display().to_string();
         Self::parse(&text, &name, format)
     }
@@ -254,7 +253,14 @@ impl Scenario {
         check_range(src, "object.pose.y", p.y, -limits::RADIUS.1, limits::RADIUS.1, "m")?;
         check_range(src, "object.pose.yaw", p.yaw, -10.0, 10.0, "rad")?;
         let r = p.x.hypot(p.y);
-        check_range(src, "object.pose (distance from the base, hypot(x, y))", r, limits::RADIUS.0, limits::RADIUS.1, "m")?;
+        check_range(
+            src,
+            "object.pose (distance from the base, hypot(x, y))",
+            r,
+            limits::RADIUS.0,
+            limits::RADIUS.1,
+            "m",
+        )?;
         let e = self.object.shape.extents();
         let reach_out = if p.lying { 0.5 * e[0].hypot(e[2]) } else { 0.5 * e[0].hypot(e[1]) };
         if r - reach_out < limits::BASE_KEEP_OUT {
@@ -269,7 +275,11 @@ impl Scenario {
             ));
         }
         if p.lying && matches!(self.object.shape.kind(), ShapeKind::Box | ShapeKind::Sphere) {
-            return Err(SimError::invalid(src, "object.pose.lying", "only cylinders and capsules can lie on their side"));
+            return Err(SimError::invalid(
+                src,
+                "object.pose.lying",
+                "only cylinders and capsules can lie on their side",
+            ));
         }
         if !p.lying && self.object.shape.kind() == ShapeKind::Capsule {
             return Err(SimError::invalid(
@@ -279,14 +289,42 @@ impl Scenario {
             ));
         }
         for (i, v) in self.arm_start.tool_offset.iter().enumerate() {
-            check_range(src, &format!("arm_start.tool_offset[{i}]"), *v, limits::TOOL_OFFSET.0, limits::TOOL_OFFSET.1, "m")?;
+            check_range(
+                src,
+                &format!("arm_start.tool_offset[{i}]"),
+                *v,
+                limits::TOOL_OFFSET.0,
+                limits::TOOL_OFFSET.1,
+                "m",
+            )?;
         }
-        check_range(src, "arm_start.tool_yaw", self.arm_start.tool_yaw, -std::f64::consts::PI, std::f64::consts::PI, "rad")?;
+        check_range(
+            src,
+            "arm_start.tool_yaw",
+            self.arm_start.tool_yaw,
+            -std::f64::consts::PI,
+            std::f64::consts::PI,
+            "rad",
+        )?;
         let ph = &self.physics;
         check_range(src, "physics.friction_scale", ph.friction_scale, limits::SCALE.0, limits::SCALE.1, "")?;
         check_range(src, "physics.gripper_force_scale", ph.gripper_force_scale, limits::SCALE.0, limits::SCALE.1, "")?;
-        check_range(src, "physics.joint_damping_scale", ph.joint_damping_scale, limits::DAMPING_SCALE.0, limits::DAMPING_SCALE.1, "")?;
-        check_range(src, "sensing.observation_noise", self.sensing.observation_noise, limits::NOISE.0, limits::NOISE.1, "m or rad")?;
+        check_range(
+            src,
+            "physics.joint_damping_scale",
+            ph.joint_damping_scale,
+            limits::DAMPING_SCALE.0,
+            limits::DAMPING_SCALE.1,
+            "",
+        )?;
+        check_range(
+            src,
+            "sensing.observation_noise",
+            self.sensing.observation_noise,
+            limits::NOISE.0,
+            limits::NOISE.1,
+            "m or rad",
+        )?;
         if self.sensing.action_latency > limits::LATENCY_MAX {
             return Err(SimError::out_of_range(
                 src,
@@ -508,11 +546,8 @@ impl ScenarioDistribution {
     /// The scenario drawn with `seed`; the same seed always gives the same scenario.
     pub fn sample(&self, seed: u64) -> Scenario {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let kind = if self.shapes.is_empty() {
-            ShapeKind::Box
-        } else {
-            self.shapes[rng.random_range(0..self.shapes.len())]
-        };
+        let kind =
+            if self.shapes.is_empty() { ShapeKind::Box } else { self.shapes[rng.random_range(0..self.shapes.len())] };
         let mut dim = || self.size.sample(&mut rng);
         let shape = match kind {
             ShapeKind::Box => Shape::Box { size: [dim(), dim(), dim()] },
@@ -545,7 +580,12 @@ impl ScenarioDistribution {
         };
         Scenario {
             seed,
-            object: ObjectSpec { shape, mass, friction, pose: ObjectPose { x: r * az.cos(), y: r * az.sin(), yaw, lying } },
+            object: ObjectSpec {
+                shape,
+                mass,
+                friction,
+                pose: ObjectPose { x: r * az.cos(), y: r * az.sin(), yaw, lying },
+            },
             arm_start: ArmStart { tool_offset, tool_yaw },
             physics,
             sensing,

@@ -7,7 +7,7 @@ use nalgebra::{Isometry3, Point3, Vector3};
 use rapier3d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::world::{tag, to_iso, SimWorld};
+use crate::world::{SimWorld, tag, to_iso};
 
 /// What a body is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -103,7 +103,11 @@ pub fn grasp_yaw(scenario: &Scenario, object_rot: &nalgebra::UnitQuaternion<f64>
             let theta = heading(Vector3::x());
             // Closing along the box y axis (ψ = θ) spans size[1]; along x (ψ = θ + π/2) spans size[0].
             let fits = |w: f64| w <= max_opening - 0.01;
-            if (size[1] <= size[0] && fits(size[1])) || !fits(size[0]) { theta } else { theta + std::f64::consts::FRAC_PI_2 }
+            if (size[1] <= size[0] && fits(size[1])) || !fits(size[0]) {
+                theta
+            } else {
+                theta + std::f64::consts::FRAC_PI_2
+            }
         }
     };
     // The gripper is symmetric under a half turn: pick the equivalent yaw nearest `natural`.
@@ -114,10 +118,7 @@ pub fn grasp_yaw(scenario: &Scenario, object_rot: &nalgebra::UnitQuaternion<f64>
 /// clears its top and the fingertips clear the table.
 pub fn grasp_height(scenario: &Scenario, arm: &ArmModel) -> f64 {
     let prof = &arm.profile;
-    scenario
-        .rest_height()
-        .max(scenario.rest_top() + 0.003 - prof.palm_offset)
-        .max(prof.fingertip_offset + 0.005)
+    scenario.rest_height().max(scenario.rest_top() + 0.003 - prof.palm_offset).max(prof.fingertip_offset + 0.005)
 }
 
 impl ScriptedGrasp {
@@ -181,7 +182,8 @@ impl ScriptedGrasp {
         let tool = p.tool.translation.vector;
         let xy_err = (obj.xy() - tool.xy()).norm();
         let timeout = self.phase_steps > self.params.phase_timeout;
-        let yaw_ok = crate::kinematics::wrap_angle(self.grasp_yaw - crate::kinematics::tool_yaw(&p.tool.rotation)).abs() < 0.05;
+        let yaw_ok =
+            crate::kinematics::wrap_angle(self.grasp_yaw - crate::kinematics::tool_yaw(&p.tool.rotation)).abs() < 0.05;
         match self.phase {
             Phase::Approach => {
                 let goal = Vector3::new(obj.x, obj.y, self.grasp_z + self.params.approach_height);
@@ -256,7 +258,8 @@ impl Expert {
         let xy_err = (obj.xy() - tool.xy()).norm();
         let approach_z = self.grasp_z + self.params.approach_height;
         let held = p.finger_contact[0] && p.finger_contact[1] && p.grip_force > 0.6 * self.full_grip;
-        let closed_on_nothing = p.gripper_opening < self.min_width - 0.003 && !p.finger_contact[0] && !p.finger_contact[1];
+        let closed_on_nothing =
+            p.gripper_opening < self.min_width - 0.003 && !p.finger_contact[0] && !p.finger_contact[1];
         let at_grasp = xy_err < 0.004 && (tool.z - self.grasp_z).abs() < 0.004;
         let touching = p.finger_contact[0] || p.finger_contact[1];
         let (goal, gripper) = if held {

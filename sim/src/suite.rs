@@ -132,7 +132,8 @@ impl EvalSuite {
             Some(text) => Self::parse(text, &format!("suites/{name_or_path}.toml")),
             None => {
                 let p = Path::new(name_or_path);
-                let text = std::fs::read_to_string(p).map_err(|source| SimError::Io { path: p.to_path_buf(), source })?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| SimError::Io { path: p.to_path_buf(), source })?;
                 Self::parse(&text, name_or_path)
             }
         }

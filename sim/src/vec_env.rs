@@ -167,7 +167,8 @@ pub fn run_controller(
             .map_init(
                 || GraspEnv::new(Arc::clone(&arm), Arc::clone(&cfg)),
                 |env, s| {
-                    let env = env.as_mut().map_err(|e| crate::error::SimError::invalid("env", "config", e.to_string()))?;
+                    let env =
+                        env.as_mut().map_err(|e| crate::error::SimError::invalid("env", "config", e.to_string()))?;
                     let r = if expert {
                         run_expert_episode(env, s, ScriptedParams::default())
                     } else {

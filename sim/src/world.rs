@@ -185,9 +185,11 @@ impl SimWorld {
         ip.static_contact_softness = SpringCoefficients::new(2.0 * f, z);
 
         // Table.
-        let table_body = physics.insert_body(
-            RigidBodyBuilder::fixed().translation(Vector::new(TABLE_CENTER[0], TABLE_CENTER[1], TABLE_CENTER[2])),
-        );
+        let table_body = physics.insert_body(RigidBodyBuilder::fixed().translation(Vector::new(
+            TABLE_CENTER[0],
+            TABLE_CENTER[1],
+            TABLE_CENTER[2],
+        )));
         let table_collider = physics.insert_collider(
             ColliderBuilder::cuboid(TABLE_HALF_EXTENTS[0], TABLE_HALF_EXTENTS[1], TABLE_HALF_EXTENTS[2])
                 .friction(TABLE_FRICTION)
@@ -200,9 +202,8 @@ impl SimWorld {
         // Arm.
         let mut robot = arm.urdf_robot.clone();
         let finger_links = &arm.finger_link_slots;
-        let root_links: Vec<usize> = (0..robot.links.len())
-            .filter(|i| !robot.joints.iter().any(|j| j.link2 == *i))
-            .collect();
+        let root_links: Vec<usize> =
+            (0..robot.links.len()).filter(|i| !robot.joints.iter().any(|j| j.link2 == *i)).collect();
         for (li, link) in robot.links.iter_mut().enumerate() {
             let (t, g) = if let Some(f) = finger_links.iter().position(|&fl| fl == li) {
                 let t = if f == 0 { tag::FINGER_LEFT } else { tag::FINGER_RIGHT };
@@ -370,10 +371,11 @@ impl SimWorld {
         for (i, fingers) in self.finger_colliders.iter().enumerate() {
             for &f in fingers {
                 if let Some(pair) = np.contact_pair(f, self.object_collider)
-                    && pair.has_any_active_contact() {
-                        r.finger_contact[i] = true;
-                        r.grip_force += pair.total_impulse_magnitude() as f64 / dt;
-                    }
+                    && pair.has_any_active_contact()
+                {
+                    r.finger_contact[i] = true;
+                    r.grip_force += pair.total_impulse_magnitude() as f64 / dt;
+                }
             }
         }
         for pair in np.contact_pairs_with(self.table_collider) {
@@ -401,7 +403,10 @@ impl SimWorld {
             return Err(crate::error::SimError::invalid(
                 "push",
                 "impulse",
-                &format!("[{}, {}, {}] N·s must be finite and at most {MAX_PUSH_IMPULSE} N·s", impulse.x, impulse.y, impulse.z),
+                &format!(
+                    "[{}, {}, {}] N·s must be finite and at most {MAX_PUSH_IMPULSE} N·s",
+                    impulse.x, impulse.y, impulse.z
+                ),
             ));
         }
         if let Some(b) = self.physics.bodies.get_mut(self.object) {
@@ -467,8 +472,9 @@ impl SimWorld {
 
 fn set_motor(set: &mut MultibodyJointSet, s: &JointSlot, c: &MotorCommand, k: f64, d: f64, max_force: f64) {
     if let Some((mb, link_id)) = set.get_mut(s.handle)
-        && let Some(link) = mb.link_mut(link_id) {
-            link.joint.data.set_motor(s.axis, c.position as f32, c.velocity as f32, k as f32, d as f32);
-            link.joint.data.set_motor_max_force(s.axis, max_force as f32);
-        }
+        && let Some(link) = mb.link_mut(link_id)
+    {
+        link.joint.data.set_motor(s.axis, c.position as f32, c.velocity as f32, k as f32, d as f32);
+        link.joint.data.set_motor_max_force(s.axis, max_force as f32);
+    }
 }

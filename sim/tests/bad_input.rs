@@ -5,7 +5,9 @@ mod common;
 
 use proptest::prelude::*;
 use regrasp_sim::arm::{DEFAULT_PROFILE, DEFAULT_URDF};
-use regrasp_sim::scenario::{ArmStart, Format, ObjectPose, ObjectSpec, PhysicsPerturbation, SensingPerturbation, Shape};
+use regrasp_sim::scenario::{
+    ArmStart, Format, ObjectPose, ObjectSpec, PhysicsPerturbation, SensingPerturbation, Shape,
+};
 use regrasp_sim::{Action, ArmModel, EnvConfig, Scenario, ScenarioDistribution, SimError};
 
 fn load(urdf: &str, profile: &str) -> Result<ArmModel, SimError> {
@@ -47,7 +49,8 @@ fn urdf_massless_moving_link_is_rejected_with_the_range() {
 
 #[test]
 fn urdf_inverted_or_non_finite_limits_are_rejected() {
-    let urdf = DEFAULT_URDF.replace("lower=\"-2.6\" upper=\"2.6\" effort=\"3.0\"", "lower=\"2.6\" upper=\"-2.6\" effort=\"3.0\"");
+    let urdf = DEFAULT_URDF
+        .replace("lower=\"-2.6\" upper=\"2.6\" effort=\"3.0\"", "lower=\"2.6\" upper=\"-2.6\" effort=\"3.0\"");
     let e = err_text(load(&urdf, DEFAULT_PROFILE));
     assert!(e.contains("joint[base_yaw].limit"), "{e}");
     let urdf = DEFAULT_URDF.replace("effort=\"4.0\"", "effort=\"NaN\"");
@@ -72,14 +75,22 @@ fn profile_errors_name_the_field() {
     assert!(e.starts_with("arm.toml:"), "{e}");
     let e = err_text(load(DEFAULT_URDF, &DEFAULT_PROFILE.replace("\"elbow_pitch\"", "\"elbow\"")));
     assert!(e.contains("arm.toml") && e.contains("arm_joints[2]") && e.contains("`elbow`"), "{e}");
-    let e = err_text(load(DEFAULT_URDF, &DEFAULT_PROFILE.replace("gripper_joints = [\"finger_left\", \"finger_right\"]", "gripper_joints = [\"finger_left\"]")));
+    let e = err_text(load(
+        DEFAULT_URDF,
+        &DEFAULT_PROFILE
+            .replace("gripper_joints = [\"finger_left\", \"finger_right\"]", "gripper_joints = [\"finger_left\"]"),
+    ));
     assert!(e.contains("gripper_joints") && e.contains("exactly 2"), "{e}");
     let e = err_text(load(DEFAULT_URDF, &DEFAULT_PROFILE.replace("finger_friction = 1.0", "finger_friction = -1.0")));
     assert!(e.contains("finger_friction") && e.contains("[0.01, 5]"), "{e}");
-    let e = err_text(load(DEFAULT_URDF, &DEFAULT_PROFILE.replace("end_effector_link = \"palm\"", "end_effector_link = \"hand\"")));
+    let e = err_text(load(
+        DEFAULT_URDF,
+        &DEFAULT_PROFILE.replace("end_effector_link = \"palm\"", "end_effector_link = \"hand\""),
+    ));
     assert!(e.contains("end_effector_link") && e.contains("hand"), "{e}");
     // A gripper joint listed as an arm joint is the wrong type.
-    let e = err_text(load(DEFAULT_URDF, &DEFAULT_PROFILE.replace("\"wrist_roll\"]", "\"wrist_roll\", \"finger_left\"]")));
+    let e =
+        err_text(load(DEFAULT_URDF, &DEFAULT_PROFILE.replace("\"wrist_roll\"]", "\"wrist_roll\", \"finger_left\"]")));
     assert!(e.contains("finger_left"), "{e}");
     // Unknown fields are typos, not silently ignored.
     let e = err_text(load(DEFAULT_URDF, &format!("{DEFAULT_PROFILE}\nfinger_fricton = 2.0\n")));
@@ -193,15 +204,29 @@ fn any_scenario() -> impl Strategy<Value = Scenario> {
         (any_f64(), any_f64(), any_f64()),
         (any_f64(), 0u32..5),
     )
-        .prop_map(|(seed, shape, (mass, friction), (x, y, yaw, lying), (tool_offset, tool_yaw), (fs, gs, ds), (noise, lat))| {
-            Scenario {
+        .prop_map(
+            |(
                 seed,
-                object: ObjectSpec { shape, mass, friction, pose: ObjectPose { x, y, yaw, lying } },
-                arm_start: ArmStart { tool_offset, tool_yaw },
-                physics: PhysicsPerturbation { friction_scale: fs, gripper_force_scale: gs, joint_damping_scale: ds },
-                sensing: SensingPerturbation { observation_noise: noise, action_latency: lat },
-            }
-        })
+                shape,
+                (mass, friction),
+                (x, y, yaw, lying),
+                (tool_offset, tool_yaw),
+                (fs, gs, ds),
+                (noise, lat),
+            )| {
+                Scenario {
+                    seed,
+                    object: ObjectSpec { shape, mass, friction, pose: ObjectPose { x, y, yaw, lying } },
+                    arm_start: ArmStart { tool_offset, tool_yaw },
+                    physics: PhysicsPerturbation {
+                        friction_scale: fs,
+                        gripper_force_scale: gs,
+                        joint_damping_scale: ds,
+                    },
+                    sensing: SensingPerturbation { observation_noise: noise, action_latency: lat },
+                }
+            },
+        )
 }
 
 proptest! {
@@ -257,13 +282,20 @@ fn in_range_scenario() -> impl Strategy<Value = Scenario> {
         [TOOL_OFFSET.0..TOOL_OFFSET.1, TOOL_OFFSET.0..TOOL_OFFSET.1, TOOL_OFFSET.0..TOOL_OFFSET.1],
         (SCALE.0..SCALE.1, SCALE.0..SCALE.1, DAMPING_SCALE.0..DAMPING_SCALE.1, NOISE.0..NOISE.1, 0u32..=LATENCY_MAX),
     )
-        .prop_map(|(seed, (shape, lying), (mass, friction), (r, az, yaw), tool_offset, (fs, gs, ds, noise, lat))| Scenario {
-            seed,
-            object: ObjectSpec { shape, mass, friction, pose: ObjectPose { x: r * az.cos(), y: r * az.sin(), yaw, lying } },
-            arm_start: ArmStart { tool_offset, tool_yaw: 0.0 },
-            physics: PhysicsPerturbation { friction_scale: fs, gripper_force_scale: gs, joint_damping_scale: ds },
-            sensing: SensingPerturbation { observation_noise: noise, action_latency: lat },
-        })
+        .prop_map(
+            |(seed, (shape, lying), (mass, friction), (r, az, yaw), tool_offset, (fs, gs, ds, noise, lat))| Scenario {
+                seed,
+                object: ObjectSpec {
+                    shape,
+                    mass,
+                    friction,
+                    pose: ObjectPose { x: r * az.cos(), y: r * az.sin(), yaw, lying },
+                },
+                arm_start: ArmStart { tool_offset, tool_yaw: 0.0 },
+                physics: PhysicsPerturbation { friction_scale: fs, gripper_force_scale: gs, joint_damping_scale: ds },
+                sensing: SensingPerturbation { observation_noise: noise, action_latency: lat },
+            },
+        )
 }
 
 proptest! {

@@ -35,8 +35,11 @@ fn scripted_grasp_succeeds_on_a_sample() {
     let scenarios: Vec<_> = (0..40).map(|s| ScenarioDistribution::default().sample(9000 + s)).collect();
     let results = run_scripted(arm(), Arc::new(EnvConfig::default()), &scenarios, 2, &|| {}).unwrap();
     let ok = results.iter().filter(|r| r.outcome.kind == OutcomeKind::Success).count();
-    assert!(ok >= 38, "only {ok}/40 scripted grasps succeeded: {:?}",
-        results.iter().filter(|r| r.outcome.kind.is_failure()).map(|r| (r.seed, r.outcome.kind)).collect::<Vec<_>>());
+    assert!(
+        ok >= 38,
+        "only {ok}/40 scripted grasps succeeded: {:?}",
+        results.iter().filter(|r| r.outcome.kind.is_failure()).map(|r| (r.seed, r.outcome.kind)).collect::<Vec<_>>()
+    );
     for r in &results {
         let e = &r.outcome.evidence;
         match r.outcome.kind {
@@ -214,7 +217,9 @@ fn huge_actions_are_clipped_to_their_bounds() {
 fn random_actions(seed: u64, n: usize) -> Vec<Action> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut u = || 2.0 * rng.random::<f32>() - 1.0;
-    (0..n).map(|_| Action { translation: [0.02 * u(), 0.02 * u(), 0.02 * u()], yaw: 0.15 * u(), gripper: u() }).collect()
+    (0..n)
+        .map(|_| Action { translation: [0.02 * u(), 0.02 * u(), 0.02 * u()], yaw: 0.15 * u(), gripper: u() })
+        .collect()
 }
 
 #[test]
@@ -278,7 +283,9 @@ fn vectorised_envs_give_identical_results_on_1_and_2_threads() {
                     steps
                         .into_iter()
                         .map(|s| match s {
-                            Ok(s) => (s.reward.to_bits(), s.done, s.obs.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
+                            Ok(s) => {
+                                (s.reward.to_bits(), s.done, s.obs.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+                            }
                             Err(_) => (0, true, vec![]),
                         })
                         .collect::<Vec<_>>(),

@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use regrasp_sim::kinematics::{Chain, IkParams};
 use regrasp_sim::scenario::ScenarioDistribution;
-use regrasp_sim::world::{to_iso, SimWorld};
+use regrasp_sim::world::{SimWorld, to_iso};
 use regrasp_sim::{ArmModel, EnvConfig};
 
 fn random_q(chain: &Chain, rng: &mut ChaCha8Rng, spread: f64) -> Vec<f64> {

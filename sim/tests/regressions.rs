@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use regrasp_sim::scenario::Shape;
 use regrasp_sim::Action;
+use regrasp_sim::scenario::Shape;
 
 /// Rapier's exact cylinder, lying on its side, rolled away from rest by itself (9 cm in 2 s).
 /// Cylinders are now 32-sided prisms: at rest they must stay put.

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-use regrasp_policy::eval::{read_episodes, EpisodeRecord, LoadedPolicy};
+use anyhow::{Context, Result, bail};
+use regrasp_policy::eval::{EpisodeRecord, LoadedPolicy, read_episodes};
 use regrasp_policy::inference::Scratch;
 use regrasp_sim::scene::{SceneGeometry, SceneState};
 use regrasp_sim::{Action, GraspEnv, Outcome};
@@ -162,14 +162,25 @@ impl Episodes {
         let playback = replay(&mut env, &entry.record, policies.iter().find(|p| p.hash == entry.record.policy_hash))
             .with_context(|| format!("episode {}", entry.id))?;
         let period_s = env.config().control_dt();
-        Ok(Self { entries, selected: first, playback, cursor: 0, playing: false, period_s, pending_s: 0.0, env, policies })
+        Ok(Self {
+            entries,
+            selected: first,
+            playback,
+            cursor: 0,
+            playing: false,
+            period_s,
+            pending_s: 0.0,
+            env,
+            policies,
+        })
     }
 
     /// Replays entry `i` and shows its first state. On error nothing changes.
     pub fn select(&mut self, i: usize) -> Result<()> {
         let entry = self.entries.get(i).with_context(|| format!("no episode {i}: there are {}", self.entries.len()))?;
         let policy = self.policies.iter().find(|p| p.hash == entry.record.policy_hash);
-        self.playback = replay(&mut self.env, &entry.record, policy).with_context(|| format!("episode {}", entry.id))?;
+        self.playback =
+            replay(&mut self.env, &entry.record, policy).with_context(|| format!("episode {}", entry.id))?;
         self.selected = i;
         self.cursor = 0;
         self.pending_s = 0.0;
@@ -226,7 +237,14 @@ impl Episodes {
     pub fn describe(&self) -> String {
         let e = &self.entries[self.selected];
         let mut s = String::new();
-        let _ = writeln!(s, "EPISODE {}  [{}/{}]  policy {}", e.id, self.selected + 1, self.entries.len(), e.record.policy_hash);
+        let _ = writeln!(
+            s,
+            "EPISODE {}  [{}/{}]  policy {}",
+            e.id,
+            self.selected + 1,
+            self.entries.len(),
+            e.record.policy_hash
+        );
         s.push_str(&describe_scenario(&e.record.scenario));
         let _ = writeln!(
             s,

@@ -27,7 +27,8 @@ pub enum Pilot {
 impl Pilot {
     /// Loads a checkpoint directory for `arm` and observations of `obs_dim` values.
     pub fn load(path: &Path, arm: &ArmModel, obs_dim: usize) -> Result<Self> {
-        let p = LoadedPolicy::load(path, arm, obs_dim).with_context(|| format!("loading the policy {}", path.display()))?;
+        let p =
+            LoadedPolicy::load(path, arm, obs_dim).with_context(|| format!("loading the policy {}", path.display()))?;
         Ok(Pilot::Policy(Box::new(p)))
     }
 
@@ -106,7 +107,13 @@ pub const PUSH_IMPULSE: f64 = 0.02;
 
 impl Live {
     /// A live simulation of `pilot` on the first scenario of `scenarios`.
-    pub fn new(arm: Arc<ArmModel>, cfg: Arc<EnvConfig>, pilot: Pilot, scenarios: Scenarios, first_seed: u64) -> Result<Self> {
+    pub fn new(
+        arm: Arc<ArmModel>,
+        cfg: Arc<EnvConfig>,
+        pilot: Pilot,
+        scenarios: Scenarios,
+        first_seed: u64,
+    ) -> Result<Self> {
         if let Scenarios::Suite { name, list } = &scenarios {
             anyhow::ensure!(!list.is_empty(), "the suite {name} holds no scenarios");
         }
@@ -137,8 +144,10 @@ impl Live {
 
     /// Restarts the current scenario.
     pub fn reset(&mut self) -> Result<()> {
-        self.obs = self.env.reset(&self.scenario).with_context(|| format!("resetting scenario {}", self.scenario.seed))?;
-        self.scripted = matches!(self.pilot, Pilot::Scripted).then(|| ScriptedGrasp::new(&self.scenario, self.env.arm(), ScriptedParams::default()));
+        self.obs =
+            self.env.reset(&self.scenario).with_context(|| format!("resetting scenario {}", self.scenario.seed))?;
+        self.scripted = matches!(self.pilot, Pilot::Scripted)
+            .then(|| ScriptedGrasp::new(&self.scenario, self.env.arm(), ScriptedParams::default()));
         self.geometry = Arc::new(self.env.scene_geometry().context("no episode after reset")?);
         self.last_action = None;
         self.outcome = None;
@@ -165,7 +174,11 @@ impl Live {
         let action = match &self.pilot {
             Pilot::Scripted => {
                 let p = self.env.privileged().context("no episode running")?;
-                self.scripted.get_or_insert_with(|| ScriptedGrasp::new(&self.scenario, self.env.arm(), ScriptedParams::default())).act(&p, &limits)
+                self.scripted
+                    .get_or_insert_with(|| {
+                        ScriptedGrasp::new(&self.scenario, self.env.arm(), ScriptedParams::default())
+                    })
+                    .act(&p, &limits)
             }
             Pilot::Policy(p) => p.act(&self.obs, &limits, &mut self.scratch)?,
         };
@@ -233,12 +246,20 @@ impl Live {
     pub fn describe(&self) -> String {
         let mut s = String::new();
         let source = match &self.scenarios {
-            Scenarios::Suite { name, list } => format!("suite {name} [{}/{}]", self.index as usize % list.len().max(1) + 1, list.len()),
+            Scenarios::Suite { name, list } => {
+                format!("suite {name} [{}/{}]", self.index as usize % list.len().max(1) + 1, list.len())
+            }
             Scenarios::Seeds { .. } => "training distribution".to_string(),
         };
         let _ = writeln!(s, "LIVE  {}  |  {source}", self.pilot.name());
         s.push_str(&describe_scenario(&self.scenario));
-        let _ = writeln!(s, "t = {:.2} s  (step {}){}", self.time_s(), self.steps, if self.paused { "  PAUSED" } else { "" });
+        let _ = writeln!(
+            s,
+            "t = {:.2} s  (step {}){}",
+            self.time_s(),
+            self.steps,
+            if self.paused { "  PAUSED" } else { "" }
+        );
         s.push_str(&describe_action(self.last_action.as_ref()));
         if let Some(v) = self.value {
             let _ = writeln!(s, "value estimate {v:.3}");

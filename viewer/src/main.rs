@@ -96,7 +96,9 @@ fn source(mode: Mode) -> Result<Source> {
                     .iter()
                     .position(|e| &e.id == id)
                     .or_else(|| id.parse::<usize>().ok().filter(|&i| i < entries.len()))
-                    .with_context(|| format!("no episode {id} in {} (ids look like {})", path.display(), entries[0].id))?,
+                    .with_context(|| {
+                        format!("no episode {id} in {} (ids look like {})", path.display(), entries[0].id)
+                    })?,
                 (None, true) => entries
                     .iter()
                     .position(|e| e.record.outcome.kind.is_failure())
@@ -112,7 +114,10 @@ fn source(mode: Mode) -> Result<Source> {
                 }
             }
             for p in paths {
-                policies.push(LoadedPolicy::load(&p, &arm, env.obs_dim()).with_context(|| format!("loading the policy {}", p.display()))?);
+                policies.push(
+                    LoadedPolicy::load(&p, &arm, env.obs_dim())
+                        .with_context(|| format!("loading the policy {}", p.display()))?,
+                );
             }
             Ok(Source::Episodes(Box::new(Episodes::new(env, entries, first, policies)?)))
         }
@@ -121,7 +126,10 @@ fn source(mode: Mode) -> Result<Source> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    anyhow::ensure!((64..=8192).contains(&cli.width) && (64..=8192).contains(&cli.height), "--width and --height must lie in [64, 8192] pixels");
+    anyhow::ensure!(
+        (64..=8192).contains(&cli.width) && (64..=8192).contains(&cli.height),
+        "--width and --height must lie in [64, 8192] pixels"
+    );
     let source = source(cli.mode)?;
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {

@@ -110,7 +110,8 @@ pub fn contact_marks(state: &SceneState, overlays: Overlays) -> Vec<ContactMark>
         .filter(|c| c.point.iter().chain(c.normal.iter()).all(|v| v.is_finite()) && c.force.is_finite())
         .map(|c| {
             let at = convert::vec3(&c.point);
-            let arrow_end = overlays.forces.then(|| at + convert::vec3(&c.normal) * (c.force as f32 * FORCE_ARROW_M_PER_N));
+            let arrow_end =
+                overlays.forces.then(|| at + convert::vec3(&c.normal) * (c.force as f32 * FORCE_ARROW_M_PER_N));
             ContactMark { at, arrow_end, kind: c.kind }
         })
         .collect()

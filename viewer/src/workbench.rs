@@ -259,7 +259,18 @@ impl Plugin for WorkbenchPlugin {
             .add_systems(Startup, setup)
             .add_systems(
                 Update,
-                (keys, timeline_mouse, advance, publish, panel, timeline, mirror::draw_contacts, orbit::orbit_camera, capture).chain(),
+                (
+                    keys,
+                    timeline_mouse,
+                    advance,
+                    publish,
+                    panel,
+                    timeline,
+                    mirror::draw_contacts,
+                    orbit::orbit_camera,
+                    capture,
+                )
+                    .chain(),
             );
     }
 }
@@ -294,7 +305,12 @@ fn setup(mut commands: Commands, source: Option<Res<Source>>) {
         Text::new(HELP),
         TextFont::from_font_size(FontSize::Px(12.0)),
         TextColor(Color::srgb(0.7, 0.72, 0.78)),
-        Node { position_type: PositionType::Absolute, bottom: Val::Px(TIMELINE_PX + 10.0), left: Val::Px(10.0), ..default() },
+        Node {
+            position_type: PositionType::Absolute,
+            bottom: Val::Px(TIMELINE_PX + 10.0),
+            left: Val::Px(10.0),
+            ..default()
+        },
     ));
     commands
         .spawn((
@@ -313,13 +329,25 @@ fn setup(mut commands: Commands, source: Option<Res<Source>>) {
         .with_children(|bar| {
             bar.spawn((
                 TimelineCursor,
-                Node { position_type: PositionType::Absolute, left: Val::Percent(0.0), width: Val::Px(4.0), height: Val::Percent(100.0), ..default() },
+                Node {
+                    position_type: PositionType::Absolute,
+                    left: Val::Percent(0.0),
+                    width: Val::Px(4.0),
+                    height: Val::Percent(100.0),
+                    ..default()
+                },
                 BackgroundColor(Color::srgb(0.95, 0.95, 0.3)),
             ));
         });
 }
 
-fn keys(keys: Res<ButtonInput<KeyCode>>, source: Option<ResMut<Source>>, mut overlays: ResMut<Overlays>, mut help: ResMut<ShowHelp>, mut notice: ResMut<Notice>) {
+fn keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    source: Option<ResMut<Source>>,
+    mut overlays: ResMut<Overlays>,
+    mut help: ResMut<ShowHelp>,
+    mut notice: ResMut<Notice>,
+) {
     let Some(mut source) = source else { return };
     let episode_mode = matches!(*source, Source::Episodes(_));
     for cmd in commands_from_keys(&keys, episode_mode) {
@@ -331,7 +359,11 @@ fn keys(keys: Res<ButtonInput<KeyCode>>, source: Option<ResMut<Source>>, mut ove
 }
 
 /// A click or drag on the timeline seeks there.
-fn timeline_mouse(buttons: Res<ButtonInput<MouseButton>>, windows: Query<&Window, With<PrimaryWindow>>, source: Option<ResMut<Source>>) {
+fn timeline_mouse(
+    buttons: Res<ButtonInput<MouseButton>>,
+    windows: Query<&Window, With<PrimaryWindow>>,
+    source: Option<ResMut<Source>>,
+) {
     let (Some(mut source), Ok(window)) = (source, windows.single()) else { return };
     let Source::Episodes(e) = &mut *source else { return };
     if !buttons.pressed(MouseButton::Left) {
@@ -397,7 +429,11 @@ fn panel(
     }
 }
 
-fn timeline(source: Option<Res<Source>>, mut bar: Query<&mut Visibility, With<Timeline>>, mut cursor: Query<&mut Node, With<TimelineCursor>>) {
+fn timeline(
+    source: Option<Res<Source>>,
+    mut bar: Query<&mut Visibility, With<Timeline>>,
+    mut cursor: Query<&mut Node, With<TimelineCursor>>,
+) {
     let Some(source) = source else { return };
     let Source::Episodes(e) = &*source else { return };
     for mut v in &mut bar {
@@ -417,7 +453,9 @@ fn capture(
     cameras: Query<(&Camera, &GlobalTransform)>,
     bodies: Query<(&BodyIndex, &GlobalTransform)>,
 ) {
-    let (Some(mut capture), Some(frame), Ok(window), Ok((camera, camera_tf))) = (capture, frame, windows.single(), cameras.single()) else {
+    let (Some(mut capture), Some(frame), Ok(window), Ok((camera, camera_tf))) =
+        (capture, frame, windows.single(), cameras.single())
+    else {
         return;
     };
     capture.frames += 1;
@@ -442,26 +480,28 @@ fn capture(
     let size = [window.physical_width(), window.physical_height()];
     let info = CaptureInfo { size, link_pixels };
     let path = capture.path.clone();
-    commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-        let result = captured
-            .image
-            .clone()
-            .try_into_dynamic()
-            .map_err(|e| e.to_string())
-            .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()))
-            .and_then(|()| {
-                let json = serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?;
-                std::fs::write(path.with_extension("json"), json).map_err(|e| e.to_string())
-            });
-        match result {
-            Ok(()) => {
-                info!("screenshot saved to {}", path.display());
-                exit.write(AppExit::Success);
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+            let result = captured
+                .image
+                .clone()
+                .try_into_dynamic()
+                .map_err(|e| e.to_string())
+                .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()))
+                .and_then(|()| {
+                    let json = serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?;
+                    std::fs::write(path.with_extension("json"), json).map_err(|e| e.to_string())
+                });
+            match result {
+                Ok(()) => {
+                    info!("screenshot saved to {}", path.display());
+                    exit.write(AppExit::Success);
+                }
+                Err(e) => {
+                    error!("screenshot {}: {e}", path.display());
+                    exit.write(AppExit::from_code(3));
+                }
             }
-            Err(e) => {
-                error!("screenshot {}: {e}", path.display());
-                exit.write(AppExit::from_code(3));
-            }
-        }
-    });
+        },
+    );
 }

@@ -59,7 +59,8 @@ fn a_scripted_run_under_a_display_shows_the_arm() {
     assert!(status.success(), "viewer failed: {status}\n{stderr}");
 
     let (w, h, pixels) = read_png(&png_path);
-    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(png_path.with_extension("json")).unwrap()).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(png_path.with_extension("json")).unwrap()).unwrap();
     assert_eq!(info["size"], serde_json::json!([w, h]));
 
     // Not blank: many distinct colours.
@@ -71,8 +72,14 @@ fn a_scripted_run_under_a_display_shows_the_arm() {
     // The arm: enough orange pixels, and orange where the links project.
     let n_orange = pixels.iter().filter(|p| orange(**p)).count();
     assert!(n_orange as f64 > 0.003 * pixels.len() as f64, "{n_orange} orange pixels of {}", pixels.len());
-    let links: Vec<[f64; 2]> = info["link_pixels"].as_array().unwrap().iter().map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()]).collect();
-    let inside: Vec<&[f64; 2]> = links.iter().filter(|p| p[0] >= 0.0 && p[1] >= 0.0 && p[0] < w as f64 && p[1] < h as f64).collect();
+    let links: Vec<[f64; 2]> = info["link_pixels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
+        .collect();
+    let inside: Vec<&[f64; 2]> =
+        links.iter().filter(|p| p[0] >= 0.0 && p[1] >= 0.0 && p[0] < w as f64 && p[1] < h as f64).collect();
     assert!(inside.len() >= 3, "the arm's links are in view: {links:?}");
     let near_orange = |p: &[f64; 2]| {
         let (cx, cy) = (p[0] as i64, p[1] as i64);

@@ -6,18 +6,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bevy::prelude::*;
-use regrasp_policy::eval::{write_episodes, EpisodeMetrics, EpisodeRecord};
+use regrasp_policy::eval::{EpisodeMetrics, EpisodeRecord, write_episodes};
 use regrasp_sim::scene::BodyKind;
 use regrasp_sim::scripted::ScriptedParams;
 use regrasp_sim::vec_env::run_scripted_episode;
 use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, ScenarioDistribution};
+use regrasp_viewer::Source;
 use regrasp_viewer::convert;
 use regrasp_viewer::episodes::{self, Episodes};
 use regrasp_viewer::live::{Live, Pilot, Scenarios};
-use regrasp_viewer::mirror::{contact_marks, BodyIndex, MirrorPlugin, Overlays, SceneFrame, FORCE_ARROW_M_PER_N};
-use regrasp_viewer::orbit::{Orbit, DISTANCE_RANGE, MAX_PITCH};
-use regrasp_viewer::workbench::{apply, commands_from_keys, Command, ShowHelp};
-use regrasp_viewer::Source;
+use regrasp_viewer::mirror::{BodyIndex, FORCE_ARROW_M_PER_N, MirrorPlugin, Overlays, SceneFrame, contact_marks};
+use regrasp_viewer::orbit::{DISTANCE_RANGE, MAX_PITCH, Orbit};
+use regrasp_viewer::workbench::{Command, ShowHelp, apply, commands_from_keys};
 
 fn arm_cfg() -> (Arc<ArmModel>, Arc<EnvConfig>) {
     (Arc::new(ArmModel::default_arm().unwrap()), Arc::new(EnvConfig::default()))
@@ -25,7 +25,8 @@ fn arm_cfg() -> (Arc<ArmModel>, Arc<EnvConfig>) {
 
 fn live(seed: u64) -> Live {
     let (arm, cfg) = arm_cfg();
-    Live::new(arm, cfg, Pilot::Scripted, Scenarios::Seeds { distribution: ScenarioDistribution::default() }, seed).unwrap()
+    Live::new(arm, cfg, Pilot::Scripted, Scenarios::Seeds { distribution: ScenarioDistribution::default() }, seed)
+        .unwrap()
 }
 
 /// A headless app with the mirror and the asset stores it needs.
@@ -51,7 +52,12 @@ fn assert_mirrors(app: &mut App, frame: &SceneFrame) {
     assert_eq!(b.len(), frame.geometry.bodies.len(), "one entity per simulated body");
     for (i, t, _) in &b {
         let want = convert::transform(&frame.state.body_poses[*i]);
-        assert!(t.translation.distance(want.translation) < 1e-6, "body {i}: {:?} vs {:?}", t.translation, want.translation);
+        assert!(
+            t.translation.distance(want.translation) < 1e-6,
+            "body {i}: {:?} vs {:?}",
+            t.translation,
+            want.translation
+        );
         assert!(t.rotation.angle_between(want.rotation) < 1e-5, "body {i} rotation");
     }
 }
@@ -335,7 +341,11 @@ fn contact_overlays_mark_contacts_and_scale_forces() {
     assert!(contact_marks(&state, Overlays { contacts: false, forces: false }).is_empty());
     let mut bad = state.clone();
     bad.contacts[0].force = f64::NAN;
-    assert_eq!(contact_marks(&bad, Overlays::default()).len(), state.contacts.len() - 1, "non-finite contacts are not drawn");
+    assert_eq!(
+        contact_marks(&bad, Overlays::default()).len(),
+        state.contacts.len() - 1,
+        "non-finite contacts are not drawn"
+    );
 }
 
 #[test]
