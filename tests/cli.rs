@@ -293,7 +293,8 @@ fn a_closed_stdout_ends_quietly_instead_of_panicking() {
 /// (generation, challenger, status) of every generation of a run, and its champion.
 fn improve_outcome(dir: &std::path::Path) -> (Vec<(u32, Option<String>, String)>, Option<(String, u32)>) {
     let l = regrasp_curriculum::Ledger::open(&dir.join("ledger.sqlite")).unwrap();
-    let gens = l.generations().unwrap().into_iter().map(|g| (g.generation, g.challenger, g.status)).collect();
+    let gens =
+        l.generations().unwrap().into_iter().map(|g| (g.generation, g.challenger, g.status.to_string())).collect();
     (gens, l.champion().unwrap())
 }
 
@@ -390,6 +391,7 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     use regrasp_curriculum::gate::{Check, Decision};
     use regrasp_curriculum::generators::CurriculumPlan;
     use regrasp_curriculum::ledger::{GenerationRow, Ledger};
+    use regrasp_curriculum::vocabulary::{GenerationStatus, MetaKey};
     let dir = std::env::temp_dir().join(format!("regrasp-cli-hw-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -423,7 +425,9 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     // A ledger whose champion is the warm start: never promoted through the gates.
     let arm = regrasp_sim::ArmModel::default_arm().unwrap();
     let mut ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
-    ledger.set_meta("arm_hash", &format!("{:016x}", arm.content_hash)).unwrap();
+    ledger.set_meta(MetaKey::ArmHash, &format!("{:016x}", arm.content_hash)).unwrap();
+    // The run's config names the frozen suites the validation protocol keeps real trials off.
+    ledger.set_meta(MetaKey::Config, &regrasp_curriculum::ImproveConfig::default().to_toml()).unwrap();
     ledger.record_checkpoint(&hash, None, "warm_start", 0, &rel).unwrap();
     ledger.set_initial_champion(&hash).unwrap();
     let err = hw_run(&[]);
@@ -439,7 +443,7 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
         budget: 0,
         lead: None,
         curriculum: plan,
-        status: "training".into(),
+        status: GenerationStatus::Training,
         challenger: None,
         decision: None,
     };
@@ -479,15 +483,21 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     let err = String::from_utf8_lossy(&v.stderr).to_string();
     assert!(!v.status.success() && err.contains("pre-flight refused") && err.contains("no trial was run"), "{err}");
     let ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
-    assert!(ledger.evaluations().unwrap().iter().all(|e| !e.suite.starts_with("real/")));
+    assert!(
+        ledger
+            .evaluations()
+            .unwrap()
+            .iter()
+            .all(|e| !matches!(e.suite, regrasp_curriculum::vocabulary::Suite::Real(_)))
+    );
     drop(ledger);
 
     // Promoted, but for another arm description.
     let ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
-    ledger.set_meta("arm_hash", "ffffffffffffffff").unwrap();
+    ledger.set_meta(MetaKey::ArmHash, "ffffffffffffffff").unwrap();
     let err = hw_run(&[]);
     assert!(err.contains("not for this arm"), "{err}");
-    ledger.set_meta("arm_hash", &format!("{:016x}", arm.content_hash)).unwrap();
+    ledger.set_meta(MetaKey::ArmHash, &format!("{:016x}", arm.content_hash)).unwrap();
     drop(ledger);
 
     // Altered weights: the content hash no longer matches.

@@ -9,6 +9,8 @@ use regrasp_sim::scenario::{Interval, Shape, ShapeKind};
 use regrasp_sim::{OutcomeKind, Scenario, ScenarioDistribution};
 use serde::{Deserialize, Serialize};
 
+use crate::vocabulary::Suite;
+
 /// One archived episode.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ArchiveEntry {
@@ -16,8 +18,8 @@ pub struct ArchiveEntry {
     pub generation: u32,
     /// Content hash of the evaluated policy.
     pub policy: String,
-    /// Suite it came from (`probe` or `boundary/<generation>`).
-    pub suite: String,
+    /// Suite it came from (the probe set, a boundary probe or a real-world validation).
+    pub suite: Suite,
     /// The scenario.
     pub scenario: Scenario,
     /// How it ended.
@@ -277,7 +279,7 @@ mod tests {
         ArchiveEntry {
             generation: 0,
             policy: "p".into(),
-            suite: "probe".into(),
+            suite: Suite::Probe,
             scenario: ScenarioDistribution::default().sample(seed),
             outcome,
             metrics: EpisodeMetrics::default(),

@@ -60,6 +60,9 @@ pub enum CurriculumError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A checkpoint is not certified to drive this arm (the certificate rule refused it).
+    #[error("not certified to drive an arm: {0}")]
+    Uncertified(String),
     /// The simulation failed.
     #[error(transparent)]
     Sim(#[from] regrasp_sim::SimError),

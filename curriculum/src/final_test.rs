@@ -9,18 +9,19 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use regrasp_policy::eval::{LoadedPolicy, evaluate, write_episodes};
 use regrasp_sim::suite::{EvalSuite, SeedSpace};
-use regrasp_sim::{ArmModel, GraspEnv, Scenario};
+use regrasp_sim::{ArmModel, Scenario};
 
-use crate::config::ImproveConfig;
 use crate::error::{CurriculumError, Result};
 use crate::ledger::Ledger;
+use crate::run::RunDir;
+use crate::vocabulary::Suite;
 
 /// The final-test slots, held-out-like then OOD-like, with the seed space each must lie in:
-/// the names their evaluations carry in the ledger, whichever suite file the run's config
-/// puts there (`[suites] test_heldout`, `test_ood`).
-pub const TEST_SUITES: [(&str, SeedSpace); 2] = [("test-heldout", SeedSpace::Heldout), ("test-ood", SeedSpace::Ood)];
+/// the suites their evaluations are recorded as, whichever suite file the run's config puts
+/// there (`[suites] test_heldout`, `test_ood`).
+pub const TEST_SUITES: [(Suite, SeedSpace); 2] =
+    [(Suite::TestHeldout, SeedSpace::Heldout), (Suite::TestOod, SeedSpace::Ood)];
 
 /// The policies a finished run is tested with: its warm start (the first champion) and its
 /// final champion (the same hash when nothing was promoted).
@@ -32,40 +33,28 @@ pub fn tested_policies(ledger: &Ledger) -> Result<Option<(String, String)>> {
 
 /// Evaluates the warm start and the final champion of the finished run in `dir` on the
 /// final-test suites where that is not yet recorded, and records each evaluation in the ledger
-/// (episodes under `episodes/`) as the loop records its own; `on_stage` hears what runs.
+/// (episodes under `episodes/`) by the run's one evaluation path; `on_stage` hears what runs.
 /// Returns the number of evaluations run now (0 when all were recorded before). A run that
 /// has not stopped is refused: its champion may still change.
 pub fn run_final_test(dir: &Path, arm: Arc<ArmModel>, on_stage: &mut dyn FnMut(&str)) -> Result<usize> {
-    let path = dir.join("ledger.sqlite");
-    if !path.exists() {
+    let mut run = RunDir::open(dir)?;
+    let cfg = run.config()?;
+    run.check_arm(&arm)?;
+    if run.stop_reason()?.is_none() {
         return Err(CurriculumError::Run {
             path: dir.into(),
-            message: "no ledger.sqlite here; is this a `regrasp improve` run?".into(),
+            message: "the run has not stopped (no stop reason recorded), so its champion may still change; the final \
+                      test takes a finished run"
+                .into(),
         });
     }
-    let mut ledger = Ledger::open(&path)?;
-    let text = ledger
-        .meta("config")?
-        .ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: "no config recorded".into() })?;
-    let cfg = ImproveConfig::parse(&text, &format!("{} (stored config)", path.display()))?;
-    let arm_hash = format!("{:016x}", arm.content_hash);
-    let stored_arm = ledger.meta("arm_hash")?.unwrap_or_default();
-    if stored_arm != arm_hash {
-        return Err(CurriculumError::Run {
-            path: dir.into(),
-            message: format!("the run was made for arm {stored_arm}, not this arm {arm_hash}"),
+    let Some((warm, champion)) = tested_policies(run.ledger())? else {
+        return Err(CurriculumError::Corrupt {
+            path: run.ledger().path().into(),
+            what: "a stopped run without a champion".into(),
         });
-    }
-    if ledger.meta("stop_reason")?.is_none() {
-        return Err(CurriculumError::Run {
-            path: dir.into(),
-            message: "the run has not stopped (no stop reason recorded), so its champion may still change; the final test takes a finished run".into(),
-        });
-    }
-    let Some((warm, champion)) = tested_policies(&ledger)? else {
-        return Err(CurriculumError::Corrupt { path, what: "a stopped run without a champion".into() });
     };
-    let generation = ledger.generations()?.iter().filter(|g| g.status != "training").count() as u32;
+    let generation = run.decided_generations()?;
     // The gate suites this run judged on: a final-test scenario must not be one of them.
     let gate_seeds: HashSet<u64> = [&cfg.suites.heldout, &cfg.suites.ood, &cfg.suites.canary]
         .into_iter()
@@ -76,29 +65,22 @@ pub fn run_final_test(dir: &Path, arm: Arc<ArmModel>, on_stage: &mut dyn FnMut(&
         .map(|s| s.seed)
         .collect();
     let env_cfg = Arc::new(cfg.train.env.clone());
-    let obs_dim = GraspEnv::new(Arc::clone(&arm), Arc::clone(&env_cfg))?.obs_dim();
     let mut ran = 0;
-    for ((name, space), file) in TEST_SUITES.into_iter().zip([&cfg.suites.test_heldout, &cfg.suites.test_ood]) {
+    for ((suite, space), file) in TEST_SUITES.into_iter().zip([&cfg.suites.test_heldout, &cfg.suites.test_ood]) {
         let scenarios = test_scenarios(file, space, &gate_seeds)?;
         let mut hashes = vec![warm.as_str()];
         if champion != warm {
             hashes.push(champion.as_str());
         }
         for hash in hashes {
-            if ledger.evaluation(hash, name)?.is_some() {
+            if run.ledger().evaluation(hash, suite)?.is_some() {
                 continue;
             }
-            let (rel, _, _) = ledger.checkpoint(hash)?.ok_or_else(|| CurriculumError::Corrupt {
-                path: path.clone(),
-                what: format!("checkpoint {hash} is not recorded"),
+            let policy = run.load_policy(hash, &arm)?;
+            let e = run.evaluated(&policy, suite, generation, &arm, &env_cfg, &scenarios, &mut |what| {
+                on_stage(&format!("{}: {what}", dir.display()))
             })?;
-            let policy = LoadedPolicy::load(&dir.join(rel), &arm, obs_dim)?;
-            on_stage(&format!("{}: evaluating {hash} on {name} ({} scenarios)", dir.display(), scenarios.len()));
-            let (report, records) = evaluate(&policy, &arm, &env_cfg, name, &scenarios, &|| {})?;
-            let file = format!("episodes/{hash}-{name}.jsonl");
-            write_episodes(&dir.join(&file), &records)?;
-            ledger.record_evaluation(generation, &report, &records, Some(&file))?;
-            ran += 1;
+            ran += usize::from(e.written.is_some());
         }
     }
     Ok(ran)

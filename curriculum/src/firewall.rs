@@ -51,12 +51,16 @@ impl Firewall {
     /// Checks scenarios bound for training; `what` names where they come from.
     pub fn check<'a>(&self, what: &str, scenarios: impl IntoIterator<Item = &'a Scenario>) -> Result<()> {
         for s in scenarios {
-            if SeedSpace::of(s.seed) != Some(SeedSpace::Train) {
-                return Err(CurriculumError::Firewall(format!(
-                    "{what}: scenario seed {} lies in the {:?} seed space, not the training space",
-                    s.seed,
-                    SeedSpace::of(s.seed)
-                )));
+            match SeedSpace::of(s.seed) {
+                Some(SeedSpace::Train) => {}
+                space => {
+                    let space = space.map_or("no".to_string(), |sp| format!("the {sp:?}"));
+                    return Err(CurriculumError::Firewall(format!(
+                        "{what}: scenario seed {} lies in {space} seed space, not the training space (frozen-suite \
+                         seeds never reach training or the curriculum)",
+                        s.seed
+                    )));
+                }
             }
             if let Some((suite, seed)) = self.frozen.get(&content_key(s)) {
                 return Err(CurriculumError::Firewall(format!(

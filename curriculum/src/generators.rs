@@ -391,7 +391,7 @@ mod tests {
         ArchiveEntry {
             generation: 0,
             policy: "p".into(),
-            suite: "probe".into(),
+            suite: crate::vocabulary::Suite::Probe,
             scenario: ScenarioDistribution::default().sample(seed),
             outcome,
             metrics: EpisodeMetrics { discounted_return: value_error, ..EpisodeMetrics::default() },

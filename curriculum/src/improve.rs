@@ -13,11 +13,11 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use regrasp_policy::checkpoint::Checkpoint;
-use regrasp_policy::eval::{LoadedPolicy, evaluate, write_episodes};
+use regrasp_policy::eval::LoadedPolicy;
 use regrasp_policy::ppo::stream_seed;
 use regrasp_policy::run::{RunOptions, train};
 use regrasp_sim::suite::{EvalSuite, SeedSpace};
-use regrasp_sim::{ArmModel, GraspEnv, Scenario, ScenarioDistribution, ScenarioSource};
+use regrasp_sim::{ArmModel, Scenario, ScenarioDistribution, ScenarioSource};
 use serde::Serialize;
 
 use crate::archive::{FailureArchive, Param, Side};
@@ -27,7 +27,9 @@ use crate::error::{CurriculumError, Result};
 use crate::firewall::Firewall;
 use crate::gate::{GateInput, Judged, judge};
 use crate::generators::{self, CurriculumPart, CurriculumPlan, GeneratorKind, Proposal};
-use crate::ledger::{EvaluationRow, GenerationRow, Ledger};
+use crate::ledger::{EvaluationRow, GenerationRow};
+use crate::run::{LEDGER_FILE, RunDir, io};
+use crate::vocabulary::{GenerationStatus, MetaKey, Suite};
 
 /// Seed streams of a run (mixed with the run seed).
 mod stream {
@@ -122,7 +124,7 @@ pub enum ImproveEvent {
         /// Policy hash.
         policy: String,
         /// Suite.
-        suite: String,
+        suite: Suite,
         /// Success rate.
         success_rate: f64,
         /// Episodes.
@@ -190,87 +192,100 @@ pub struct ImproveOptions {
 
 struct Run<'a> {
     cfg: ImproveConfig,
-    out: PathBuf,
+    dir: RunDir,
     arm: Arc<ArmModel>,
     env_cfg: Arc<regrasp_sim::EnvConfig>,
-    obs_dim: usize,
-    ledger: Ledger,
     suites: FrozenSuites,
     probe: Vec<Scenario>,
     on_event: &'a mut dyn FnMut(&ImproveEvent),
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> CurriculumError + '_ {
-    move |source| CurriculumError::Io { path: path.to_path_buf(), source }
+/// A policy's episodes on the suites every champion and challenger is judged on, by suite.
+#[derive(Default)]
+struct GateEpisodes {
+    probe: Vec<Judged>,
+    heldout: Vec<Judged>,
+    ood: Vec<Judged>,
+    canary: Vec<Judged>,
+}
+
+impl GateEpisodes {
+    fn of(&self, suite: Suite) -> &[Judged] {
+        match suite {
+            Suite::Probe => &self.probe,
+            Suite::Heldout => &self.heldout,
+            Suite::Ood => &self.ood,
+            Suite::Canary => &self.canary,
+            _ => &[],
+        }
+    }
+
+    fn of_mut(&mut self, suite: Suite) -> Option<&mut Vec<Judged>> {
+        match suite {
+            Suite::Probe => Some(&mut self.probe),
+            Suite::Heldout => Some(&mut self.heldout),
+            Suite::Ood => Some(&mut self.ood),
+            Suite::Canary => Some(&mut self.canary),
+            _ => None,
+        }
+    }
 }
 
 impl Run<'_> {
     fn policy(&self, hash: &str) -> Result<(LoadedPolicy, PathBuf)> {
-        let (rel, _, _) = self.ledger.checkpoint(hash)?.ok_or_else(|| CurriculumError::Corrupt {
-            path: self.ledger.path().into(),
-            what: format!("checkpoint {hash} is not recorded"),
-        })?;
-        let dir = self.out.join(rel);
-        Ok((LoadedPolicy::load(&dir, &self.arm, self.obs_dim)?, dir))
+        Ok((self.dir.load_policy(hash, &self.arm)?, self.dir.checkpoint_dir(hash)?))
     }
 
     /// The evaluation of `policy` on `suite`, from the ledger or run now and recorded.
     fn evaluated(
         &mut self,
         policy: &LoadedPolicy,
-        suite: &str,
+        suite: Suite,
         generation: u32,
         scenarios: &[Scenario],
     ) -> Result<EvaluationRow> {
-        if let Some(row) = self.ledger.evaluation(&policy.hash, suite)? {
-            return Ok(row);
-        }
-        (self.on_event)(&ImproveEvent::Stage {
-            generation,
-            what: format!("evaluating {} on {suite} ({} scenarios)", policy.hash, scenarios.len()),
-        });
-        let (report, records) = evaluate(policy, &self.arm, &self.env_cfg, suite, scenarios, &|| {})?;
-        let file = format!("episodes/{}-{}.jsonl", policy.hash, suite.replace('/', "-"));
-        write_episodes(&self.out.join(&file), &records)?;
-        self.ledger.record_evaluation(generation, &report, &records, Some(&file))?;
-        let row = self.ledger.evaluation(&policy.hash, suite)?.ok_or_else(|| CurriculumError::Corrupt {
-            path: self.ledger.path().into(),
-            what: format!("evaluation {} / {suite} vanished after recording", policy.hash),
+        let on_event = &mut *self.on_event;
+        let e = self.dir.evaluated(policy, suite, generation, &self.arm, &self.env_cfg, scenarios, &mut |what| {
+            on_event(&ImproveEvent::Stage { generation, what: what.to_string() })
         })?;
-        (self.on_event)(&ImproveEvent::Evaluated {
-            policy: policy.hash.clone(),
-            suite: suite.into(),
-            success_rate: row.success_rate(),
-            episodes: row.episodes,
-            episode_file: Some(self.out.join(&file)),
-        });
-        Ok(row)
+        if let Some(file) = e.written {
+            (self.on_event)(&ImproveEvent::Evaluated {
+                policy: policy.hash.clone(),
+                suite,
+                success_rate: e.row.success_rate(),
+                episodes: e.row.episodes,
+                episode_file: Some(file),
+            });
+        }
+        Ok(e.row)
     }
 
-    /// Evaluates a policy on the probe set and the frozen suites; returns their episodes in
-    /// the order probe, held-out, OOD, canary.
-    fn evaluate_all(&mut self, policy: &LoadedPolicy, generation: u32) -> Result<[Vec<Judged>; 4]> {
+    /// Evaluates a policy on the probe set and the frozen suites.
+    fn evaluate_all(&mut self, policy: &LoadedPolicy, generation: u32) -> Result<GateEpisodes> {
         let probe = self.probe.clone();
         let frozen = self.suites.clone();
-        let mut out: [Vec<Judged>; 4] = Default::default();
-        for (i, (suite, scenarios)) in
-            [("probe", &probe), ("heldout", &frozen.heldout), ("ood", &frozen.ood), ("canary", &frozen.canary)]
-                .into_iter()
-                .enumerate()
-        {
+        let mut out = GateEpisodes::default();
+        for (suite, scenarios) in [
+            (Suite::Probe, &probe),
+            (Suite::Heldout, &frozen.heldout),
+            (Suite::Ood, &frozen.ood),
+            (Suite::Canary, &frozen.canary),
+        ] {
             let row = self.evaluated(policy, suite, generation, scenarios)?;
-            out[i] = self.ledger.judged(row.id)?;
+            if let Some(slot) = out.of_mut(suite) {
+                *slot = self.dir.ledger().judged(row.id)?;
+            }
         }
         Ok(out)
     }
 
     /// Generation 0: behaviour cloning + DAgger from the expert gives the first champion.
     fn warm_start(&mut self) -> Result<String> {
-        if let Some((hash, _)) = self.ledger.champion()? {
+        if let Some((hash, _)) = self.dir.ledger().champion()? {
             return Ok(hash);
         }
         (self.on_event)(&ImproveEvent::Stage { generation: 0, what: "warm start: behaviour cloning + DAgger".into() });
-        let dir = self.out.join("warmstart");
+        let dir = self.dir.path().join("warmstart");
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
@@ -285,10 +300,11 @@ impl Run<'_> {
             &mut |_| {},
         )?;
         let rel = format!("checkpoints/{}", c.meta.content_hash);
-        c.save(&self.out.join(&rel))?;
-        self.ledger.record_checkpoint(&c.meta.content_hash, None, "bc", c.meta.env_steps, &rel)?;
-        self.ledger.set_meta("warm_start_env_steps", &c.meta.env_steps.to_string())?;
-        self.ledger.set_initial_champion(&c.meta.content_hash)?;
+        c.save(&self.dir.path().join(&rel))?;
+        let ledger = self.dir.ledger();
+        ledger.record_checkpoint(&c.meta.content_hash, None, "bc", c.meta.env_steps, &rel)?;
+        ledger.set_meta(MetaKey::WarmStartEnvSteps, &c.meta.env_steps.to_string())?;
+        ledger.set_initial_champion(&c.meta.content_hash)?;
         Ok(c.meta.content_hash)
     }
 
@@ -302,7 +318,7 @@ impl Run<'_> {
             ));
         }
         let k = self.cfg.patience as usize;
-        if decided.len() >= k && decided[decided.len() - k..].iter().all(|g| g.status == "rolled_back") {
+        if decided.len() >= k && decided[decided.len() - k..].iter().all(|g| g.status == GenerationStatus::RolledBack) {
             return Some(format!("patience: {k} generations in a row without a promotion"));
         }
         if decided.len() as u32 >= self.cfg.max_generations {
@@ -346,20 +362,19 @@ impl Run<'_> {
         let seen: Vec<(Param, Side, bool)> = if scenarios.is_empty() {
             Vec::new()
         } else {
-            let row = self.evaluated(champion, &format!("boundary/{g}"), g, &scenarios)?;
-            let judged = self.ledger.judged(row.id)?;
+            let row = self.evaluated(champion, Suite::Boundary(g), g, &scenarios)?;
+            let judged = self.dir.ledger().judged(row.id)?;
             probes.iter().zip(&judged).map(|((p, side, _), j)| (*p, *side, j.success())).collect()
         };
         let (widened, _) = generators::boundary(&current, &base, &seen, &gc);
 
         // Mutate edits the champion's own probe failures; replay draws on the scenarios the
         // learner trained on in the last generation, scored by its own rollouts.
-        let all = self.ledger.archive()?;
+        let ledger = self.dir.ledger();
+        let all = ledger.archive()?;
         let mine = FailureArchive { entries: all.entries.into_iter().filter(|e| e.policy == champion.hash).collect() };
-        let candidates = match history.iter().rev().find(|r| r.status != "training") {
-            Some(last) => {
-                generators::replay_candidates(&last.curriculum, &self.ledger.training_episodes(last.generation)?)
-            }
+        let candidates = match history.iter().rev().find(|r| r.status.is_decided()) {
+            Some(last) => generators::replay_candidates(&last.curriculum, &ledger.training_episodes(last.generation)?),
             None => Vec::new(),
         };
         let mut last_replayed: HashMap<u64, u32> = HashMap::new();
@@ -377,14 +392,14 @@ impl Run<'_> {
                 generators::mutate(&mine, stream_seed(self.cfg.seed, stream::MUTATE, g as u64), &gc),
             ),
         ];
-        let bandit = self.ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, gc.bandit_gamma));
+        let bandit = ledger.bandit()?.unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, gc.bandit_gamma));
         let lead = bandit.pick(&mut ChaCha8Rng::seed_from_u64(stream_seed(self.cfg.seed, stream::BANDIT, g as u64)));
         Ok(mix(&base, proposals, &bandit.probabilities(), lead, &gc))
     }
 
     /// Trains generation `g`'s challenger (resuming its own run directory if it has one).
     fn train_challenger(&mut self, row: &GenerationRow, champion_dir: &Path) -> Result<String> {
-        let dir = self.out.join("generations").join(row.generation.to_string());
+        let dir = self.dir.path().join("generations").join(row.generation.to_string());
         let resume = dir.join("latest").exists();
         if !resume && dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
@@ -408,7 +423,7 @@ impl Run<'_> {
             ..RunOptions::default()
         };
         let on_event = &mut *self.on_event;
-        let ledger = &mut self.ledger;
+        let ledger = self.dir.ledger_mut();
         let (generation, budget) = (row.generation, row.budget);
         // The first ledger error while training; training cannot stop on it, so it is returned
         // after (the generation stays `training`, and `--resume` re-runs from its checkpoint).
@@ -430,15 +445,15 @@ impl Run<'_> {
         let c: Checkpoint = trained?;
         recording?;
         let rel = format!("checkpoints/{}", c.meta.content_hash);
-        c.save(&self.out.join(&rel))?;
-        self.ledger.record_checkpoint(
+        c.save(&self.dir.path().join(&rel))?;
+        self.dir.ledger().record_checkpoint(
             &c.meta.content_hash,
             Some(&row.champion),
             "challenger",
             c.meta.env_steps,
             &rel,
         )?;
-        self.ledger.set_challenger(row.generation, &c.meta.content_hash)?;
+        self.dir.ledger().set_challenger(row.generation, &c.meta.content_hash)?;
         Ok(c.meta.content_hash)
     }
 }
@@ -451,88 +466,54 @@ pub fn improve(
     opts: ImproveOptions,
     on_event: &mut dyn FnMut(&ImproveEvent),
 ) -> Result<ImproveSummary> {
-    let ledger_path = out.join("ledger.sqlite");
-    let exists = ledger_path.exists();
-    if opts.resume && !exists {
+    if opts.resume && !out.join(LEDGER_FILE).exists() {
         return Err(CurriculumError::Run {
             path: out.into(),
-            message: "no ledger.sqlite here to resume; start a run without --resume".into(),
+            message: format!("no {LEDGER_FILE} here to resume; start a run without --resume"),
         });
     }
-    if !opts.resume && exists {
-        return Err(CurriculumError::Run {
-            path: out.into(),
-            message: "a run already exists here; pass --resume to continue it, or choose another --out".into(),
-        });
-    }
-    std::fs::create_dir_all(out).map_err(io(out))?;
-    let arm_hash = format!("{:016x}", arm.content_hash);
-    if !opts.resume {
-        // A new ledger appears complete (schema and config) or not at all: built aside, then
-        // renamed into place.
-        cfg.validate("improve config")?;
-        let fresh = out.join("ledger.sqlite.new");
-        if fresh.exists() {
-            std::fs::remove_file(&fresh).map_err(io(&fresh))?;
-        }
-        let l = Ledger::open(&fresh)?;
-        l.set_meta("config", &cfg.to_toml())?;
-        l.set_meta("curriculum", cfg.curriculum.name())?;
-        l.set_meta("arm_hash", &arm_hash)?;
-        drop(l);
-        std::fs::rename(&fresh, &ledger_path).map_err(io(&ledger_path))?;
-    }
-    let mut ledger = Ledger::open(&ledger_path)?;
-    let cfg = if opts.resume {
-        let text = ledger
-            .meta("config")?
-            .ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no config recorded".into() })?;
-        let stored = ImproveConfig::parse(&text, &format!("{} (stored config)", ledger_path.display()))?;
-        let stored_arm = ledger.meta("arm_hash")?.unwrap_or_default();
-        if stored_arm != arm_hash {
-            return Err(CurriculumError::Run {
-                path: out.into(),
-                message: format!("the run was made for arm {stored_arm}, not this arm {arm_hash}"),
-            });
-        }
-        match opts.max_generations {
+    let (dir, cfg) = if opts.resume {
+        let mut dir = RunDir::open(out)?;
+        let stored = dir.config()?;
+        dir.check_arm(&arm)?;
+        let cfg = match opts.max_generations {
             Some(g) if g != stored.max_generations => {
                 let mut changed = stored.clone();
                 changed.max_generations = g;
                 changed.validate("--generations on resume")?;
                 // The old stop reason no longer holds; the loop records the new one.
-                ledger.set_budget(&changed.to_toml())?;
+                dir.ledger_mut().set_budget(&changed.to_toml())?;
                 changed
             }
             _ => stored,
-        }
+        };
+        (dir, cfg)
     } else {
-        cfg
+        (RunDir::create(out, &cfg, &arm)?, cfg)
     };
     let env_cfg = Arc::new(cfg.train.env.clone());
-    let obs_dim = GraspEnv::new(Arc::clone(&arm), Arc::clone(&env_cfg))?.obs_dim();
     let suites = FrozenSuites::load(&cfg)?;
     let probe = probe_scenarios(&cfg);
     let firewall = suites.firewall();
     firewall.check("probe set", &probe)?;
-    let mut run = Run { cfg, out: out.to_path_buf(), arm, env_cfg, obs_dim, ledger, suites, probe, on_event };
+    let mut run = Run { cfg, dir, arm, env_cfg, suites, probe, on_event };
 
     run.warm_start()?;
     let mut decided_now = 0u32;
     let stop_reason = loop {
-        let history = run.ledger.generations()?;
-        let decided: Vec<GenerationRow> = history.iter().filter(|g| g.status != "training").cloned().collect();
-        let pending = history.iter().find(|g| g.status == "training").cloned();
-        let (champion_hash, _) = run
-            .ledger
-            .champion()?
-            .ok_or_else(|| CurriculumError::Corrupt { path: ledger_path.clone(), what: "no champion".into() })?;
+        let history = run.dir.ledger().generations()?;
+        let decided: Vec<GenerationRow> = history.iter().filter(|g| g.status.is_decided()).cloned().collect();
+        let pending = history.iter().find(|g| !g.status.is_decided()).cloned();
+        let (champion_hash, _) = run.dir.ledger().champion()?.ok_or_else(|| CurriculumError::Corrupt {
+            path: run.dir.ledger().path().into(),
+            what: "no champion".into(),
+        })?;
         let (champion, champion_dir) = run.policy(&champion_hash)?;
         let g = decided.len() as u32 + 1;
         let champ = run.evaluate_all(&champion, g - 1)?;
         if pending.is_none() {
-            if let Some(reason) = run.stop_reason(&decided, crate::gate::success_rate(&champ[1])) {
-                run.ledger.set_meta("stop_reason", &reason)?;
+            if let Some(reason) = run.stop_reason(&decided, crate::gate::success_rate(&champ.heldout)) {
+                run.dir.ledger().set_meta(MetaKey::StopReason, &reason)?;
                 break Some(reason);
             }
             if opts.max_generations_now.is_some_and(|m| decided_now >= m) {
@@ -551,13 +532,13 @@ pub fn improve(
                     budget: run.cfg.generation_env_steps,
                     lead,
                     curriculum: plan,
-                    status: "training".into(),
+                    status: GenerationStatus::Training,
                     challenger: None,
                     decision: None,
                 };
                 // Checked before it is recorded, so a leaking curriculum never enters the ledger.
                 firewall.check(&format!("generation {g} curriculum"), row.curriculum.explicit_scenarios())?;
-                run.ledger.start_generation(&row)?;
+                run.dir.ledger().start_generation(&row)?;
                 row
             }
         };
@@ -567,17 +548,18 @@ pub fn improve(
         let (challenger, _) = run.policy(&challenger_hash)?;
         let chall = run.evaluate_all(&challenger, g)?;
         let input = GateInput {
-            probe: (&champ[0], &chall[0]),
-            heldout: (&champ[1], &chall[1]),
-            ood: (&champ[2], &chall[2]),
-            canary: (&champ[3], &chall[3]),
+            probe: (&champ.probe, &chall.probe),
+            heldout: (&champ.heldout, &chall.heldout),
+            ood: (&champ.ood, &chall.ood),
+            canary: (&champ.canary, &chall.canary),
             table_force: run.cfg.train.env.outcome.table_force,
         };
         let decision = judge(&input, &run.cfg.gate);
         let bandit = match (&row.lead, run.cfg.curriculum) {
             (Some(lead), CurriculumMode::Targeted) => {
                 let mut b = run
-                    .ledger
+                    .dir
+                    .ledger()
                     .bandit()?
                     .unwrap_or_else(|| Exp3::new(&GeneratorKind::ALL, run.cfg.generators.bandit_gamma));
                 if let Some(i) = b.arms.iter().position(|a| a.name() == lead) {
@@ -587,23 +569,19 @@ pub fn improve(
             }
             _ => None,
         };
-        run.ledger.decide(g, &challenger_hash, &decision, bandit.as_ref())?;
+        run.dir.ledger_mut().decide(g, &challenger_hash, &decision, bandit.as_ref())?;
         decided_now += 1;
         let composition = row.curriculum.composition().into_iter().map(|(k, v)| (k.name().to_string(), v)).collect();
         let rate = crate::gate::success_rate;
-        let success = ["probe", "heldout", "ood", "canary"]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.to_string(), (rate(&champ[i]), rate(&chall[i]))))
-            .collect();
+        let success = Suite::GATE.iter().map(|s| (s.to_string(), (rate(champ.of(*s)), rate(chall.of(*s))))).collect();
         let mut champion_failures = BTreeMap::new();
-        for j in champ[0].iter().filter(|j| j.outcome.is_failure()) {
+        for j in champ.probe.iter().filter(|j| j.outcome.is_failure()) {
             *champion_failures.entry(j.outcome.name().to_string()).or_insert(0u64) += 1;
         }
         (run.on_event)(&ImproveEvent::Decided {
             generation: g,
             promoted: decision.promote,
-            heldout: (rate(&champ[1]), rate(&chall[1])),
+            heldout: (rate(&champ.heldout), rate(&chall.heldout)),
             p_value: decision.p_value,
             reasons: decision.reasons(),
             composition,
@@ -615,13 +593,13 @@ pub fn improve(
     if let Some(reason) = &stop_reason {
         (run.on_event)(&ImproveEvent::Stopped { reason: reason.clone() });
     }
-    let gens = run.ledger.generations()?;
-    let (champion, _) = run.ledger.champion()?.unwrap_or_default();
+    let gens = run.dir.ledger().generations()?;
+    let (champion, _) = run.dir.ledger().champion()?.unwrap_or_default();
     Ok(ImproveSummary {
         run: out.to_path_buf(),
         champion,
-        generations: gens.iter().filter(|g| g.status != "training").count() as u32,
-        promotions: gens.iter().filter(|g| g.status == "promoted").count() as u32,
+        generations: gens.iter().filter(|g| g.status.is_decided()).count() as u32,
+        promotions: gens.iter().filter(|g| g.status == GenerationStatus::Promoted).count() as u32,
         stop_reason,
     })
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use regrasp_policy::eval::{EpisodeMetrics, EpisodeRecord, EvalReport};
 use regrasp_policy::ppo::TrainingEpisode;
 use regrasp_sim::{OutcomeKind, Scenario};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{ArchiveEntry, FailureArchive};
@@ -18,6 +18,7 @@ use crate::bandit::Exp3;
 use crate::error::{CurriculumError, Result};
 use crate::gate::{Decision, Judged};
 use crate::generators::CurriculumPlan;
+use crate::vocabulary::{GenerationStatus, MetaKey, Suite};
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -83,8 +84,8 @@ pub struct GenerationRow {
     pub lead: Option<String>,
     /// The curriculum.
     pub curriculum: CurriculumPlan,
-    /// `training` until decided, then `promoted` or `rolled_back`.
-    pub status: String,
+    /// Training until decided, then promoted or rolled back.
+    pub status: GenerationStatus,
     /// The challenger's checkpoint hash, once trained.
     pub challenger: Option<String>,
     /// The gate's verdict, once decided.
@@ -98,8 +99,8 @@ pub struct EvaluationRow {
     pub id: i64,
     /// Policy hash.
     pub policy: String,
-    /// Suite name.
-    pub suite: String,
+    /// Suite.
+    pub suite: Suite,
     /// Generation in which it was evaluated.
     pub generation: u32,
     /// Episodes.
@@ -127,10 +128,6 @@ impl EvaluationRow {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
-}
-
-fn outcome_of(name: &str) -> Option<OutcomeKind> {
-    OutcomeKind::ALL.into_iter().find(|k| k.name() == name)
 }
 
 /// Sets one `meta` value (key ?1, value ?2), inserting or replacing it.
@@ -204,13 +201,16 @@ impl Ledger {
     }
 
     /// A `meta` value.
-    pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(self.err())
+    pub fn meta(&self, key: MetaKey) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
     }
 
     /// Sets a `meta` value.
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(SET_META, [key, value]).map(|_| ()).map_err(self.err())
+    pub fn set_meta(&self, key: MetaKey, value: &str) -> Result<()> {
+        self.conn.execute(SET_META, [key.as_str(), value]).map(|_| ()).map_err(self.err())
     }
 
     /// Replaces the stored config by `config_toml` (a changed budget) and forgets the stop
@@ -219,8 +219,8 @@ impl Ledger {
         let path = self.path.clone();
         let e = |source| CurriculumError::Ledger { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
-        tx.execute(SET_META, ["config", config_toml]).map_err(e)?;
-        tx.execute("DELETE FROM meta WHERE key = 'stop_reason'", []).map_err(e)?;
+        tx.execute(SET_META, [MetaKey::Config.as_str(), config_toml]).map_err(e)?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [MetaKey::StopReason.as_str()]).map_err(e)?;
         tx.commit().map_err(e)
     }
 
@@ -276,8 +276,16 @@ impl Ledger {
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO generations (generation, champion, seed, budget, lead, curriculum, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'training')",
-                params![g.generation, g.champion, g.seed as i64, g.budget as i64, g.lead, plan],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    g.generation,
+                    g.champion,
+                    g.seed as i64,
+                    g.budget as i64,
+                    g.lead,
+                    plan,
+                    GenerationStatus::Training.as_str()
+                ],
             )
             .map(|_| ())
             .map_err(self.err())
@@ -291,7 +299,10 @@ impl Ledger {
             .map_err(self.err())
     }
 
-    fn row_to_generation(&self, r: &rusqlite::Row) -> rusqlite::Result<(GenerationRow, String, Option<String>)> {
+    fn row_to_generation(
+        &self,
+        r: &rusqlite::Row,
+    ) -> rusqlite::Result<(GenerationRow, String, String, Option<String>)> {
         Ok((
             GenerationRow {
                 generation: r.get::<_, i64>(0)? as u32,
@@ -300,10 +311,11 @@ impl Ledger {
                 budget: r.get::<_, i64>(3)? as u64,
                 lead: r.get(4)?,
                 curriculum: CurriculumPlan::uniform(&Default::default()),
-                status: r.get(6)?,
+                status: GenerationStatus::Training,
                 challenger: r.get(7)?,
                 decision: None,
             },
+            r.get::<_, String>(6)?,
             r.get::<_, String>(5)?,
             r.get::<_, Option<String>>(8)?,
         ))
@@ -321,7 +333,8 @@ impl Ledger {
             .collect::<rusqlite::Result<_>>()
             .map_err(self.err())?;
         rows.into_iter()
-            .map(|(mut g, plan, decision)| {
+            .map(|(mut g, status, plan, decision)| {
+                g.status = status.parse().map_err(|e| self.corrupt(format!("generation {}: {e}", g.generation)))?;
                 g.curriculum = serde_json::from_str(&plan)
                     .map_err(|e| self.corrupt(format!("generation {} curriculum: {e}", g.generation)))?;
                 g.decision = match decision {
@@ -337,8 +350,8 @@ impl Ledger {
     }
 
     /// An evaluation, if it was recorded.
-    pub fn evaluation(&self, policy: &str, suite: &str) -> Result<Option<EvaluationRow>> {
-        Ok(self.evaluations_where("WHERE policy = ?1 AND suite = ?2", &[policy, suite])?.pop())
+    pub fn evaluation(&self, policy: &str, suite: Suite) -> Result<Option<EvaluationRow>> {
+        Ok(self.evaluations_where("WHERE policy = ?1 AND suite = ?2", &[policy, &suite.to_string()])?.pop())
     }
 
     /// Every recorded evaluation, in the order they were made (the episode index of a run).
@@ -374,6 +387,7 @@ impl Ledger {
             .map(|(id, policy, suite, generation, episodes, successes, ci95, outcomes, ttl, file)| {
                 let outcomes = serde_json::from_str(&outcomes)
                     .map_err(|e| self.corrupt(format!("evaluation {id} outcomes: {e}")))?;
+                let suite = suite.parse().map_err(|e| self.corrupt(format!("evaluation {id}: {e}")))?;
                 Ok(EvaluationRow {
                     id,
                     policy,
@@ -390,7 +404,11 @@ impl Ledger {
             .collect()
     }
 
-    /// Records an evaluation and its episodes in one transaction; returns its id.
+    /// Records a simulated evaluation (`report.suite` must be a [`Suite`]) and its episodes in
+    /// one transaction; returns its id. Simulated evaluations are deterministic, so when another
+    /// writer (a second `report --test` on the same run) recorded the same policy on the same
+    /// suite first, its row stands and its id is returned; a recorded row that disagrees with
+    /// this one is an error.
     pub fn record_evaluation(
         &mut self,
         generation: u32,
@@ -398,23 +416,33 @@ impl Ledger {
         records: &[EpisodeRecord],
         episode_file: Option<&str>,
     ) -> Result<i64> {
-        self.record_evaluation_with(generation, report, records, episode_file, &[])
+        let suite: Suite =
+            report.suite.parse().map_err(|e| self.corrupt(format!("evaluation of {}: {e}", report.policy_hash)))?;
+        if matches!(suite, Suite::Real(_)) {
+            return Err(self.corrupt(format!("{suite} is a real-world suite: record it with its trials")));
+        }
+        self.record_evaluation_with(generation, Some(suite), report, records, episode_file, &[]).map(|(id, _)| id)
     }
 
-    /// Records a real-world evaluation (suite `real/…`): the episodes as the operator judged
-    /// them and each trial's verdict and evidence, in one transaction; returns its id. Its
-    /// failures join the failure archive.
+    /// Records a real-world evaluation as the next `real/N` of its policy (chosen inside the
+    /// transaction, so two validations never share one): the episodes as the operator judged
+    /// them and each trial's verdict and evidence, in one transaction; returns its id and
+    /// suite. Its failures join the failure archive. `report.suite` is ignored.
     pub fn record_real_evaluation(
         &mut self,
         generation: u32,
         report: &EvalReport,
         records: &[EpisodeRecord],
         trials: &[RealTrial],
-    ) -> Result<i64> {
-        if !report.suite.starts_with("real/") || trials.len() != records.len() {
-            return Err(self.corrupt(format!("a real-world evaluation needs a real/… suite and one trial per episode, not {:?} with {} trials for {} episodes", report.suite, trials.len(), records.len())));
+    ) -> Result<(i64, Suite)> {
+        if trials.len() != records.len() || trials.is_empty() {
+            return Err(self.corrupt(format!(
+                "a real-world evaluation needs one trial per episode and at least one, not {} trials for {} episodes",
+                trials.len(),
+                records.len()
+            )));
         }
-        self.record_evaluation_with(generation, report, records, None, trials)
+        self.record_evaluation_with(generation, None, report, records, None, trials)
     }
 
     /// The trials of a real-world evaluation, in order.
@@ -437,24 +465,66 @@ impl Ledger {
             .collect()
     }
 
+    /// Records an evaluation on `suite` (or, with `None`, on the policy's next `real/N`).
     fn record_evaluation_with(
         &mut self,
         generation: u32,
+        suite: Option<Suite>,
         report: &EvalReport,
         records: &[EpisodeRecord],
         episode_file: Option<&str>,
         trials: &[RealTrial],
-    ) -> Result<i64> {
+    ) -> Result<(i64, Suite)> {
         let path = self.path.clone();
         let e = |source| CurriculumError::Ledger { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(e)?;
+        // IMMEDIATE takes the write lock before the check below, so of two writers the second
+        // sees the first's row instead of failing on the UNIQUE (policy, suite) constraint.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(e)?;
+        let suite = match suite {
+            Some(suite) => suite,
+            None => {
+                let mut st =
+                    tx.prepare("SELECT suite FROM evaluations WHERE policy = ?1 AND suite LIKE 'real/%'").map_err(e)?;
+                let taken: Vec<String> = st
+                    .query_map([&report.policy_hash], |r| r.get(0))
+                    .map_err(e)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(e)?;
+                let last = taken.iter().filter_map(|s| match s.parse() {
+                    Ok(Suite::Real(n)) => Some(n),
+                    _ => None,
+                });
+                Suite::Real(last.max().unwrap_or(0) + 1)
+            }
+        };
+        let existing: Option<(i64, i64, i64)> = tx
+            .query_row(
+                "SELECT id, episodes, successes FROM evaluations WHERE policy = ?1 AND suite = ?2",
+                params![report.policy_hash, suite.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(e)?;
+        if let Some((id, episodes, successes)) = existing {
+            if episodes as u64 == report.episodes && successes as u64 == report.successes {
+                return Ok((id, suite));
+            }
+            return Err(CurriculumError::Corrupt {
+                path: path.clone(),
+                what: format!(
+                    "policy {} on {suite} is recorded already as evaluation {id} ({successes}/{episodes} succeeded), \
+                 which disagrees with this evaluation ({}/{}); the run's episodes are not reproducible",
+                    report.policy_hash, report.successes, report.episodes
+                ),
+            });
+        }
         let outcomes = serde_json::to_string(&report.outcomes).unwrap_or_default();
         tx.execute(
             "INSERT INTO evaluations (policy, suite, generation, episodes, successes, ci_lo, ci_hi, outcomes, mean_time_to_lift, episode_file)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 report.policy_hash,
-                report.suite,
+                suite.to_string(),
                 generation,
                 report.episodes as i64,
                 report.successes as i64,
@@ -491,7 +561,7 @@ impl Ledger {
             }
         }
         tx.commit().map_err(e)?;
-        Ok(id)
+        Ok((id, suite))
     }
 
     /// The episodes of an evaluation, in order: (scenario, outcome, metrics).
@@ -508,9 +578,8 @@ impl Ledger {
         rows.into_iter()
             .enumerate()
             .map(|(i, (o, s, m))| {
-                let kind = outcome_of(&o).ok_or_else(|| {
-                    self.corrupt(format!("evaluation {evaluation} episode {i}: unknown outcome `{o}`"))
-                })?;
+                let kind: OutcomeKind =
+                    o.parse().map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i}: {e}")))?;
                 let sc: Scenario = serde_json::from_str(&s)
                     .map_err(|e| self.corrupt(format!("evaluation {evaluation} episode {i} scenario: {e}")))?;
                 let me: EpisodeMetrics = serde_json::from_str(&m)
@@ -534,7 +603,7 @@ impl Ledger {
     pub fn archive(&self) -> Result<FailureArchive> {
         let mut st = self
             .conn
-            .prepare("SELECT id, policy, suite, generation FROM evaluations WHERE suite = 'probe' OR suite LIKE 'boundary/%' OR suite LIKE 'real/%' ORDER BY id")
+            .prepare("SELECT id, policy, suite, generation FROM evaluations ORDER BY id")
             .map_err(self.err())?;
         let evals: Vec<(i64, String, String, i64)> = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -543,11 +612,15 @@ impl Ledger {
             .map_err(self.err())?;
         let mut entries = Vec::new();
         for (id, policy, suite, generation) in evals {
+            let suite: Suite = suite.parse().map_err(|e| self.corrupt(format!("evaluation {id}: {e}")))?;
+            if !suite.feeds_archive() {
+                continue;
+            }
             for (scenario, outcome, metrics) in self.episodes(id)? {
                 entries.push(ArchiveEntry {
                     generation: generation as u32,
                     policy: policy.clone(),
-                    suite: suite.clone(),
+                    suite,
                     scenario,
                     outcome,
                     metrics,
@@ -643,13 +716,13 @@ impl Ledger {
         let path = self.path.clone();
         let e = |source| CurriculumError::Ledger { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
-        let status = if decision.promote { "promoted" } else { "rolled_back" };
+        let status = if decision.promote { GenerationStatus::Promoted } else { GenerationStatus::RolledBack };
         tx.execute(
             "UPDATE generations SET status = ?2, challenger = ?3, promoted = ?4, reasons = ?5, decision = ?6, heldout_gain = ?7, p_value = ?8
              WHERE generation = ?1",
             params![
                 generation,
-                status,
+                status.as_str(),
                 challenger,
                 decision.promote,
                 decision.reasons(),
@@ -694,10 +767,10 @@ mod tests {
     fn a_new_ledger_gets_the_current_schema_and_reopens() {
         let p = tmp("new");
         let l = Ledger::open(&p).unwrap();
-        l.set_meta("k", "v").unwrap();
+        l.set_meta(MetaKey::Curriculum, "v").unwrap();
         drop(l);
         let l = Ledger::open(&p).unwrap();
-        assert_eq!(l.meta("k").unwrap().as_deref(), Some("v"));
+        assert_eq!(l.meta(MetaKey::Curriculum).unwrap().as_deref(), Some("v"));
         let v: i64 = l.connection().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
     }
@@ -769,11 +842,68 @@ mod tests {
             .map(|v| RealTrial { verdict: v.to_string(), evidence: serde_json::json!({ "final_gripper": 0.02 }) })
             .collect();
         assert!(l.record_real_evaluation(1, &report, &records, &trials[..1]).is_err(), "one trial per episode");
-        let id = l.record_real_evaluation(1, &report, &records, &trials).unwrap();
+        let (id, suite) = l.record_real_evaluation(1, &report, &records, &trials).unwrap();
+        assert_eq!(suite, Suite::Real(1));
         assert_eq!(l.real_trials(id).unwrap(), trials);
         let archive = l.archive().unwrap();
         assert_eq!(archive.entries.len(), 2);
-        assert!(archive.entries.iter().any(|e| e.outcome == OutcomeKind::MissedGrasp && e.suite == "real/1"));
+        assert!(archive.entries.iter().any(|e| e.outcome == OutcomeKind::MissedGrasp && e.suite == Suite::Real(1)));
+        // A second validation of the same policy is the next real suite, never merged into the first.
+        let (second, suite) = l.record_real_evaluation(1, &report, &records, &trials).unwrap();
+        assert_eq!(suite, Suite::Real(2));
+        assert_ne!(second, id);
+        assert_eq!(l.archive().unwrap().entries.len(), 4);
+    }
+
+    fn sim_report(suite: &str, successes: u64) -> (EvalReport, Vec<EpisodeRecord>) {
+        let scenario = regrasp_sim::ScenarioDistribution::default().sample(3);
+        let record = EpisodeRecord {
+            scenario,
+            policy_hash: "p".into(),
+            actions: vec![],
+            final_state_hash: 7,
+            outcome: regrasp_sim::Outcome { kind: OutcomeKind::Success, evidence: Default::default() },
+            metrics: Default::default(),
+        };
+        let report = EvalReport {
+            suite: suite.into(),
+            policy_hash: "p".into(),
+            episodes: 1,
+            successes,
+            success_rate: successes as f64,
+            ci95: [0.0, 1.0],
+            outcomes: BTreeMap::new(),
+            mean_time_to_lift_s: None,
+            wall_s: 1.0,
+        };
+        (report, vec![record])
+    }
+
+    /// Regression: two `report --test` processes on one run both found (policy, test-heldout)
+    /// missing, evaluated it, and the second insert failed on the UNIQUE constraint. Two
+    /// handles on one file stand for the two processes: both checked before either recorded.
+    #[test]
+    fn two_writers_recording_the_same_evaluation_both_succeed_with_one_row() {
+        let p = tmp("two-writers");
+        let mut first = Ledger::open(&p).unwrap();
+        let mut second = Ledger::open(&p).unwrap();
+        assert!(first.evaluation("p", Suite::TestHeldout).unwrap().is_none());
+        assert!(second.evaluation("p", Suite::TestHeldout).unwrap().is_none());
+        let (report, records) = sim_report("test-heldout", 1);
+        let a = first.record_evaluation(2, &report, &records, Some("episodes/p-test-heldout.jsonl")).unwrap();
+        let b = second.record_evaluation(2, &report, &records, Some("episodes/p-test-heldout.jsonl")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(first.evaluations().unwrap().len(), 1);
+        assert_eq!(first.episodes(a).unwrap().len(), 1);
+        // A second writer whose result disagrees is not silently dropped.
+        let (other, records) = sim_report("test-heldout", 0);
+        let e = second.record_evaluation(2, &other, &records, None).unwrap_err().to_string();
+        assert!(e.contains("recorded already") && e.contains("disagrees"), "{e}");
+        // Names that are not run suites are refused before anything is written.
+        let (bad, records) = sim_report("boundary-3", 1);
+        let e = second.record_evaluation(2, &bad, &records, None).unwrap_err().to_string();
+        assert!(e.contains("boundary-3") && e.contains("not a run suite"), "{e}");
+        assert_eq!(first.evaluations().unwrap().len(), 1);
     }
 
     #[test]

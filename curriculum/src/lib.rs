@@ -21,6 +21,8 @@ pub mod improve;
 pub mod ledger;
 pub mod locality;
 pub mod report;
+pub mod run;
+pub mod vocabulary;
 
 pub use config::{CurriculumMode, ImproveConfig};
 pub use error::{CurriculumError, Result};

@@ -12,12 +12,14 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::archive::FailureArchive;
-use crate::config::{CurriculumMode, ImproveConfig};
+use crate::config::CurriculumMode;
 use crate::error::{CurriculumError, Result};
 use crate::final_test::{TEST_SUITES, tested_policies};
 use crate::gate::{Judged, PairedGain};
 use crate::generators::GeneratorKind;
-use crate::ledger::{EvaluationRow, Ledger};
+use crate::ledger::EvaluationRow;
+use crate::run::{LEDGER_FILE, RunDir};
+use crate::vocabulary::{GenerationStatus, MetaKey, Suite};
 use regrasp_sim::OutcomeKind;
 
 /// A policy's frozen-suite results.
@@ -134,8 +136,8 @@ pub struct GenerationLine {
     pub composition: BTreeMap<String, f64>,
     /// Challenger hash.
     pub challenger: Option<String>,
-    /// `promoted`, `rolled_back` or `training`.
-    pub status: String,
+    /// Training, promoted or rolled back.
+    pub status: GenerationStatus,
     /// Champion and challenger held-out results.
     pub heldout: Option<(SuiteResult, SuiteResult)>,
     /// Champion and challenger OOD results.
@@ -216,10 +218,10 @@ impl RunReport {
         let (mut h, mut o) = (h.success_rate, o.success_rate);
         out.push((self.warm_start_env_steps, h, o));
         for g in &self.generations {
-            if g.status == "training" {
+            if !g.status.is_decided() {
                 break;
             }
-            if let (true, Some((_, hx)), Some((_, ox))) = (g.status == "promoted", &g.heldout, &g.ood) {
+            if let (true, Some((_, hx)), Some((_, ox))) = (g.status == GenerationStatus::Promoted, &g.heldout, &g.ood) {
                 h = hx.success_rate;
                 o = ox.success_rate;
             }
@@ -235,23 +237,14 @@ fn failures(row: &EvaluationRow) -> BTreeMap<String, u64> {
 
 /// Reads the report of the run in `dir`.
 pub fn build(dir: &Path) -> Result<RunReport> {
-    let path = dir.join("ledger.sqlite");
-    if !path.exists() {
-        return Err(CurriculumError::Run {
-            path: dir.into(),
-            message: "no ledger.sqlite here; is this a `regrasp improve` run?".into(),
-        });
-    }
-    let ledger = Ledger::open(&path)?;
-    let cfg_text = ledger
-        .meta("config")?
-        .ok_or_else(|| CurriculumError::Corrupt { path: path.clone(), what: "no config recorded".into() })?;
-    let cfg = ImproveConfig::parse(&cfg_text, &format!("{} (stored config)", path.display()))?;
-    let warm: u64 = ledger.meta("warm_start_env_steps")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+    let run = RunDir::open(dir)?;
+    let cfg = run.config()?;
+    let ledger = run.ledger();
+    let warm: u64 = ledger.meta(MetaKey::WarmStartEnvSteps)?.and_then(|s| s.parse().ok()).unwrap_or(0);
     let gens = ledger.generations()?;
     let archive = ledger.archive()?;
     let weak_regions = |policy: &str| -> Vec<(String, u64, u64)> {
-        let probe = archive.entries.iter().filter(|e| e.policy == policy && e.suite == "probe");
+        let probe = archive.entries.iter().filter(|e| e.policy == policy && e.suite == Suite::Probe);
         let mut v: Vec<(String, u64, u64)> = FailureArchive::by_region(probe, &cfg.train.distribution)
             .into_iter()
             .filter(|(_, g)| g.failures > 0)
@@ -262,13 +255,13 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         v
     };
     let pair = |policy: &str| -> Result<Option<(SuiteResult, SuiteResult, EvaluationRow)>> {
-        Ok(match (ledger.evaluation(policy, "heldout")?, ledger.evaluation(policy, "ood")?) {
+        Ok(match (ledger.evaluation(policy, Suite::Heldout)?, ledger.evaluation(policy, Suite::Ood)?) {
             (Some(h), Some(o)) => Some(((&h).into(), (&o).into(), h)),
             _ => None,
         })
     };
     let probe = |policy: &str| -> Result<Option<Vec<(u64, bool)>>> {
-        Ok(match ledger.evaluation(policy, "probe")? {
+        Ok(match ledger.evaluation(policy, Suite::Probe)? {
             Some(row) => {
                 Some(ledger.judged(row.id)?.into_iter().map(|j| (j.seed, j.outcome == OutcomeKind::Success)).collect())
             }
@@ -303,7 +296,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             t.0 += 1;
             t.1 += e.success as u64;
         }
-        if g.status == "promoted" {
+        if g.status == GenerationStatus::Promoted {
             champion_row = chall.as_ref().map(|t| t.2.clone());
             champion_hash = g.challenger.clone().unwrap_or_default();
         }
@@ -312,7 +305,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
             lead: g.lead.clone(),
             composition: g.curriculum.composition().into_iter().map(|(k, v)| (k.name().to_string(), v)).collect(),
             challenger: g.challenger.clone(),
-            status: g.status.clone(),
+            status: g.status,
             heldout: match (&champ, &chall) {
                 (Some(a), Some(b)) => Some((a.0.clone(), b.0.clone())),
                 _ => None,
@@ -336,15 +329,15 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         None => None,
     };
     let final_episodes = match &champion {
-        Some(h) => match (ledger.evaluation(h, "heldout")?, ledger.evaluation(h, "ood")?) {
+        Some(h) => match (ledger.evaluation(h, Suite::Heldout)?, ledger.evaluation(h, Suite::Ood)?) {
             (Some(hr), Some(or)) => Some((ledger.judged(hr.id)?, ledger.judged(or.id)?)),
             _ => None,
         },
         None => None,
     };
-    let test = match tested_policies(&ledger)? {
+    let test = match tested_policies(ledger)? {
         Some((warm, champion)) => {
-            let get = |hash: &str, suite: &str| -> Result<Option<(SuiteResult, Vec<Judged>)>> {
+            let get = |hash: &str, suite: Suite| -> Result<Option<(SuiteResult, Vec<Judged>)>> {
                 Ok(match ledger.evaluation(hash, suite)? {
                     Some(row) => Some(((&row).into(), ledger.judged(row.id)?)),
                     None => None,
@@ -374,7 +367,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
         champion,
         final_result,
         final_episodes,
-        stop_reason: ledger.meta("stop_reason")?,
+        stop_reason: run.stop_reason()?,
         test,
         baseline: None,
     })
@@ -390,7 +383,7 @@ pub fn find_baseline(report: &RunReport) -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(parent)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p != &report.run && p.join("ledger.sqlite").exists())
+        .filter(|p| p != &report.run && p.join(LEDGER_FILE).exists())
         .filter(|p| {
             build(p).is_ok_and(|r| {
                 r.curriculum == CurriculumMode::Uniform.name()
@@ -401,6 +394,24 @@ pub fn find_baseline(report: &RunReport) -> Option<PathBuf> {
         .collect();
     found.sort();
     found.into_iter().next()
+}
+
+/// Builds the report of the run in `run` with its uniform ablation (`baseline`, or a sibling
+/// [`find_baseline`] finds), writes `report.txt` and the plot (to `png`, default
+/// `RUN/report.png`); returns the text and the report.
+pub fn write(run: &Path, baseline: Option<&Path>, png: Option<&Path>) -> Result<(String, RunReport)> {
+    let mut rep = build(run)?;
+    if let Some(b) = baseline.map(Path::to_path_buf).or_else(|| find_baseline(&rep)) {
+        let base =
+            build(&b).map_err(|e| CurriculumError::Run { path: b.clone(), message: format!("baseline: {e}") })?;
+        rep.baseline = Some(Box::new(base));
+    }
+    let text = render(&rep);
+    let txt = run.join("report.txt");
+    std::fs::write(&txt, &text).map_err(|source| CurriculumError::Io { path: txt, source })?;
+    let png = png.map(Path::to_path_buf).unwrap_or_else(|| run.join("report.png"));
+    plot(&rep, &png)?;
+    Ok((text, rep))
 }
 
 fn pct(r: &SuiteResult) -> String {
@@ -444,7 +455,7 @@ pub fn render(r: &RunReport) -> String {
             g.status
         ));
         if let Some(reasons) = &g.reasons {
-            if g.status == "rolled_back" {
+            if g.status == GenerationStatus::RolledBack {
                 s.push_str(&format!("      why: {reasons}\n"));
             }
         }
@@ -668,8 +679,8 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
             seed: r.seed,
             env_steps: r.champion_curve().last().map(|p| p.0).unwrap_or(r.warm_start_env_steps),
             generations: (
-                r.generations.iter().filter(|g| g.status != "training").count(),
-                r.generations.iter().filter(|g| g.status == "promoted").count(),
+                r.generations.iter().filter(|g| g.status.is_decided()).count(),
+                r.generations.iter().filter(|g| g.status == GenerationStatus::Promoted).count(),
             ),
             final_result: r.final_result.clone(),
             stop_reason: r.stop_reason.clone(),
@@ -950,7 +961,7 @@ mod tests {
             lead: None,
             composition: BTreeMap::new(),
             challenger: None,
-            status: "rolled_back".into(),
+            status: GenerationStatus::RolledBack,
             heldout: None,
             ood: None,
             p_value: None,

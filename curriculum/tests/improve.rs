@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use regrasp_curriculum::final_test::run_final_test;
 use regrasp_curriculum::generators::{self, GeneratorKind};
 use regrasp_curriculum::improve::{FrozenSuites, ImproveEvent};
+use regrasp_curriculum::vocabulary::{GenerationStatus, MetaKey, Suite};
 use regrasp_curriculum::{ImproveConfig, ImproveOptions, Ledger, improve};
 use regrasp_sim::ArmModel;
 use regrasp_sim::suite::SeedSpace;
@@ -45,7 +46,7 @@ fn arm() -> Arc<ArmModel> {
 }
 
 /// (generation, challenger, status, reasons) of every generation, and the champion.
-fn outcome(dir: &Path) -> (Vec<(u32, Option<String>, String, Option<String>)>, Option<(String, u32)>) {
+fn outcome(dir: &Path) -> (Vec<(u32, Option<String>, GenerationStatus, Option<String>)>, Option<(String, u32)>) {
     let l = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
     let gens = l
         .generations()
@@ -76,7 +77,7 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     let frozen = FrozenSuites::load(&cfg).unwrap();
     let fw = frozen.firewall();
     for g in &gens {
-        assert!(g.status == "promoted" || g.status == "rolled_back");
+        assert!(g.status == GenerationStatus::Promoted || g.status == GenerationStatus::RolledBack);
         let d = g.decision.as_ref().unwrap();
         assert_eq!(d.checks.len(), 8, "every gate check is recorded");
         let composition = g.curriculum.composition();
@@ -87,7 +88,7 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
         fw.check("recorded curriculum", g.curriculum.explicit_scenarios()).unwrap();
         // Every generation was evaluated on all suites, champion and challenger alike.
         for policy in [&g.champion, g.challenger.as_ref().unwrap()] {
-            for suite in ["probe", "heldout", "ood", "canary"] {
+            for suite in Suite::GATE {
                 assert!(l.evaluation(policy, suite).unwrap().is_some(), "{policy} {suite}");
             }
         }
@@ -119,11 +120,11 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     let archive = l.archive().unwrap();
     assert!(!archive.entries.is_empty());
     for e in &archive.entries {
-        assert!(e.suite == "probe" || e.suite.starts_with("boundary/"), "{}", e.suite);
+        assert!(matches!(e.suite, Suite::Probe | Suite::Boundary(_)), "{}", e.suite);
         assert_eq!(SeedSpace::of(e.scenario.seed), Some(SeedSpace::Train));
     }
     // The targeted curriculum probed the boundary and updated the bandit.
-    assert!(l.evaluation(&gens[0].champion, "boundary/1").unwrap().is_some());
+    assert!(l.evaluation(&gens[0].champion, Suite::Boundary(1)).unwrap().is_some());
     assert!(l.bandit().unwrap().is_some());
     assert!(out.join("episodes").read_dir().unwrap().count() >= 8);
 
@@ -191,7 +192,7 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     assert!(one.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget: 1 ")), "{:?}", one.stop_reason);
     // Its final test: the warm start and the champion (two policies when generation 1 promoted)
     // on both final-test suites, once; the episodes never reach the failure archive.
-    let policies = if outcome(&short).0[0].2 == "promoted" { 2 } else { 1 };
+    let policies = if outcome(&short).0[0].2 == GenerationStatus::Promoted { 2 } else { 1 };
     assert_eq!(run_final_test(&short, arm(), &mut |_| {}).unwrap(), 2 * policies);
     assert_eq!(run_final_test(&short, arm(), &mut |_| {}).unwrap(), 0, "recorded evaluations are not run again");
     let test = regrasp_curriculum::report::build(&short).unwrap().test.expect("the final test is in the report");
@@ -200,12 +201,12 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     {
         let l = Ledger::open(&short.join("ledger.sqlite")).unwrap();
         let archive = l.archive().unwrap();
-        assert!(!archive.entries.is_empty() && archive.entries.iter().all(|e| !e.suite.starts_with("test-")));
+        assert!(!archive.entries.is_empty() && archive.entries.iter().all(|e| !Suite::FINAL_TEST.contains(&e.suite)));
         let seeds: Vec<u64> = l
             .evaluations()
             .unwrap()
             .iter()
-            .filter(|r| r.suite == "test-heldout")
+            .filter(|r| r.suite == Suite::TestHeldout)
             .flat_map(|r| l.judged(r.id).unwrap())
             .map(|j| j.seed)
             .collect();
@@ -219,9 +220,9 @@ fn an_interrupted_run_resumes_to_the_same_result() {
     assert!(two.stop_reason.as_deref().is_some_and(|r| r.starts_with("budget: 2 ")), "{:?}", two.stop_reason);
     assert_eq!(outcome(&short), outcome(&straight));
     let l = Ledger::open(&short.join("ledger.sqlite")).unwrap();
-    let stored = ImproveConfig::parse(&l.meta("config").unwrap().unwrap(), "stored").unwrap();
+    let stored = ImproveConfig::parse(&l.meta(MetaKey::Config).unwrap().unwrap(), "stored").unwrap();
     assert_eq!(stored, cfg, "the stored config is the extended one, nothing else changed");
-    assert_eq!(l.meta("stop_reason").unwrap(), two.stop_reason);
+    assert_eq!(l.meta(MetaKey::StopReason).unwrap(), two.stop_reason);
 }
 
 #[test]

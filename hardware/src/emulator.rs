@@ -167,6 +167,23 @@ pub struct FaultConfig {
     pub seed: u64,
 }
 
+impl FaultConfig {
+    /// Refuses probabilities outside [0, 1] and non-finite amplitudes, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        for (name, p) in [("drop", self.drop), ("corrupt", self.corrupt)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(HardwareError::Config(format!("faults: {name} {p} is not a fraction in [0, 1]")));
+            }
+        }
+        for (name, v) in [("overload", self.overload), ("sensor_noise", self.sensor_noise)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(HardwareError::Config(format!("faults: {name} {v} must be finite and not negative")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The emulated arm.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmulatorConfig {

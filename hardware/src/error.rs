@@ -45,9 +45,22 @@ pub enum HardwareError {
     /// The pre-flight simulation predicts a failure or an unsafe contact.
     #[error("pre-flight refused the episode: {0}")]
     Preflight(String),
-    /// The checkpoint is not certified for this arm.
-    #[error("not certified: {0}")]
-    Uncertified(String),
+    /// The run directory refused: no certificate for the checkpoint, a ledger that cannot be
+    /// read or written, a run made for another arm.
+    #[error(transparent)]
+    Run(#[from] regrasp_curriculum::CurriculumError),
+    /// The simulation (the pre-flight, the twin, the ready pose) failed.
+    #[error(transparent)]
+    Sim(#[from] regrasp_sim::SimError),
+    /// The recording failed.
+    #[error(transparent)]
+    Recording(#[from] regrasp_logs::LogsError),
+    /// Reading the operator's answers failed.
+    #[error("operator input: {0}")]
+    Operator(std::io::Error),
+    /// The validation protocol ended without a result to record.
+    #[error("validation: {0}")]
+    Validation(String),
 }
 
 /// Result of this crate.

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nalgebra::{Isometry3, Translation3};
+use regrasp_curriculum::run::Certified;
 use regrasp_policy::eval::{LoadedPolicy, evaluate};
 use regrasp_policy::inference::Scratch;
 use regrasp_sim::control::{JointTargets, ObsInputs, ToolController, build_observation};
@@ -102,23 +103,32 @@ pub trait Pilot {
     fn act(&mut self, obs: &[f32], env: &EnvConfig) -> Result<Action>;
 }
 
-/// A certified policy as a pilot: deterministic actions, no autodiff.
+/// A certified policy as a pilot: deterministic actions, no autodiff. It takes only a
+/// [`Certified`] policy, which only the certificate rule (`RunDir::certify`) produces, so no
+/// other policy can drive an arm through it.
 pub struct PolicyPilot {
-    /// The policy.
-    pub policy: LoadedPolicy,
+    certified: Certified,
     scratch: Scratch,
 }
 
 impl PolicyPilot {
-    /// Wraps `policy`.
-    pub fn new(policy: LoadedPolicy) -> Self {
-        Self { policy, scratch: Scratch::default() }
+    /// Wraps a certified policy.
+    pub fn new(certified: Certified) -> Self {
+        Self { certified, scratch: Scratch::default() }
+    }
+
+    /// The policy and its certificate.
+    pub fn certified(&self) -> &Certified {
+        &self.certified
     }
 }
 
 impl Pilot for PolicyPilot {
     fn act(&mut self, obs: &[f32], env: &EnvConfig) -> Result<Action> {
-        self.policy.act(obs, &env.action, &mut self.scratch).map_err(|e| HardwareError::Policy(e.to_string()))
+        self.certified
+            .policy()
+            .act(obs, &env.action, &mut self.scratch)
+            .map_err(|e| HardwareError::Policy(e.to_string()))
     }
 }
 

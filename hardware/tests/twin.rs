@@ -1,7 +1,8 @@
 //! The whole chain, over a real pseudo-terminal: a certified policy grasps through the run loop
 //! → safety envelope → bridge → serial → firmware core → sim twin, and the simulator's own
-//! classifier (not the host) judges the grasp. Pre-flight refuses a predicted failure; the
-//! certificate gate refuses uncertified, altered and other-arm checkpoints.
+//! classifier (not the host) judges the grasp. Pre-flight refuses a predicted failure. (The
+//! certificate rule that admits the policy is tested where it lives, in
+//! `regrasp-curriculum`'s `tests/certificate.rs`.)
 //!
 //! The policy is trained here by the real pipeline (expert demonstrations, behaviour cloning,
 //! DAgger) on one easy scenario family, once per test binary.
@@ -10,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use regrasp_hardware::certificate::{Certificate, admit};
+use regrasp_curriculum::gate::{Check, Decision};
+use regrasp_curriculum::generators::CurriculumPlan;
+use regrasp_curriculum::ledger::{GenerationRow, Ledger};
+use regrasp_curriculum::run::{Certified, RunDir};
+use regrasp_curriculum::vocabulary::{GenerationStatus, MetaKey};
 use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use regrasp_hardware::link::{Bridge, LinkConfig};
 use regrasp_hardware::session::{PolicyPilot, RunConfig, StopReason, preflight, run_episode};
@@ -55,13 +60,48 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn certificate_for(policy: &LoadedPolicy, arm: &ArmModel) -> Certificate {
-    Certificate {
-        checkpoint: policy.hash.clone(),
-        arm_hash: format!("{:016x}", arm.content_hash),
-        source: "test ledger, generation 1".into(),
-        evidence: "held-out gain significant".into(),
+/// The checkpoint certified the only way there is: a run directory whose ledger records its
+/// promotion through the gate for this arm (as `regrasp improve` records it), then the rule.
+fn certified(arm: &ArmModel) -> Certified {
+    let dir = checkpoint();
+    let loaded = LoadedPolicy::load(dir, arm, regrasp_sim::ObsLayout::new(arm.dof()).len()).unwrap();
+    let run = std::env::temp_dir().join(format!("regrasp-hw-twin-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&run);
+    let rel = format!("checkpoints/{}", loaded.hash);
+    std::fs::create_dir_all(run.join(&rel)).unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), run.join(&rel).join(e.file_name())).unwrap();
     }
+    let mut ledger = Ledger::open(&run.join("ledger.sqlite")).unwrap();
+    ledger.set_meta(MetaKey::ArmHash, &regrasp_curriculum::run::arm_hash(arm)).unwrap();
+    ledger.record_checkpoint(&loaded.hash, None, "bc", 0, &rel).unwrap();
+    ledger.set_initial_champion(&loaded.hash).unwrap();
+    let plan = CurriculumPlan { base: ScenarioDistribution::default(), parts: vec![] };
+    let row = GenerationRow {
+        generation: 1,
+        champion: loaded.hash.clone(),
+        seed: 1,
+        budget: 0,
+        lead: None,
+        curriculum: plan,
+        status: GenerationStatus::Training,
+        challenger: None,
+        decision: None,
+    };
+    ledger.start_generation(&row).unwrap();
+    ledger.set_challenger(1, &loaded.hash).unwrap();
+    let check = Check { name: "heldout".into(), passed: true, detail: "test".into() };
+    let decision = Decision {
+        promote: true,
+        checks: vec![check],
+        heldout_gain: 0.1,
+        p_value: 0.01,
+        discordant: (5, 0),
+        safety: Default::default(),
+    };
+    ledger.decide(1, &loaded.hash, &decision, None).unwrap();
+    RunDir::open(&run).unwrap().certify(None, arm).unwrap()
 }
 
 /// Held-out scenarios of the easy family (never trained on).
@@ -75,14 +115,11 @@ fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
     let _turn = one_at_a_time();
     let arm = arm();
     let env = Arc::new(EnvConfig::default());
-    let dir = checkpoint();
-    let loaded = LoadedPolicy::load(dir, &arm, regrasp_sim::ObsLayout::new(arm.dof()).len()).unwrap();
-    let cert = certificate_for(&loaded, &arm);
-    let policy = admit(Some(&cert), dir, &arm).unwrap();
+    let certified = certified(&arm);
     // The first held-out scenario that the pre-flight predicts a success for.
     let scenario = scenarios()
         .into_iter()
-        .find(|s| preflight(&policy, &arm, &env, s, 200.0).is_ok())
+        .find(|s| preflight(certified.policy(), &arm, &env, s, 200.0).is_ok())
         .expect("pre-flight predicts success for some held-out scenario");
 
     // The firmware ticks at 40 Hz, so the twin's physics runs at exactly the training rate
@@ -96,7 +133,7 @@ fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
     let envelope = SafetyEnvelope::new(Arc::clone(&arm), envelope_cfg).unwrap();
     let mut guarded = Guarded::new(bridge, envelope).unwrap();
     let stop = AtomicBool::new(false);
-    let mut pilot = PolicyPilot::new(policy);
+    let mut pilot = PolicyPilot::new(certified);
     let mut ticks = 0u64;
     let report = run_episode(
         &mut guarded,
@@ -138,42 +175,6 @@ fn preflight_refuses_a_predicted_failure() {
     let ok = scenarios().into_iter().find(|s| preflight(&policy, &arm, &env, s, 200.0).is_ok()).unwrap();
     let err = preflight(&policy, &arm, &env, &ok, 0.5).err().expect("too much force");
     assert!(err.to_string().contains("contact force"), "{err}");
-}
-
-#[test]
-fn uncertified_altered_and_other_arm_checkpoints_are_refused() {
-    let arm = arm();
-    let dir = checkpoint();
-    let loaded = LoadedPolicy::load(dir, &arm, regrasp_sim::ObsLayout::new(arm.dof()).len()).unwrap();
-    let err = admit(None, dir, &arm).err().unwrap().to_string();
-    assert!(err.contains("never promoted") && err.contains(&loaded.hash), "{err}");
-    let mut other = certificate_for(&loaded, &arm);
-    other.checkpoint = "0123456789abcdef".into();
-    let err = admit(Some(&other), dir, &arm).err().unwrap().to_string();
-    assert!(err.contains("certificate") && err.contains("0123456789abcdef"), "{err}");
-    let mut other_arm = certificate_for(&loaded, &arm);
-    other_arm.arm_hash = "ffffffffffffffff".into();
-    let err = admit(Some(&other_arm), dir, &arm).err().unwrap().to_string();
-    assert!(err.contains("not for this arm"), "{err}");
-    // Altered weights: a copy of the checkpoint with one byte of its model file changed.
-    let copy = std::env::temp_dir().join(format!("regrasp-hw-altered-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&copy);
-    std::fs::create_dir_all(&copy).unwrap();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
-    }
-    let model = copy.join("model.bpk");
-    let mut bytes = std::fs::read(&model).unwrap();
-    let k = bytes.len() / 2;
-    bytes[k] ^= 0x40;
-    std::fs::write(&model, bytes).unwrap();
-    let err = admit(Some(&certificate_for(&loaded, &arm)), &copy, &arm)
-        .err()
-        .expect("altered weights are refused")
-        .to_string();
-    assert!(err.contains("not certified"), "{err}");
-    std::fs::remove_dir_all(&copy).ok();
 }
 
 /// A pilot that sways the tool gently along Y with the gripper open.

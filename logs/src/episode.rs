@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use regrasp_policy::eval::{EpisodeRecord, LoadedPolicy};
+use regrasp_policy::eval::{EpisodeId, LoadedPolicy};
 use regrasp_policy::inference::Scratch;
+use regrasp_sim::replay::{ReplayObserver, replay_exact};
 use regrasp_sim::scene::SceneGeometry;
-use regrasp_sim::{ArmModel, EnvConfig, GraspEnv, Outcome};
+use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, Outcome, SimError, Step};
 use rerun::RecordingStream;
 use serde::Serialize;
 
@@ -18,20 +19,13 @@ use crate::paths;
 use crate::recorder::Recorder;
 use crate::scene;
 
-/// A stored episode and the id it is known by.
-#[derive(Clone, Debug)]
-pub struct StoredEpisode {
-    /// Stable id, e.g. `<policy hash>/<suite>/<index>`.
-    pub id: String,
-    /// The record.
-    pub record: EpisodeRecord,
-}
+pub use regrasp_policy::eval::StoredEpisode;
 
 /// What a replay reproduced.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Replayed {
     /// Episode id.
-    pub id: String,
+    pub id: EpisodeId,
     /// Control steps replayed.
     pub steps: usize,
     /// Final state hash (equal to the stored one, or the replay failed).
@@ -71,9 +65,59 @@ struct Trace {
     ret: Vec<f64>,
 }
 
-/// Replays one episode on `env`. With `slot`, every step is recorded; with `policy`, so are the
-/// policy's action mean, standard deviation and value estimate at each step (its hash must
-/// be the record's, or the figures would describe another policy).
+/// Collects what the recording shows of each step, as the replay engine runs.
+struct Tracer<'a> {
+    trace: Trace,
+    limits: regrasp_sim::config::ActionLimits,
+    policy: Option<&'a LoadedPolicy>,
+    scratch: Scratch,
+    x: Vec<f32>,
+    ret: f64,
+}
+
+impl Tracer<'_> {
+    fn observe(&mut self, env: &GraspEnv) {
+        if let (Some(state), Some(p)) = (env.scene_state(), env.privileged()) {
+            let ik = env.arm().chain.fk(&p.q_cmd).translation.vector;
+            self.trace.scene.push(state, [p.tool_target, ik, p.tool.translation.vector]);
+        }
+    }
+}
+
+impl ReplayObserver for Tracer<'_> {
+    fn on_reset(&mut self, env: &GraspEnv, _obs: &[f32]) {
+        self.observe(env);
+    }
+
+    fn before_step(&mut self, _k: usize, _env: &GraspEnv, obs: &[f32], a: &Action) {
+        self.trace.taken.extend(a.to_normalized(&self.limits).iter().map(|v| *v as f64));
+        if let Some(p) = self.policy {
+            let mut mean = [0.0f32; regrasp_sim::ACTION_DIM];
+            self.x.resize(obs.len(), 0.0);
+            p.norm.apply(obs, &mut self.x);
+            p.net.mean_into(&self.x, &mut self.scratch, &mut mean);
+            self.trace.mean.extend(mean.iter().map(|v| *v as f64));
+            if self.trace.std.is_empty() {
+                self.trace
+                    .std
+                    .extend((0..regrasp_sim::ACTION_DIM).map(|i| p.net.log_std.get(i).map_or(0.0, |l| l.exp() as f64)));
+            }
+            self.trace.value.push(p.net.value(&self.x, &mut self.scratch) as f64);
+        }
+    }
+
+    fn after_step(&mut self, _k: usize, env: &GraspEnv, step: &Step) {
+        self.ret += step.reward;
+        self.trace.reward.push(step.reward);
+        self.trace.ret.push(self.ret);
+        self.observe(env);
+    }
+}
+
+/// Replays one episode on `env` with the one replay engine ([`regrasp_sim::replay`]). With
+/// `slot`, every step is recorded; with `policy`, so are the policy's action mean, standard
+/// deviation and value estimate at each step (its hash must be the record's, or the figures
+/// would describe another policy).
 pub fn replay_episode(
     env: &mut GraspEnv,
     episode: &StoredEpisode,
@@ -81,81 +125,35 @@ pub fn replay_episode(
     slot: Option<EpisodeSlot<'_>>,
 ) -> Result<Replayed> {
     let r = &episode.record;
-    let policy = policy.filter(|p| p.hash == r.policy_hash);
-    let limits = env.config().action;
-    let mut obs = env.reset(&r.scenario)?;
-    let mut scratch = Scratch::default();
-    let mut x = vec![0.0f32; obs.len()];
-    let mut mean = [0.0f32; regrasp_sim::ACTION_DIM];
-    let mut trace = Trace::default();
-    let observe = |env: &GraspEnv, trace: &mut Trace| {
-        if let (Some(state), Some(p)) = (env.scene_state(), env.privileged()) {
-            let ik = env.arm().chain.fk(&p.q_cmd).translation.vector;
-            trace.scene.push(state, [p.tool_target, ik, p.tool.translation.vector]);
-        }
+    let diverged = |e: SimError| match e {
+        SimError::Diverged(source) => LogsError::Diverged { id: episode.id.to_string(), source },
+        other => LogsError::Sim(other),
     };
-    if slot.is_some() {
-        observe(env, &mut trace);
-    }
-    let mut reached: Option<Outcome> = None;
-    let mut ret = 0.0f64;
-    for a in &r.actions {
-        if reached.is_some() {
-            // Actions stored past the outcome: the record does not come from this simulation.
-            return Err(LogsError::HashMismatch {
-                id: episode.id.clone(),
-                replayed: env.state_hash(),
-                stored: r.final_state_hash,
-            });
-        }
-        if slot.is_some() {
-            trace.taken.extend(a.to_normalized(&limits).iter().map(|v| *v as f64));
-            if let Some(p) = policy {
-                p.norm.apply(&obs, &mut x);
-                p.net.mean_into(&x, &mut scratch, &mut mean);
-                trace.mean.extend(mean.iter().map(|v| *v as f64));
-                if trace.std.is_empty() {
-                    trace.std.extend(
-                        (0..regrasp_sim::ACTION_DIM).map(|i| p.net.log_std.get(i).map_or(0.0, |l| l.exp() as f64)),
-                    );
-                }
-                trace.value.push(p.net.value(&x, &mut scratch) as f64);
+    let replayed = match slot {
+        None => replay_exact(env, &r.scenario, &r.actions, r.final_state_hash, r.outcome.kind, &mut ()),
+        Some(s) => {
+            let mut tracer = Tracer {
+                trace: Trace::default(),
+                limits: env.config().action,
+                policy: policy.filter(|p| p.hash == r.policy_hash),
+                scratch: Scratch::default(),
+                x: Vec::new(),
+                ret: 0.0,
+            };
+            let out = replay_exact(env, &r.scenario, &r.actions, r.final_state_hash, r.outcome.kind, &mut tracer);
+            if let Ok(o) = &out {
+                let geometry = env.scene_geometry().ok_or(regrasp_sim::SimError::NotRunning("no episode to record"))?;
+                send_episode(s, episode, &geometry, &tracer.trace, &o.outcome);
             }
-        }
-        let step = env.step(a)?;
-        obs = step.obs;
-        reached = step.outcome;
-        if slot.is_some() {
-            ret += step.reward;
-            trace.reward.push(step.reward);
-            trace.ret.push(ret);
-            observe(env, &mut trace);
+            out
         }
     }
-    let hash = env.state_hash();
-    if hash != r.final_state_hash {
-        return Err(LogsError::HashMismatch { id: episode.id.clone(), replayed: hash, stored: r.final_state_hash });
-    }
-    let outcome = match reached {
-        Some(o) if o.kind == r.outcome.kind => o,
-        other => {
-            return Err(LogsError::OutcomeMismatch {
-                id: episode.id.clone(),
-                replayed: other
-                    .map_or_else(|| "no outcome (the actions ran out)".to_string(), |o| o.kind.name().to_string()),
-                stored: r.outcome.kind.name().into(),
-            });
-        }
-    };
-    if let Some(s) = slot {
-        let geometry = env.scene_geometry().ok_or(regrasp_sim::SimError::NotRunning("no episode to record"))?;
-        send_episode(s, episode, &geometry, &trace, &outcome);
-    }
+    .map_err(diverged)?;
     Ok(Replayed {
         id: episode.id.clone(),
-        steps: r.actions.len(),
-        final_state_hash: hash,
-        outcome,
+        steps: replayed.steps,
+        final_state_hash: replayed.final_state_hash,
+        outcome: replayed.outcome,
         first_frame: slot.map(|s| s.first_frame),
     })
 }
@@ -260,4 +258,24 @@ pub fn replay_all(
         })
         .collect();
     results.into_iter().collect()
+}
+
+/// Records the episodes of one evaluation that `sampling` picks, in full (by exact replay),
+/// each as `id(index)`; returns how many. Nothing is replayed when recording is off.
+pub fn record_evaluation(
+    recorder: &Recorder,
+    arm: &Arc<ArmModel>,
+    env_cfg: &Arc<EnvConfig>,
+    records: &[regrasp_policy::eval::EpisodeRecord],
+    sampling: crate::store::Sampling,
+    id: impl Fn(usize) -> EpisodeId,
+    policies: &[LoadedPolicy],
+) -> Result<usize> {
+    if !recorder.is_on() {
+        return Ok(0);
+    }
+    let picked: Vec<StoredEpisode> =
+        sampling.select(records).into_iter().map(|i| StoredEpisode { id: id(i), record: records[i].clone() }).collect();
+    replay_all(arm, env_cfg, &picked, policies, recorder)?;
+    Ok(picked.len())
 }

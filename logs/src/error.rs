@@ -13,29 +13,15 @@ pub enum LogsError {
         /// Why.
         source: std::io::Error,
     },
-    /// A replayed episode did not reproduce its stored final state: the record, the code or
-    /// the arm/env config differs from the one that produced it.
-    #[error(
-        "episode {id}: replay diverged: final state hash {replayed:016x}, stored {stored:016x} \
-         (the record was altered, or the code, arm or env config differs from the run that stored it)"
-    )]
-    HashMismatch {
+    /// A replayed episode did not reproduce its record (final state, outcome, or actions past
+    /// the outcome): the record, the code or the arm/env config differs from the one that
+    /// produced it.
+    #[error("episode {id}: {source}")]
+    Diverged {
         /// Episode id.
         id: String,
-        /// Hash the replay ended in.
-        replayed: u64,
-        /// Hash the record stores.
-        stored: u64,
-    },
-    /// A replayed episode ended with another outcome than the stored one.
-    #[error("episode {id}: replay ended as {replayed}, stored as {stored}")]
-    OutcomeMismatch {
-        /// Episode id.
-        id: String,
-        /// Outcome of the replay.
-        replayed: String,
-        /// Stored outcome.
-        stored: String,
+        /// How it diverged.
+        source: regrasp_sim::replay::Divergence,
     },
     /// No episode matches what was asked for.
     #[error("{0}")]
@@ -49,6 +35,9 @@ pub enum LogsError {
     /// Rerun could not start the recording or its sink.
     #[error("rerun: {0}")]
     Rerun(String),
+    /// A thread pool for a measurement could not be built.
+    #[error("thread pool: {0}")]
+    ThreadPool(#[from] rayon::ThreadPoolBuildError),
     /// An .rrd file could not be decoded.
     #[error("{path}: not a readable rerun recording: {message}")]
     Rrd {

@@ -8,6 +8,7 @@
 //! recorded in full; [`rrd`] reads a recording back with rerun's own decoder. Entity paths
 //! live in [`paths`]. Only this crate knows about rerun.
 
+pub mod bench;
 pub mod blueprint;
 pub mod episode;
 pub mod error;
@@ -18,7 +19,8 @@ pub mod scalars;
 pub mod scene;
 pub mod store;
 
-pub use episode::{Replayed, StoredEpisode, replay_all, replay_episode};
+pub use episode::{Replayed, StoredEpisode, record_evaluation, replay_all, replay_episode};
 pub use error::{LogsError, Result};
-pub use recorder::{Recorder, Sink};
+pub use recorder::{Recorder, Sink, fresh_file};
+pub use regrasp_policy::eval::EpisodeId;
 pub use store::{Sampling, read_episodes};

@@ -5,7 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use nalgebra::Isometry3;
+use regrasp_policy::ppo::IterationStats;
+use regrasp_sim::scene::SceneGeometry;
 use rerun::{RecordingStream, RecordingStreamBuilder};
+
+use crate::scalars::GenerationLog;
 
 use crate::error::{LogsError, Result};
 
@@ -33,6 +38,16 @@ impl Sink {
             (false, None, None) => Sink::Off,
         }
     }
+}
+
+/// `dir/<stem>.rrd`, or `dir/<stem>-<n>.rrd` with the first free n, so that a resumed run
+/// never overwrites an earlier recording.
+pub fn fresh_file(dir: &Path, stem: &str) -> PathBuf {
+    let first = dir.join(format!("{stem}.rrd"));
+    if !first.exists() {
+        return first;
+    }
+    (2..).map(|n| dir.join(format!("{stem}-{n}.rrd"))).find(|p| !p.exists()).unwrap_or(first)
 }
 
 /// A recording in progress. Cheap to share between threads; every method is a no-op when the
@@ -89,9 +104,58 @@ impl Recorder {
         }
     }
 
-    /// The stream, unless recording is off.
-    pub fn stream(&self) -> Option<&RecordingStream> {
+    /// The stream, unless recording is off. Only this crate speaks rerun; the rest of the
+    /// workspace records through the domain methods below.
+    pub(crate) fn stream(&self) -> Option<&RecordingStream> {
         self.stream.as_ref()
+    }
+
+    /// One PPO iteration's figures, on the `env_steps` timeline.
+    pub fn training(&self, env_steps: u64, stats: &IterationStats) {
+        if let Some(s) = self.stream() {
+            crate::scalars::log_training(s, env_steps, stats);
+        }
+    }
+
+    /// A decided generation of the self-improvement loop.
+    pub fn generation(&self, g: &GenerationLog) {
+        if let Some(s) = self.stream() {
+            crate::scalars::log_generation(s, g);
+        }
+    }
+
+    /// One control tick of a hardware session: joint targets sent and joint positions read
+    /// (rad, or m for the gripper), on the `tick` timeline and the session's elapsed time (s).
+    pub fn hardware_tick(
+        &self,
+        tick: u64,
+        elapsed_s: f64,
+        joint_names: &[String],
+        commanded: &[f64],
+        measured: &[f64],
+    ) {
+        if let Some(s) = self.stream() {
+            crate::scalars::log_hardware_tick(s, tick, elapsed_s, joint_names, commanded, measured);
+        }
+    }
+
+    /// A safety-envelope intervention, a fault (`fault`) or an operator's note during a hardware
+    /// session, at the current tick.
+    pub fn hardware_event(&self, fault: bool, text: &str) {
+        if let Some(s) = self.stream() {
+            crate::scalars::log_hardware_event(s, fault, text);
+        }
+    }
+
+    /// The set-up of physical trial `trial`: the scene at rest with the object where the
+    /// operator must place it (`poses`: each body's pose, m), and what to do, in words.
+    pub fn trial_setup(&self, trial: i64, geometry: &SceneGeometry, poses: &[Isometry3<f64>], text: &str) {
+        if let Some(s) = self.stream() {
+            s.set_time_sequence("trial", trial);
+            crate::scene::log_geometry(s, geometry, poses, true);
+            crate::scene::log_geometry(s, geometry, poses, false);
+            crate::scalars::log_hardware_event(s, false, text);
+        }
     }
 
     /// Where it goes.

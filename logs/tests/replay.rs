@@ -6,7 +6,8 @@ use std::sync::Arc;
 use regrasp_logs::{
     LogsError, Recorder, Sampling, Sink, StoredEpisode, paths, read_episodes, replay_all, replay_episode,
 };
-use regrasp_policy::eval::{EpisodeMetrics, EpisodeRecord};
+use regrasp_policy::eval::{EpisodeId, EpisodeMetrics, EpisodeRecord};
+use regrasp_sim::replay::Divergence;
 use regrasp_sim::scripted::ScriptedParams;
 use regrasp_sim::suite::EvalSuite;
 use regrasp_sim::vec_env::run_expert_episode;
@@ -39,7 +40,7 @@ fn stored(n_train: u64, n_ood: usize) -> Vec<StoredEpisode> {
         .map(|(i, s)| {
             let e = run_expert_episode(&mut env, s, ScriptedParams::default()).unwrap();
             StoredEpisode {
-                id: format!("expert/test/{i}"),
+                id: EpisodeId::in_run("expert", "test", i),
                 record: EpisodeRecord {
                     scenario: *s,
                     policy_hash: "expert".into(),
@@ -83,8 +84,7 @@ fn a_recording_decodes_with_rerun_and_holds_the_scene_and_signals() {
         for (r, e) in r.iter().zip(&episodes) {
             assert_eq!(r.final_state_hash, e.record.final_state_hash);
         }
-        let st = rec.stream().unwrap();
-        regrasp_logs::scalars::log_training(st, 1000, &Default::default());
+        rec.training(1000, &Default::default());
         let g = regrasp_logs::scalars::GenerationLog {
             generation: 1,
             success: [("heldout".to_string(), (0.75, 0.8))].into_iter().collect(),
@@ -94,10 +94,10 @@ fn a_recording_decodes_with_rerun_and_holds_the_scene_and_signals() {
             promoted: true,
             reasons: "all checks passed".into(),
         };
-        regrasp_logs::scalars::log_generation(st, &g);
+        rec.generation(&g);
         let names = vec!["shoulder".to_string()];
-        regrasp_logs::scalars::log_hardware_tick(st, 5, 0.1, &names, &[0.2], &[0.19]);
-        regrasp_logs::scalars::log_hardware_event(st, false, "velocity clamped");
+        rec.hardware_tick(5, 0.1, &names, &[0.2], &[0.19]);
+        rec.hardware_event(false, "velocity clamped");
         rec.flush().unwrap();
     }
     let c = regrasp_logs::rrd::read_rrd(&file).unwrap();
@@ -149,24 +149,30 @@ fn tampered_episodes_are_detected() {
     // One action nudged by a hair.
     let mut e = original.clone();
     e.record.actions[10].translation[0] += 1e-4;
-    assert!(matches!(check(&e, &mut env), Err(LogsError::HashMismatch { .. })), "altered action");
+    let hash = |r: Result<_, LogsError>| matches!(r, Err(LogsError::Diverged { source: Divergence::Hash { .. }, .. }));
+    assert!(hash(check(&e, &mut env)), "altered action");
     // The scenario's object moved by a millimetre.
     let mut e = original.clone();
     e.record.scenario.object.pose.x += 1e-3;
-    assert!(matches!(check(&e, &mut env), Err(LogsError::HashMismatch { .. })), "altered scenario");
+    assert!(hash(check(&e, &mut env)), "altered scenario");
     // The stored hash itself altered.
     let mut e = original.clone();
     e.record.final_state_hash ^= 1;
     let err = check(&e, &mut env).unwrap_err();
-    assert!(matches!(err, LogsError::HashMismatch { .. }) && err.to_string().contains("diverged"), "{err}");
+    assert!(
+        matches!(err, LogsError::Diverged { source: Divergence::Hash { .. }, .. })
+            && err.to_string().contains("diverged"),
+        "{err}"
+    );
     // The last actions cut off: the episode never reaches its outcome.
     let mut e = original.clone();
     e.record.actions.truncate(e.record.actions.len() / 2);
-    assert!(check(&e, &mut env).is_err(), "truncated actions");
+    assert!(hash(check(&e, &mut env)), "truncated actions end in another state");
     // Actions appended past the outcome.
     let mut e = original.clone();
     e.record.actions.push(regrasp_sim::Action::HOLD_OPEN);
-    assert!(check(&e, &mut env).is_err(), "extra actions");
+    let err = check(&e, &mut env).unwrap_err();
+    assert!(matches!(err, LogsError::Diverged { source: Divergence::ActionsAfterOutcome { .. }, .. }), "{err}");
     // A NaN action is refused by the simulation, not replayed.
     let mut e = original.clone();
     e.record.actions[3].yaw = f32::NAN;

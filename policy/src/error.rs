@@ -51,6 +51,14 @@ pub enum PolicyError {
         /// What the parser said.
         message: String,
     },
+    /// An episode id names no stored episode.
+    #[error("episode {id}: {why}")]
+    NoEpisode {
+        /// The id asked for.
+        id: String,
+        /// Why it does not resolve, and what there is.
+        why: String,
+    },
     /// An error from the simulation.
     #[error(transparent)]
     Sim(#[from] regrasp_sim::SimError),

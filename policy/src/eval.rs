@@ -37,6 +37,37 @@ impl LoadedPolicy {
         Self::from_checkpoint(&c)
     }
 
+    /// A freshly initialised policy of `hidden` units per layer for `obs_dim` observations
+    /// (seeded by `seed`): what an untrained network costs, for benchmarks.
+    pub fn untrained(obs_dim: usize, hidden: usize, seed: u64) -> Self {
+        let model = crate::model::ActorCriticConfig::new(obs_dim, regrasp_sim::ACTION_DIM)
+            .with_hidden(hidden)
+            .init(seed, &burn::prelude::Device::flex());
+        Self { net: model.to_inference(), norm: RunningNorm::new(obs_dim), hash: "untrained".into() }
+    }
+
+    /// Times `actions` deterministic actions on this thread for a slowly changing observation
+    /// of `obs_dim` values; returns microseconds per action and a checksum of the actions (so
+    /// the work cannot be optimised away).
+    pub fn time_actions(
+        &self,
+        obs_dim: usize,
+        actions: usize,
+        limits: &regrasp_sim::config::ActionLimits,
+    ) -> Result<(f64, f32)> {
+        let mut s = Scratch::default();
+        let mut obs = vec![0.1f32; obs_dim.max(1)];
+        let n = actions.max(1);
+        let start = Instant::now();
+        let mut checksum = 0.0f32;
+        for i in 0..n {
+            let k = i % obs.len();
+            obs[k] += 1e-3;
+            checksum += self.act(&obs, limits, &mut s)?.gripper;
+        }
+        Ok((start.elapsed().as_secs_f64() * 1e6 / n as f64, checksum))
+    }
+
     /// From a checkpoint in memory.
     pub fn from_checkpoint(c: &Checkpoint) -> Result<Self> {
         let model = c.model(&burn::prelude::Device::flex())?;
@@ -66,6 +97,106 @@ pub struct EpisodeMetrics {
     pub discounted_return: f64,
     /// The policy's value estimate of the first observation.
     pub initial_value: f64,
+}
+
+/// How a stored episode is known, with one text form: `<policy>/<suite>/<index>` in a run
+/// (the suite may itself contain `/`, as `boundary/3` does), `<index>` (0-based) in an
+/// episode file. Recordings, `regrasp replay` and the viewer all print and parse it here.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EpisodeId {
+    /// Episode `index` of the evaluation of `policy` (a content hash) on `suite` in a run.
+    InRun {
+        /// The policy's content hash.
+        policy: String,
+        /// The suite, as the run's ledger names it.
+        suite: String,
+        /// 0-based position in the evaluation's episode file.
+        index: usize,
+    },
+    /// Episode `index` (0-based) of an episode file.
+    InFile {
+        /// 0-based line among the file's episodes.
+        index: usize,
+    },
+}
+
+impl EpisodeId {
+    /// Episode `index` of `policy` on `suite` in a run.
+    pub fn in_run(policy: impl Into<String>, suite: impl std::fmt::Display, index: usize) -> Self {
+        EpisodeId::InRun { policy: policy.into(), suite: suite.to_string(), index }
+    }
+
+    /// The 0-based index in its evaluation or file.
+    pub fn index(&self) -> usize {
+        match self {
+            EpisodeId::InRun { index, .. } | EpisodeId::InFile { index } => *index,
+        }
+    }
+}
+
+impl std::fmt::Display for EpisodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EpisodeId::InRun { policy, suite, index } => write!(f, "{policy}/{suite}/{index}"),
+            EpisodeId::InFile { index } => write!(f, "{index}"),
+        }
+    }
+}
+
+impl std::str::FromStr for EpisodeId {
+    type Err = String;
+    fn from_str(id: &str) -> std::result::Result<Self, String> {
+        let bad = || {
+            format!(
+                "episode id `{id}`: expected <policy>/<suite>/<index> in a run (e.g. 0123abcd4567ef89/heldout/17) or \
+                 <index> in an episode file"
+            )
+        };
+        let Some((policy, rest)) = id.split_once('/') else {
+            return id.parse().map(|index| EpisodeId::InFile { index }).map_err(|_| bad());
+        };
+        let (suite, index) = rest.rsplit_once('/').ok_or_else(bad)?;
+        let index = index.parse().map_err(|_| bad())?;
+        if policy.is_empty() || suite.is_empty() {
+            return Err(bad());
+        }
+        Ok(EpisodeId::InRun { policy: policy.into(), suite: suite.into(), index })
+    }
+}
+
+impl Serialize for EpisodeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A stored episode and the id it is known by.
+#[derive(Clone, Debug)]
+pub struct StoredEpisode {
+    /// Its id.
+    pub id: EpisodeId,
+    /// The record.
+    pub record: EpisodeRecord,
+}
+
+/// The episodes of an episode file, each known by its index.
+pub fn file_episodes(path: &Path) -> Result<Vec<StoredEpisode>> {
+    Ok(read_episodes(path)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, record)| StoredEpisode { id: EpisodeId::InFile { index }, record })
+        .collect())
+}
+
+/// Episode `index` of the episode file `path`; an index past its end names how many it holds.
+pub fn file_episode(path: &Path, index: usize, id: &EpisodeId) -> Result<StoredEpisode> {
+    let records = read_episodes(path)?;
+    let n = records.len();
+    let record = records.into_iter().nth(index).ok_or_else(|| PolicyError::NoEpisode {
+        id: id.to_string(),
+        why: format!("{} holds only {n} episodes", path.display()),
+    })?;
+    Ok(StoredEpisode { id: id.clone(), record })
 }
 
 /// One evaluated episode: enough to replay it exactly.
@@ -166,33 +297,41 @@ pub fn evaluate(
             }
         })
         .collect::<Result<_>>()?;
-    let mut outcomes: BTreeMap<String, u64> = OutcomeKind::ALL.iter().map(|k| (k.name().to_string(), 0)).collect();
-    let mut lift_times = Vec::new();
-    for r in &records {
-        *outcomes.entry(r.outcome.kind.name().to_string()).or_default() += 1;
-        if r.outcome.kind == OutcomeKind::Success {
-            lift_times.push(r.outcome.evidence.time - r.outcome.evidence.held_time);
+    let report = EvalReport::tally(suite, &policy.hash, &records, start.elapsed().as_secs_f64());
+    Ok((report, records))
+}
+
+impl EvalReport {
+    /// The report of `records` (episodes of policy `policy_hash` on `suite`, in `wall_s`
+    /// seconds): successes with their 95 % Wilson interval, every outcome counted, and the mean
+    /// time to lift over the successes whose evidence measured a hold (simulated ones; a
+    /// real-world verdict carries none).
+    pub fn tally(suite: &str, policy_hash: &str, records: &[EpisodeRecord], wall_s: f64) -> Self {
+        let outcomes = OutcomeKind::tally(records.iter().map(|r| r.outcome.kind));
+        let lift_times: Vec<f64> = records
+            .iter()
+            .filter(|r| r.outcome.kind == OutcomeKind::Success && r.outcome.evidence.held_time > 0.0)
+            .map(|r| r.outcome.evidence.time - r.outcome.evidence.held_time)
+            .collect();
+        let n = records.len() as u64;
+        let successes = outcomes[OutcomeKind::Success.name()];
+        let (lo, hi) = wilson95(successes, n);
+        EvalReport {
+            suite: suite.to_string(),
+            policy_hash: policy_hash.to_string(),
+            episodes: n,
+            successes,
+            success_rate: if n > 0 { successes as f64 / n as f64 } else { 0.0 },
+            ci95: [lo, hi],
+            outcomes,
+            mean_time_to_lift_s: if lift_times.is_empty() {
+                None
+            } else {
+                Some(lift_times.iter().sum::<f64>() / lift_times.len() as f64)
+            },
+            wall_s,
         }
     }
-    let n = records.len() as u64;
-    let successes = outcomes["success"];
-    let (lo, hi) = wilson95(successes, n);
-    let report = EvalReport {
-        suite: suite.to_string(),
-        policy_hash: policy.hash.clone(),
-        episodes: n,
-        successes,
-        success_rate: if n > 0 { successes as f64 / n as f64 } else { 0.0 },
-        ci95: [lo, hi],
-        outcomes,
-        mean_time_to_lift_s: if lift_times.is_empty() {
-            None
-        } else {
-            Some(lift_times.iter().sum::<f64>() / lift_times.len() as f64)
-        },
-        wall_s: start.elapsed().as_secs_f64(),
-    };
-    Ok((report, records))
 }
 
 /// Reads an episode file (JSON lines, as [`write_episodes`] writes them); a bad line is an
@@ -224,5 +363,32 @@ pub fn write_episodes(path: &Path, records: &[EpisodeRecord]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| PolicyError::Io { path: dir.to_path_buf(), source })?;
     }
-    std::fs::write(path, text).map_err(|source| PolicyError::Io { path: path.to_path_buf(), source })
+    // Written aside, then renamed into place: a reader (or a second writer of the same,
+    // deterministic episodes) never sees a half-written file.
+    let aside = path.with_extension(format!("jsonl.{}.tmp", std::process::id()));
+    std::fs::write(&aside, text).map_err(|source| PolicyError::Io { path: aside.clone(), source })?;
+    std::fs::rename(&aside, path).map_err(|source| PolicyError::Io { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn episode_ids_print_and_parse_back_with_suites_that_contain_a_slash() {
+        for id in [
+            EpisodeId::in_run("0123abcd4567ef89", "heldout", 17),
+            EpisodeId::in_run("0123abcd4567ef89", "boundary/3", 0),
+            EpisodeId::in_run("p", "real/12", 4),
+            EpisodeId::InFile { index: 2 },
+        ] {
+            assert_eq!(id.to_string().parse::<EpisodeId>(), Ok(id.clone()));
+            assert_eq!(serde_json::to_value(&id).unwrap(), serde_json::json!(id.to_string()));
+        }
+        assert_eq!("p/boundary/3/9".parse::<EpisodeId>().unwrap(), EpisodeId::in_run("p", "boundary/3", 9));
+        for bad in ["", "x", "-1", "p/heldout", "/heldout/1", "p//1", "p/heldout/x", "p/heldout/-2"] {
+            let e = bad.parse::<EpisodeId>().unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")) && e.contains("<policy>/<suite>/<index>"), "{e}");
+        }
+    }
 }

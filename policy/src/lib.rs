@@ -19,5 +19,4 @@ pub mod ppo;
 pub mod run;
 pub mod stats;
 
-pub use burn;
 pub use error::{PolicyError, Result};

@@ -54,6 +54,9 @@ pub enum SimError {
     /// `step` was called before `reset` or after the episode ended.
     #[error("env is not running an episode: {0}")]
     NotRunning(&'static str),
+    /// A stored episode did not reproduce on replay.
+    #[error(transparent)]
+    Diverged(crate::replay::Divergence),
 }
 
 impl SimError {

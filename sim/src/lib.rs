@@ -18,6 +18,7 @@ pub mod hash;
 pub mod kinematics;
 pub mod observation;
 pub mod outcome;
+pub mod replay;
 pub mod reward;
 pub mod scenario;
 pub mod scene;

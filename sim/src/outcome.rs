@@ -67,6 +67,40 @@ impl OutcomeKind {
             OutcomeKind::PhysicsUnstable => "physics_unstable",
         }
     }
+
+    /// Every name, comma-separated (for error messages).
+    pub fn names() -> String {
+        Self::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Episodes per outcome name, every outcome listed (zero where none ended so): the one
+    /// tally that evaluation reports, the scripted grasp and real-world validation share.
+    pub fn tally(kinds: impl IntoIterator<Item = OutcomeKind>) -> std::collections::BTreeMap<String, u64> {
+        let mut counts: std::collections::BTreeMap<String, u64> =
+            Self::ALL.iter().map(|k| (k.name().to_string(), 0)).collect();
+        for k in kinds {
+            *counts.entry(k.name().to_string()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+impl std::fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for OutcomeKind {
+    type Err = String;
+
+    /// Parses a [`OutcomeKind::name`]; anything else is refused with the list of names.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("`{s}` is not an outcome (one of: {})", Self::names()))
+    }
 }
 
 /// The numbers behind a decision, as of the deciding step.

@@ -470,6 +470,18 @@ impl Default for ScenarioDistribution {
 }
 
 impl ScenarioDistribution {
+    /// Loads and validates a distribution TOML file; absent fields take their defaults.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.to_path_buf(), source })?;
+        let name = path.display().to_string();
+        let d: ScenarioDistribution = toml::from_str(&text).map_err(|e| SimError::Parse {
+            source_name: format!("{name}: invalid distribution"),
+            message: e.to_string(),
+        })?;
+        d.validate(&name)?;
+        Ok(d)
+    }
+
     /// The easiest family: one upright box of 3.8–4.2 cm, 0.1 kg, friction 0.9, 19.5–20.5 cm
     /// in front of the arm (±0.05 rad), turned by at most ±0.1 rad, with no perturbations.
     /// For smoke tests and first training runs.

@@ -121,19 +121,7 @@ pub fn run_expert_episode(env: &mut GraspEnv, scenario: &Scenario, params: Scrip
     run_episode_with(env, scenario, |p, limits| expert.act(scenario, p, limits))
 }
 
-/// Replays `actions` on `scenario`; returns the final state hash and the outcome, if reached.
-pub fn replay(env: &mut GraspEnv, scenario: &Scenario, actions: &[Action]) -> Result<(u64, Option<Outcome>)> {
-    env.reset(scenario)?;
-    let mut outcome = None;
-    for a in actions {
-        let s = env.step(a)?;
-        if s.outcome.is_some() {
-            outcome = s.outcome;
-            break;
-        }
-    }
-    Ok((env.state_hash(), outcome))
-}
+pub use crate::replay::replay;
 
 /// Runs the scripted grasp on every scenario on `threads` threads (0 = all cores); results are
 /// in scenario order and independent of the thread count.

@@ -176,3 +176,16 @@ fn every_decision_carries_its_evidence() {
     assert_eq!(o.kind, OutcomeKind::SlipDuringLift);
     assert!((o.evidence.max_held_lift - 0.06).abs() < 1e-12);
 }
+
+#[test]
+fn outcome_names_parse_back_and_a_bad_name_lists_the_choices() {
+    for k in OutcomeKind::ALL {
+        assert_eq!(k.name().parse::<OutcomeKind>(), Ok(k));
+        assert_eq!(k.to_string(), k.name());
+    }
+    let e = "slipped".parse::<OutcomeKind>().unwrap_err();
+    assert!(e.contains("`slipped`") && e.contains("slip_during_lift") && e.contains("physics_unstable"), "{e}");
+    let t = OutcomeKind::tally([OutcomeKind::Success, OutcomeKind::Timeout, OutcomeKind::Success]);
+    assert_eq!(t.len(), OutcomeKind::ALL.len(), "every outcome is listed");
+    assert_eq!((t["success"], t["timeout"], t["missed_grasp"]), (2, 1, 0));
+}

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use regrasp_policy::eval::{EpisodeRecord, LoadedPolicy, read_episodes};
 use regrasp_policy::inference::Scratch;
+use regrasp_sim::replay::{ReplayObserver, replay_exact};
 use regrasp_sim::scene::{SceneGeometry, SceneState};
 use regrasp_sim::{Action, GraspEnv, Outcome};
 
@@ -85,48 +86,67 @@ pub struct Playback {
     pub outcome: Outcome,
 }
 
-/// Re-simulates `record` on `env`, keeping every step's scene. The final state hash and the
-/// outcome must equal the stored ones, or the record (or the code, arm or config) differs from
-/// the run that stored it and the replay is refused. With `policy` (it must be the record's),
-/// its value estimate at each state is kept too.
+/// Keeps the scene after the reset and after every step, and the policy's value estimate at
+/// each state an action was taken in, as the replay engine runs.
+struct Keeper<'a> {
+    states: Vec<SceneState>,
+    values: Option<Vec<f32>>,
+    policy: Option<&'a LoadedPolicy>,
+    scratch: Scratch,
+}
+
+impl Keeper<'_> {
+    fn keep(&mut self, env: &GraspEnv) {
+        if let Some(s) = env.scene_state() {
+            self.states.push(s);
+        }
+    }
+}
+
+impl ReplayObserver for Keeper<'_> {
+    fn on_reset(&mut self, env: &GraspEnv, _obs: &[f32]) {
+        self.keep(env);
+    }
+
+    fn before_step(&mut self, _k: usize, _env: &GraspEnv, obs: &[f32], _action: &Action) {
+        if let (Some(p), Some(v)) = (self.policy, self.values.as_mut()) {
+            let mut x = vec![0.0f32; obs.len()];
+            p.norm.apply(obs, &mut x);
+            v.push(p.net.value(&x, &mut self.scratch));
+        }
+    }
+
+    fn after_step(&mut self, _k: usize, env: &GraspEnv, _step: &regrasp_sim::Step) {
+        self.keep(env);
+    }
+}
+
+/// Re-simulates `record` on `env` with the one replay engine ([`regrasp_sim::replay`]),
+/// keeping every step's scene. The final state hash and the outcome must equal the stored
+/// ones, or the record (or the code, arm or config) differs from the run that stored it and
+/// the replay is refused. With `policy` (it must be the record's), its value estimate at each
+/// state is kept too.
 pub fn replay(env: &mut GraspEnv, record: &EpisodeRecord, policy: Option<&LoadedPolicy>) -> Result<Playback> {
     let policy = policy.filter(|p| p.hash == record.policy_hash);
-    let mut obs = env.reset(&record.scenario)?;
-    let geometry = Arc::new(env.scene_geometry().context("no episode after reset")?);
-    let mut states = vec![env.scene_state().context("no episode after reset")?];
-    let mut values = policy.map(|_| Vec::with_capacity(record.actions.len()));
-    let mut scratch = Scratch::default();
-    let mut reached: Option<Outcome> = None;
-    for (k, a) in record.actions.iter().enumerate() {
-        if reached.is_some() {
-            bail!("the record holds {} actions, but the episode ended after {k}", record.actions.len());
-        }
-        if let (Some(p), Some(v)) = (policy, values.as_mut()) {
-            let mut x = vec![0.0f32; obs.len()];
-            p.norm.apply(&obs, &mut x);
-            v.push(p.net.value(&x, &mut scratch));
-        }
-        let step = env.step(a).with_context(|| format!("step {k}"))?;
-        obs = step.obs;
-        reached = step.outcome;
-        states.push(env.scene_state().context("no episode")?);
-    }
-    let hash = env.state_hash();
-    if hash != record.final_state_hash {
-        bail!(
-            "replay diverged: final state hash {hash:016x}, stored {:016x} (the record was altered, or the code, arm or env config differs from the run that stored it)",
-            record.final_state_hash
-        );
-    }
-    let outcome = match reached {
-        Some(o) if o.kind == record.outcome.kind => o,
-        other => bail!(
-            "replay ended as {}, stored as {}",
-            other.map_or("no outcome (the actions ran out)", |o| o.kind.name()),
-            record.outcome.kind.name()
-        ),
+    let mut keeper = Keeper {
+        states: Vec::with_capacity(record.actions.len() + 1),
+        values: policy.map(|_| Vec::with_capacity(record.actions.len())),
+        policy,
+        scratch: Scratch::default(),
     };
-    Ok(Playback { geometry, states, actions: record.actions.clone(), values, outcome })
+    let r = &record;
+    let replayed = replay_exact(env, &r.scenario, &r.actions, r.final_state_hash, r.outcome.kind, &mut keeper)?;
+    let geometry = Arc::new(env.scene_geometry().context("no episode after the replay")?);
+    if keeper.states.len() != record.actions.len() + 1 {
+        bail!("the scene was not available at every step of the replay");
+    }
+    Ok(Playback {
+        geometry,
+        states: keeper.states,
+        actions: record.actions.clone(),
+        values: keeper.values,
+        outcome: replayed.outcome,
+    })
 }
 
 /// The checkpoint of the policy that acted in `entry`, if it lies in a run directory above the

@@ -1,0 +1,181 @@
+//! `regrasp bench ...`: the benchmarks. Each measures in a crate and prints figures here (one
+//! JSON object with `--json`); none asserts anything.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Args;
+use regrasp_hardware::bench::HwBenchConfig;
+use regrasp_policy::config::TrainConfig;
+use regrasp_policy::eval::LoadedPolicy;
+use regrasp_sim::{ArmModel, EnvConfig, ObsLayout};
+
+use crate::args::WorldArgs;
+
+#[derive(Args)]
+pub struct BenchSimArgs {
+    /// Envs stepped together on all cores.
+    #[arg(long, default_value_t = 8)]
+    envs: usize,
+    /// Control steps per env.
+    #[arg(long, default_value_t = 1000)]
+    steps: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    world: WorldArgs,
+}
+
+#[derive(Args)]
+pub struct BenchPolicyArgs {
+    /// Checkpoint directory (default: a freshly initialised policy of the default size).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Actions to time.
+    #[arg(long, default_value_t = 20000)]
+    actions: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct BenchLoggingArgs {
+    /// PPO iterations of a short real training run (default config, from scratch) to time.
+    #[arg(long, default_value_t = 4)]
+    iterations: u64,
+    /// Scripted episodes to replay with and without full recording.
+    #[arg(long, default_value_t = 8)]
+    episodes: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct BenchHwArgs {
+    /// Seconds of the control-loop run.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// E-stop trials.
+    #[arg(long, default_value_t = 10)]
+    estops: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
+    let (arm, cfg, _) = a.world.load()?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let single = regrasp_sim::bench::measure(Arc::clone(&arm), Arc::clone(&cfg), 1, 1, a.steps)?;
+    let multi = regrasp_sim::bench::measure(arm, Arc::clone(&cfg), a.envs, cores, a.steps)?;
+    if a.json {
+        let report = serde_json::json!({
+            "physics_hz": cfg.physics_hz,
+            "control_hz": cfg.control_hz,
+            "single_thread": single,
+            "all_cores": multi,
+            "cores": cores,
+        });
+        out!("{report}");
+        return Ok(());
+    }
+    out!("physics {} Hz, control {} Hz", cfg.physics_hz, cfg.control_hz);
+    for t in [&single, &multi] {
+        out!(
+            "  {} thread(s), {} env(s): {:.0} control steps/s ({:.0} per thread), {:.0} physics steps/s",
+            t.threads,
+            t.envs,
+            t.control_steps_per_s,
+            t.control_steps_per_s_per_thread,
+            t.physics_steps_per_s
+        );
+    }
+    Ok(())
+}
+
+pub fn bench_policy(a: BenchPolicyArgs) -> Result<()> {
+    let arm = ArmModel::default_arm()?;
+    let obs_dim = ObsLayout::new(arm.dof()).len();
+    let policy = match &a.policy {
+        Some(p) => LoadedPolicy::load(p, &arm, obs_dim)?,
+        None => LoadedPolicy::untrained(obs_dim, TrainConfig::default().model.hidden, 0),
+    };
+    let n = a.actions.max(1);
+    let (us, checksum) = policy.time_actions(obs_dim, n, &EnvConfig::default().action)?;
+    if a.json {
+        out!("{}", serde_json::json!({"policy": policy.hash, "actions": n, "us_per_action": us, "checksum": checksum}));
+    } else {
+        out!("policy inference: {us:.2} µs per action on one core ({n} actions, policy {})", policy.hash);
+    }
+    Ok(())
+}
+
+pub fn bench_logging(a: BenchLoggingArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("regrasp-bench-logging-{}", std::process::id()));
+    let b = regrasp_logs::bench::measure(&dir, a.iterations, a.episodes)?;
+    if a.json {
+        out!("{}", serde_json::to_string(&b)?);
+        return Ok(());
+    }
+    out!(
+        "scalars: {:.0} µs of logging per PPO iteration of {:.0} ms ({:.3} % overhead, {} iterations)",
+        b.scalar_logging_us_per_iteration,
+        b.ppo_iteration_ms,
+        b.scalar_logging_overhead_percent,
+        b.ppo_iterations
+    );
+    out!(
+        "episodes: replay {:.0} µs per control step, {:.0} µs with every step recorded ({:.0} ms per episode, {} steps, \
+         1 thread)",
+        b.replay_us_per_step,
+        b.recorded_replay_us_per_step,
+        b.recorded_replay_ms_per_episode,
+        b.episode_steps
+    );
+    Ok(())
+}
+
+pub fn bench_hw(a: BenchHwArgs) -> Result<()> {
+    let arm = Arc::new(ArmModel::default_arm()?);
+    let env = Arc::new(EnvConfig::default());
+    let b = regrasp_hardware::bench::bench(
+        &arm,
+        &env,
+        &HwBenchConfig { seconds: a.seconds, estops: a.estops, ..Default::default() },
+    )?;
+    if a.json {
+        out!("{}", serde_json::to_string(&b)?);
+        return Ok(());
+    }
+    let (l, s, j, e) = (&b.tick_lateness_us, &b.envelope_and_send_us, &b.firmware_tick_jitter_us, &b.estop_to_frame_ms);
+    out!(
+        "control loop at {} Hz for {:.1} s ({} ticks): tick lateness p50 {} µs, p99 {} µs, max {} µs",
+        b.rate_hz,
+        b.loop_seconds,
+        b.ticks,
+        l.p50,
+        l.p99,
+        l.max
+    );
+    out!(
+        "envelope check: {:.2} µs per command ({} commands); check + serial send in the loop: p99 {:.1} µs",
+        b.envelope_check_us,
+        b.envelope_checks,
+        s.p99
+    );
+    out!("firmware tick jitter p99 {} µs (max {} µs); largest servo jump {:.4}", j.p99, j.max, b.largest_servo_jump);
+    out!(
+        "e-stop to stop frame written: max {:.2} ms, median {:.2} ms over {} trials (control period {:.0} ms); torque \
+         off within {} firmware tick(s) of the frame",
+        e.max,
+        e.median,
+        e.trials,
+        b.control_period_ms,
+        b.estop_frame_to_torque_off_ticks_max.map_or("?".to_string(), |t| t.to_string())
+    );
+    Ok(())
+}
