@@ -164,7 +164,7 @@ fn train_then_eval_stores_replayable_episodes() {
         serde_json::from_slice(&std::fs::read(ft.join("checkpoints").join(tuned.trim()).join("meta.json")).unwrap())
             .unwrap();
     let first: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(ft.join("train_log.jsonl")).unwrap().split(|&b| b == b'\n').next().unwrap(),
+        std::fs::read(ft.join("train_log.jsonl")).unwrap().split(|&b| b == b'\n').next().unwrap(),
     )
     .unwrap();
     assert_eq!(first["event"], "iteration", "no warm start when fine-tuning");
@@ -291,7 +291,9 @@ fn a_closed_stdout_ends_quietly_instead_of_panicking() {
 }
 
 /// (generation, challenger, status) of every generation of a run, and its champion.
-fn improve_outcome(dir: &std::path::Path) -> (Vec<(u32, Option<String>, String)>, Option<(String, u32)>) {
+type RunOutcome = (Vec<(u32, Option<String>, String)>, Option<(String, u32)>);
+
+fn improve_outcome(dir: &std::path::Path) -> RunOutcome {
     let l = regrasp_curriculum::Ledger::open(&dir.join("ledger.sqlite")).unwrap();
     let gens =
         l.generations().unwrap().into_iter().map(|g| (g.generation, g.challenger, g.status.to_string())).collect();

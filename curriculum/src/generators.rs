@@ -53,6 +53,7 @@ impl GeneratorKind {
 /// What a generator proposes.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // a few per generation, serialised in the ledger; never hot
 pub enum Proposal {
     /// Sample this distribution with the training seed.
     Distribution {
@@ -290,6 +291,9 @@ pub fn boundary_probes(d: &ScenarioDistribution, seed: u64, per_edge: usize) -> 
     out
 }
 
+/// Boundary probes per edge of a parameter's range: (probes, successes).
+pub type EdgeTally = BTreeMap<(Param, Side), (u64, u64)>;
+
 /// `boundary`: moves each parameter's ends by the probe success there: an end whose success
 /// is at least `boundary_widen_above` moves out by `boundary_step` × the base width (not past
 /// the hard limits); one below `boundary_narrow_below` moves back in, but never inside the base
@@ -302,8 +306,8 @@ pub fn boundary(
     base: &ScenarioDistribution,
     probes: &[(Param, Side, bool)],
     cfg: &GeneratorsConfig,
-) -> (ScenarioDistribution, BTreeMap<(Param, Side), (u64, u64)>) {
-    let mut seen: BTreeMap<(Param, Side), (u64, u64)> = BTreeMap::new();
+) -> (ScenarioDistribution, EdgeTally) {
+    let mut seen: EdgeTally = BTreeMap::new();
     for &(p, side, success) in probes {
         let e = seen.entry((p, side)).or_default();
         e.0 += success as u64;

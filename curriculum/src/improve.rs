@@ -643,6 +643,22 @@ pub fn mix(
     (CurriculumPlan { base: base.clone(), parts }, name)
 }
 
+/// Scenarios drawn from a curriculum to show its parameter distributions.
+pub const PARAMETER_SAMPLES: usize = 512;
+
+/// Samples of every scenario parameter (`Param`) under `plan`, from training seeds derived from
+/// `seed` (drawn for display only: nothing trains on them).
+pub fn parameter_samples(plan: &CurriculumPlan, seed: u64) -> Vec<(String, Vec<f64>)> {
+    let scenarios: Vec<Scenario> =
+        (0..PARAMETER_SAMPLES as u64).map(|i| plan.scenario(SeedSpace::training_seed(seed, i))).collect();
+    Param::ALL.iter().map(|p| (p.label(), scenarios.iter().map(|s| p.value(s, Side::Hi)).collect())).collect()
+}
+
+/// The training distribution a config uses (for reports).
+pub fn base_distribution(cfg: &ImproveConfig) -> &ScenarioDistribution {
+    &cfg.train.distribution
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -678,20 +694,4 @@ mod tests {
         assert!((c[&GeneratorKind::Replay] - 0.5 * (0.5 * 0.25 + 0.5)).abs() < 1e-12, "{c:?}");
         assert!((c[&GeneratorKind::Uniform] - (0.5 + 0.5 * 0.5 * 0.25)).abs() < 1e-12, "{c:?}");
     }
-}
-
-/// Scenarios drawn from a curriculum to show its parameter distributions.
-pub const PARAMETER_SAMPLES: usize = 512;
-
-/// Samples of every scenario parameter (`Param`) under `plan`, from training seeds derived from
-/// `seed` (drawn for display only: nothing trains on them).
-pub fn parameter_samples(plan: &CurriculumPlan, seed: u64) -> Vec<(String, Vec<f64>)> {
-    let scenarios: Vec<Scenario> =
-        (0..PARAMETER_SAMPLES as u64).map(|i| plan.scenario(SeedSpace::training_seed(seed, i))).collect();
-    Param::ALL.iter().map(|p| (p.label(), scenarios.iter().map(|s| p.value(s, Side::Hi)).collect())).collect()
-}
-
-/// The training distribution a config uses (for reports).
-pub fn base_distribution(cfg: &ImproveConfig) -> &ScenarioDistribution {
-    &cfg.train.distribution
 }

@@ -98,7 +98,6 @@ const EDITED: u64 = 203;
 
 /// Evaluates `policy` on `scenarios` training scenarios of `distribution` (drawn from `seed`)
 /// and on `neighbours` neighbours of each of both kinds.
-#[allow(clippy::too_many_arguments)]
 pub fn measure(
     policy: &LoadedPolicy,
     arm: &Arc<ArmModel>,

@@ -454,10 +454,10 @@ pub fn render(r: &RunReport) -> String {
             o,
             g.status
         ));
-        if let Some(reasons) = &g.reasons {
-            if g.status == GenerationStatus::RolledBack {
-                s.push_str(&format!("      why: {reasons}\n"));
-            }
+        if let Some(reasons) = &g.reasons
+            && g.status == GenerationStatus::RolledBack
+        {
+            s.push_str(&format!("      why: {reasons}\n"));
         }
     }
     s.push_str("\nwhat each challenger did to its champion's probe episodes (training space, paired):\n");
@@ -496,15 +496,15 @@ pub fn render(r: &RunReport) -> String {
         "stopped: {}\n",
         r.stop_reason.as_deref().unwrap_or("not yet (resume with `regrasp improve --resume`)")
     ));
-    if let Some(b) = &r.baseline {
-        if let Some((h, o)) = &b.final_result {
-            s.push_str(&format!(
-                "uniform ablation {} (same seed and budget): held-out {}  OOD {}\n",
-                b.run.display(),
-                pct(h),
-                pct(o)
-            ));
-        }
+    if let Some(b) = &r.baseline
+        && let Some((h, o)) = &b.final_result
+    {
+        s.push_str(&format!(
+            "uniform ablation {} (same seed and budget): held-out {}  OOD {}\n",
+            b.run.display(),
+            pct(h),
+            pct(o)
+        ));
     }
     match &r.test {
         Some(t) => {
@@ -721,7 +721,7 @@ pub fn compare(reports: &[RunReport]) -> Comparison {
 
 /// Per seed, the targeted run's episodes against the uniform run's (held-out-like, OOD-like,
 /// as `episodes` picks them), paired by scenario; and those pooled over the seeds.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity)] // a pair of per-seed and pooled tables; a type alias would name it once only
 fn targeted_against_uniform<'a>(
     reports: &'a [RunReport],
     episodes: impl Fn(&'a RunReport) -> Option<&'a (Vec<Judged>, Vec<Judged>)>,

@@ -151,7 +151,6 @@ impl RunDir {
     /// The evaluation of `policy` on `suite`: from the ledger, or run now on `scenarios`, its
     /// episodes written to [`Self::episode_file`] and recorded at `generation`. `on_start` hears
     /// when an evaluation starts. This is the one path by which a run's evaluations are made.
-    #[allow(clippy::too_many_arguments)] // one call per evaluation, each argument a distinct input
     pub fn evaluated(
         &mut self,
         policy: &LoadedPolicy,
@@ -202,6 +201,22 @@ impl RunDir {
             no(format!("{} has no evaluation of policy {policy} on suite {suite}", self.ledger.path().display()))
         })?;
         Ok(file_episode(&self.episode_file_of(&row)?, *index, id)?)
+    }
+
+    /// Every stored episode of the run, in evaluation order (evaluations without an episode
+    /// file, such as real-world trials, hold none to replay).
+    pub fn episodes(&self) -> Result<Vec<StoredEpisode>> {
+        let mut out = Vec::new();
+        for row in self.ledger.evaluations()?.iter().filter(|r| r.episode_file.is_some()) {
+            let records = read_episodes(&self.episode_file_of(row)?)?;
+            out.extend(
+                records.into_iter().enumerate().map(|(index, record)| StoredEpisode {
+                    id: EpisodeId::in_run(&row.policy, row.suite, index),
+                    record,
+                }),
+            );
+        }
+        Ok(out)
     }
 
     /// Every stored episode that failed, in evaluation order, optionally only of one

@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 use regrasp_curriculum::final_test::run_final_test;
 use regrasp_curriculum::generators::{self, GeneratorKind};
 use regrasp_curriculum::improve::{FrozenSuites, ImproveEvent};
+use regrasp_curriculum::run::RunDir;
 use regrasp_curriculum::vocabulary::{GenerationStatus, MetaKey, Suite};
 use regrasp_curriculum::{ImproveConfig, ImproveOptions, Ledger, improve};
+use regrasp_policy::eval::EpisodeId;
 use regrasp_sim::ArmModel;
 use regrasp_sim::suite::SeedSpace;
 
@@ -46,7 +48,9 @@ fn arm() -> Arc<ArmModel> {
 }
 
 /// (generation, challenger, status, reasons) of every generation, and the champion.
-fn outcome(dir: &Path) -> (Vec<(u32, Option<String>, GenerationStatus, Option<String>)>, Option<(String, u32)>) {
+type RunOutcome = (Vec<(u32, Option<String>, GenerationStatus, Option<String>)>, Option<(String, u32)>);
+
+fn outcome(dir: &Path) -> RunOutcome {
     let l = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
     let gens = l
         .generations()
@@ -62,10 +66,13 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     let cfg = smoke();
     let out = tmp("full");
     let mut ended: BTreeMap<u32, u64> = BTreeMap::new();
-    let s = improve(cfg.clone(), arm(), &out, ImproveOptions::default(), &mut |e| {
-        if let ImproveEvent::Training { generation, episodes: (n, _), .. } = e {
-            *ended.entry(*generation).or_default() += n;
+    let mut evaluated: Vec<(String, Suite, PathBuf)> = Vec::new();
+    let s = improve(cfg.clone(), arm(), &out, ImproveOptions::default(), &mut |e| match e {
+        ImproveEvent::Training { generation, episodes: (n, _), .. } => *ended.entry(*generation).or_default() += n,
+        ImproveEvent::Evaluated { policy, suite, episode_file: Some(f), .. } => {
+            evaluated.push((policy.clone(), *suite, f.clone()))
         }
+        _ => {}
     })
     .unwrap();
     assert_eq!(s.generations, 2);
@@ -127,6 +134,26 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     assert!(l.evaluation(&gens[0].champion, Suite::Boundary(1)).unwrap().is_some());
     assert!(l.bandit().unwrap().is_some());
     assert!(out.join("episodes").read_dir().unwrap().count() >= 8);
+
+    // Regression: every episode id a recording of the loop's evaluations carries (built from
+    // the Evaluated event, as `regrasp improve` records them) resolves in the run's episode
+    // store, boundary probes included. The recorder used to rebuild the suite from the
+    // episode file's stem, giving `<policy>/boundary-1/<i>`, which names no suite.
+    let run = RunDir::open(&out).unwrap();
+    assert!(evaluated.iter().any(|(_, s, _)| matches!(s, Suite::Boundary(_))), "{evaluated:?}");
+    for (policy, suite, file) in &evaluated {
+        let first = regrasp_policy::eval::read_episodes(file).unwrap().remove(0);
+        let id = EpisodeId::in_run(policy, suite, 0);
+        let stored = run.episode(&id.to_string().parse().unwrap()).unwrap();
+        assert_eq!(stored.record, first, "{id}");
+        let stem = file.file_stem().unwrap().to_string_lossy().to_string();
+        let from_stem = stem.strip_prefix(&format!("{policy}-")).unwrap().to_string();
+        if matches!(suite, Suite::Boundary(_)) {
+            let old = EpisodeId::in_run(policy, &from_stem, 0);
+            let e = run.episode(&old).unwrap_err().to_string();
+            assert!(e.contains("not a run suite"), "{e}");
+        }
+    }
 
     // A second start in the same directory is refused; resuming a finished run changes nothing.
     let e = improve(cfg.clone(), arm(), &out, ImproveOptions::default(), &mut |_| {}).unwrap_err().to_string();

@@ -225,12 +225,13 @@ impl<B: ServoBus> Controller<B> {
                     self.faults |= fault::BAD_FRAME;
                     return self.ack(seq, Status::InvalidValue);
                 }
-                for i in 0..self.n {
-                    let c = clamp(positions[i], &self.limits[i]);
-                    if c != positions[i] {
+                let slots = self.target.iter_mut().zip(&self.limits).zip(&positions[..self.n]);
+                for ((target, limit), &p) in slots {
+                    let c = clamp(p, limit);
+                    if c != p {
                         self.faults |= fault::CLAMPED;
                     }
-                    self.target[i] = c;
+                    *target = c;
                 }
                 let g = clamp(gripper, &self.cfg.gripper);
                 if g != gripper {

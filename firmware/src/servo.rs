@@ -147,15 +147,10 @@ impl ServoBus for MockBus {
             *slot = *v;
         }
         t[self.n] = gripper;
-        if let Some(prev) = self.last_written {
-            for i in 0..=self.n {
-                self.largest_jump = self.largest_jump.max((t[i] - prev[i]).abs());
-            }
-        } else {
-            // The first write after power-up is measured against where the servos are.
-            for i in 0..=self.n {
-                self.largest_jump = self.largest_jump.max((t[i] - self.position[i]).abs());
-            }
+        // The first write after power-up is measured against where the servos are.
+        let from = self.last_written.unwrap_or(self.position);
+        for (new, old) in t.iter().zip(from.iter()).take(self.n + 1) {
+            self.largest_jump = self.largest_jump.max((new - old).abs());
         }
         self.last_written = Some(t);
         self.target = t;

@@ -311,7 +311,7 @@ proptest! {
         for (i, (k, vals, valid, dt)) in cmds.into_iter().enumerate() {
             t += dt;
             let m = match k {
-                0 | 1 | 2 => targets(vals, valid),
+                0..=2 => targets(vals, valid),
                 3 => Message::Arm,
                 4 => Message::Heartbeat,
                 5 => Message::Disarm,

@@ -96,8 +96,8 @@ impl<P: Plant> ServoBus for Servos<P> {
 
     fn read(&mut self, joints: &mut [ServoReading], gripper: &mut ServoReading) -> core::result::Result<(), BusError> {
         self.plant.read(joints, gripper)?;
-        for i in 0..self.n.min(joints.len()) {
-            self.measured[i] = joints[i].position;
+        for (m, j) in self.measured.iter_mut().zip(joints.iter()).take(self.n) {
+            *m = j.position;
         }
         self.measured[self.n] = gripper.position;
         if let Some(j) = self.stall_joint {
@@ -443,10 +443,10 @@ fn run<P: Plant>(
             rep.largest_jump = controller.bus.largest_jump;
             rep.writes = controller.bus.writes;
             rep.positions = controller.bus.measured[..controller.bus.n].to_vec();
-            if let (Some(e), None) = (estop_at, rep.estop_ticks) {
-                if !controller.bus.torque {
-                    rep.estop_ticks = Some((e, rep.ticks));
-                }
+            if let (Some(e), None) = (estop_at, rep.estop_ticks)
+                && !controller.bus.torque
+            {
+                rep.estop_ticks = Some((e, rep.ticks));
             }
             if !rep.modes_seen.contains(&controller.mode()) {
                 rep.modes_seen.push(controller.mode());

@@ -21,6 +21,7 @@ pub const EMULATOR_TICK_S: f64 = 0.025;
 
 /// Where the arm is.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one per session; boxing would only add indirection
 pub enum Port {
     /// The serial port of the arm's controller (or of an emulator started elsewhere).
     Serial(String),

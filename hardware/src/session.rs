@@ -373,7 +373,6 @@ pub fn preflight(
 /// out, or a safety stop. The arm is stopped (e-stop) on every safety stop; on a normal end it
 /// is left holding its pose (the firmware's watchdog holds, then drops torque, if nothing
 /// follows).
-#[allow(clippy::too_many_arguments)]
 pub fn run_episode<A: Arm>(
     guarded: &mut Guarded<A>,
     pilot: &mut dyn Pilot,

@@ -78,6 +78,28 @@ impl Station {
         EnvelopeConfig::for_arm(arm, 1.0 / run.rate_hz, env.control_dt())
     }
 
+    /// One episode of `pilot` on the rig from where the arm is, the object estimated where
+    /// `scenario` places it; every tick is recorded, and a safety stop is recorded as a fault.
+    fn episode(
+        &self,
+        rig: &mut Rig,
+        pilot: &mut PolicyPilot,
+        scenario: &Scenario,
+        stop: &AtomicBool,
+        rec: &Recorder,
+    ) -> Result<EpisodeReport> {
+        let names = joint_names(&self.arm);
+        let mut sensor = ObjectEstimate::placed(scenario);
+        let (arm, env, run) = (&self.arm, &self.env, &self.run);
+        let report = run_episode(rig.guarded(), pilot, arm, env, scenario, &mut sensor, run, stop, &mut |t| {
+            record_tick(rec, &names, t)
+        })?;
+        if report.stop.is_safety_stop() {
+            rec.hardware_event(true, &format!("stopped: {:?}", report.stop));
+        }
+        Ok(report)
+    }
+
     /// One episode of `certified` on `scenario`: the pre-flight simulation first (nothing is
     /// connected if it refuses), then the run loop through the envelope until the object is
     /// held, time runs out, `stop` is raised or a safety stop. Every tick is recorded.
@@ -94,24 +116,8 @@ impl Station {
         say(&format!("pre-flight: {:?}, peak contact {:.1} N", pre.outcome, pre.peak_contact_force));
         let mut rig = Rig::connect(&self.arm, &self.env, &self.port, self.envelope.clone(), self.nonce)?;
         say("running; Enter or Ctrl-C stops the arm");
-        let names = joint_names(&self.arm);
         let certificate = certified.certificate().clone();
-        let mut pilot = PolicyPilot::new(certified);
-        let mut sensor = ObjectEstimate::placed(scenario);
-        let report = run_episode(
-            rig.guarded(),
-            &mut pilot,
-            &self.arm,
-            &self.env,
-            scenario,
-            &mut sensor,
-            &self.run,
-            stop,
-            &mut |t| record_tick(rec, &names, t),
-        )?;
-        if report.stop.is_safety_stop() {
-            rec.hardware_event(true, &format!("stopped: {:?}", report.stop));
-        }
+        let report = self.episode(&mut rig, &mut PolicyPilot::new(certified), scenario, stop, rec)?;
         Ok(TrialOutcome { certificate, preflight: pre, report })
     }
 
@@ -138,7 +144,6 @@ impl Station {
         FrozenSuites::load(&run.config()?)?.firewall().check("real trials", scenarios)?;
         let generation = run.ledger().champion()?.map_or(0, |(_, g)| g);
         let mut rig = Rig::connect(&self.arm, &self.env, &self.port, self.envelope.clone(), self.nonce)?;
-        let names = joint_names(&self.arm);
         let certificate = certified.certificate().clone();
         let policy_hash = certified.policy().hash.clone();
         let mut pilot = PolicyPilot::new(certified);
@@ -168,18 +173,7 @@ impl Station {
             let home = sim.start_configuration(scenario, "scenario")?;
             move_to(rig.guarded(), &home, 2.0 * self.arm.gripper_joints[0].upper, &self.run, stop)?;
             operator.place(&rig, scenario)?;
-            let mut sensor = ObjectEstimate::placed(scenario);
-            let report = run_episode(
-                rig.guarded(),
-                &mut pilot,
-                &self.arm,
-                &self.env,
-                scenario,
-                &mut sensor,
-                &self.run,
-                stop,
-                &mut |t| record_tick(rec, &names, t),
-            )?;
+            let report = self.episode(&mut rig, &mut pilot, scenario, stop, rec)?;
             say(&format!(
                 "arm: {:?} after {:.1} s; gripper {:.3} m, peak load {:.2}, held lift {:.3} m",
                 report.stop, report.seconds, report.final_gripper, report.max_gripper_load, report.held_lift

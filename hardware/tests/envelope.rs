@@ -74,8 +74,7 @@ proptest! {
             let v = env.check(&proposed, load);
             let c = v.command.expect("clamp mode always yields a command once started");
             prop_assert_eq!(c.positions.len(), 5);
-            for i in 0..5 {
-                let q = c.positions[i];
+            for (i, &q) in c.positions.iter().enumerate() {
                 prop_assert!(q.is_finite(), "joint {} not finite", i);
                 prop_assert!(q >= lim.lower[i] - 1e-12 && q <= lim.upper[i] + 1e-12, "joint {} at {} outside [{}, {}]", i, q, lim.lower[i], lim.upper[i]);
                 prop_assert!((q - prev[i]).abs() <= lim.step[i] + 1e-12, "joint {} jumped {}", i, q - prev[i]);

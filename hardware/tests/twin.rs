@@ -169,11 +169,11 @@ fn preflight_refuses_a_predicted_failure() {
     let mut s = scenarios()[0];
     s.object.pose.x = 0.30;
     s.object.pose.y = 0.25;
-    let err = preflight(&policy, &arm, &env, &s, 200.0).err().expect("a predicted failure is refused");
+    let err = preflight(&policy, &arm, &env, &s, 200.0).expect_err("a predicted failure is refused");
     assert!(matches!(err, HardwareError::Preflight(_)), "{err}");
     // An unsafe contact force limit refuses even a predicted success.
     let ok = scenarios().into_iter().find(|s| preflight(&policy, &arm, &env, s, 200.0).is_ok()).unwrap();
-    let err = preflight(&policy, &arm, &env, &ok, 0.5).err().expect("too much force");
+    let err = preflight(&policy, &arm, &env, &ok, 0.5).expect_err("too much force");
     assert!(err.to_string().contains("contact force"), "{err}");
 }
 

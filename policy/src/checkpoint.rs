@@ -102,7 +102,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl Checkpoint {
     /// Builds a checkpoint from a model and its companions; computes the content hash.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         model: &ActorCritic,
         optimizer_bytes: Vec<u8>,

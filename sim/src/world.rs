@@ -403,7 +403,7 @@ impl SimWorld {
             return Err(crate::error::SimError::invalid(
                 "push",
                 "impulse",
-                &format!(
+                format!(
                     "[{}, {}, {}] N·s must be finite and at most {MAX_PUSH_IMPULSE} N·s",
                     impulse.x, impulse.y, impulse.z
                 ),
