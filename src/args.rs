@@ -62,6 +62,14 @@ impl WorldArgs {
     }
 }
 
+/// `--json`: what a verb measured as one JSON object on stdout instead of text.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct JsonArg {
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Where and what to record in rerun.
 #[derive(Args, Clone, Debug)]
 pub struct RecordArgs {

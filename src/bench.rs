@@ -11,7 +11,7 @@ use regrasp_policy::config::TrainConfig;
 use regrasp_policy::eval::LoadedPolicy;
 use regrasp_sim::{ArmModel, EnvConfig, ObsLayout};
 
-use crate::args::WorldArgs;
+use crate::args::{JsonArg, WorldArgs};
 
 #[derive(Args)]
 pub struct BenchSimArgs {
@@ -21,9 +21,8 @@ pub struct BenchSimArgs {
     /// Control steps per env.
     #[arg(long, default_value_t = 1000)]
     steps: usize,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
     #[command(flatten)]
     world: WorldArgs,
 }
@@ -36,9 +35,8 @@ pub struct BenchPolicyArgs {
     /// Actions to time.
     #[arg(long, default_value_t = 20000)]
     actions: usize,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
 }
 
 #[derive(Args)]
@@ -49,9 +47,8 @@ pub struct BenchLoggingArgs {
     /// Scripted episodes to replay with and without full recording.
     #[arg(long, default_value_t = 8)]
     episodes: u64,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
 }
 
 #[derive(Args)]
@@ -62,9 +59,8 @@ pub struct BenchHwArgs {
     /// E-stop trials.
     #[arg(long, default_value_t = 10)]
     estops: usize,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
 }
 
 pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
@@ -72,7 +68,7 @@ pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let single = regrasp_sim::bench::measure(Arc::clone(&arm), Arc::clone(&cfg), 1, 1, a.steps)?;
     let multi = regrasp_sim::bench::measure(arm, Arc::clone(&cfg), a.envs, cores, a.steps)?;
-    if a.json {
+    if a.output.json {
         let report = serde_json::json!({
             "physics_hz": cfg.physics_hz,
             "control_hz": cfg.control_hz,
@@ -106,7 +102,7 @@ pub fn bench_policy(a: BenchPolicyArgs) -> Result<()> {
     };
     let n = a.actions.max(1);
     let (us, checksum) = policy.time_actions(obs_dim, n, &EnvConfig::default().action)?;
-    if a.json {
+    if a.output.json {
         out!("{}", serde_json::json!({"policy": policy.hash, "actions": n, "us_per_action": us, "checksum": checksum}));
     } else {
         out!("policy inference: {us:.2} µs per action on one core ({n} actions, policy {})", policy.hash);
@@ -117,7 +113,7 @@ pub fn bench_policy(a: BenchPolicyArgs) -> Result<()> {
 pub fn bench_logging(a: BenchLoggingArgs) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("regrasp-bench-logging-{}", std::process::id()));
     let b = regrasp_logs::bench::measure(&dir, a.iterations, a.episodes)?;
-    if a.json {
+    if a.output.json {
         out!("{}", serde_json::to_string(&b)?);
         return Ok(());
     }
@@ -147,7 +143,7 @@ pub fn bench_hw(a: BenchHwArgs) -> Result<()> {
         &env,
         &HwBenchConfig { seconds: a.seconds, estops: a.estops, ..Default::default() },
     )?;
-    if a.json {
+    if a.output.json {
         out!("{}", serde_json::to_string(&b)?);
         return Ok(());
     }

@@ -17,7 +17,7 @@ use regrasp_hardware::session::RunConfig;
 use regrasp_hardware::trial::{KeyboardOperator, Operator, Station, TwinOperator};
 use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 
-use crate::args::{RecordArgs, toml_file};
+use crate::args::{JsonArg, RecordArgs, toml_file};
 
 #[derive(Subcommand)]
 pub enum HwCommand {
@@ -95,9 +95,8 @@ pub struct EmulateArgs {
     /// Seed of the injected faults.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
-    /// Print one JSON object at the end.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
 }
 
 #[derive(Args)]
@@ -158,9 +157,8 @@ pub struct DriveArgs {
     max_contact_force: f64,
     #[command(flatten)]
     record: RecordArgs,
-    /// Print one JSON object on stdout at the end.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
 }
 
 impl DriveArgs {
@@ -225,7 +223,7 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
         "outcome": outcome,
         "twin_error": em.twin.error(),
     });
-    if a.json {
+    if a.output.json {
         out!("{v}");
     } else {
         out!(
@@ -265,7 +263,7 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     let rec = a.drive.record.recorder("hw run", &regrasp_logs::fresh_file(&a.run.join("rerun"), "hw-run"))?;
     let t = station.run_trial(certified, &scenario, &stop, &rec, &mut |line| eprintln!("{line}"))?;
     let r = &t.report;
-    if a.drive.json {
+    if a.drive.output.json {
         out!("{}", serde_json::json!({ "certificate": t.certificate, "report": r }));
         return Ok(());
     }
@@ -309,7 +307,7 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     let say = &mut |line: &str| eprintln!("{line}");
     let v = station.validate(&mut run, certified, &scenarios, operator, &stop, &rec, say)?;
     let r = &v.report;
-    if a.drive.json {
+    if a.drive.output.json {
         out!("{}", serde_json::json!({ "certificate": v.certificate, "evaluation": v.evaluation, "report": r }));
     } else {
         out!(

@@ -15,7 +15,7 @@ use regrasp_logs::scalars::GenerationLog;
 use regrasp_logs::{EpisodeId, Recorder, Sampling, fresh_file, read_episodes, record_evaluation};
 use regrasp_sim::ArmModel;
 
-use crate::args::{ArmArgs, RecordArgs, log_line, sink_name};
+use crate::args::{ArmArgs, JsonArg, RecordArgs, log_line, sink_name};
 
 #[derive(Args)]
 pub struct ImproveArgs {
@@ -41,9 +41,8 @@ pub struct ImproveArgs {
     /// Stop after deciding this many generations in this invocation (for crash drills).
     #[arg(long, hide = true)]
     stop_after: Option<u32>,
-    /// Print one JSON object (summary and report) on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
     #[command(flatten)]
     arm: ArmArgs,
     #[command(flatten)]
@@ -72,9 +71,8 @@ pub struct ReportArgs {
     /// The arm the runs were made for.
     #[command(flatten)]
     arm: ArmArgs,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
 }
 
 pub fn improve(a: ImproveArgs) -> Result<()> {
@@ -128,7 +126,7 @@ pub fn improve(a: ImproveArgs) -> Result<()> {
         return Err(err);
     }
     let (text, rep) = write(&out, None, None)?;
-    if a.json {
+    if a.output.json {
         let v = serde_json::json!({
             "summary": summary, "report": rep, "wall_s": start.elapsed().as_secs_f64(), "rerun": sink_name(&rec),
         });
@@ -239,7 +237,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
             .map(|r| build(r).with_context(|| format!("run {}", r.display())))
             .collect::<Result<Vec<_>>>()?;
         let c = compare(&reports);
-        if a.json {
+        if a.output.json {
             out!("{}", serde_json::to_string(&c)?);
         } else {
             out!("{}", render_comparison(&c));
@@ -247,7 +245,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
         return Ok(());
     }
     let (text, rep) = write(&a.runs[0], a.baseline.as_deref(), a.png.as_deref())?;
-    if a.json {
+    if a.output.json {
         out!("{}", serde_json::to_string(&rep)?);
     } else {
         out!("{text}");

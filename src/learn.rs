@@ -13,7 +13,7 @@ use regrasp_policy::run::{Event, RunOptions};
 use regrasp_sim::ObsLayout;
 use regrasp_sim::suite::EvalSuite;
 
-use crate::args::{ArmArgs, RecordArgs, WorldArgs, progress, sink_name};
+use crate::args::{ArmArgs, JsonArg, RecordArgs, WorldArgs, progress, sink_name};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -57,9 +57,8 @@ pub struct EvalArgs {
     /// (default: runs/eval/<suite>-<policy hash>/episodes.jsonl).
     #[arg(long)]
     episodes_out: Option<PathBuf>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
     #[command(flatten)]
     world: WorldArgs,
     #[command(flatten)]
@@ -80,9 +79,8 @@ pub struct LocalityArgs {
     /// Seed of the scenarios, the new seeds and the edits.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
     #[command(flatten)]
     world: WorldArgs,
 }
@@ -149,7 +147,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let suite = EvalSuite::load(&a.suite)?;
     let policy = LoadedPolicy::load(&a.policy, &arm, ObsLayout::new(arm.dof()).len())?;
     let scenarios = suite.scenarios();
-    let pb = progress(scenarios.len() as u64, a.json);
+    let pb = progress(scenarios.len() as u64, a.output.json);
     let (report, records) = evaluate(&policy, &arm, &cfg, &suite.name, &scenarios, &|| pb.inc(1))?;
     pb.finish_and_clear();
     let file = a.episodes_out.unwrap_or_else(|| {
@@ -161,7 +159,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let id = |index| EpisodeId::InFile { index };
     let recorded = record_evaluation(&rec, &arm, &cfg, &records, sampling, id, std::slice::from_ref(&policy))?;
     rec.flush()?;
-    if a.json {
+    if a.output.json {
         let mut v = serde_json::to_value(&report)?;
         v["episodes_file"] = serde_json::json!(file.display().to_string());
         v["recorded_episodes"] = serde_json::json!(recorded);
@@ -196,7 +194,7 @@ pub fn locality(a: LocalityArgs) -> Result<()> {
     let edit = regrasp_curriculum::config::GeneratorsConfig::default();
     let l =
         regrasp_curriculum::locality::measure(&policy, &arm, &cfg, &dist, &edit, a.scenarios, a.neighbours, a.seed)?;
-    if a.json {
+    if a.output.json {
         out!("{}", serde_json::to_string(&l)?);
     } else {
         out!("{}", l.describe().trim_end());

@@ -12,7 +12,7 @@ use regrasp_logs::{EpisodeId, Recorder, Sink, StoredEpisode, replay_all};
 use regrasp_policy::eval::{LoadedPolicy, file_episode, file_episodes};
 use regrasp_sim::{ObsLayout, OutcomeKind};
 
-use crate::args::{WorldArgs, sink_name};
+use crate::args::{JsonArg, WorldArgs, sink_name};
 
 #[derive(Args)]
 pub struct ReplayArgs {
@@ -52,9 +52,8 @@ pub struct ReplayArgs {
     /// Stream to a running rerun viewer at this address.
     #[arg(long, conflicts_with = "spawn")]
     connect: Option<String>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
     #[command(flatten)]
     world: WorldArgs,
 }
@@ -106,7 +105,7 @@ pub fn replay(a: ReplayArgs) -> Result<()> {
     let obs_dim = ObsLayout::new(arm.dof()).len();
     let policies: Vec<LoadedPolicy> = policy_dirs
         .iter()
-        .filter(|d| d.join("meta.json").exists())
+        .filter(|d| d.join("meta.output.json").exists())
         .map(|d| LoadedPolicy::load(d, &arm, obs_dim))
         .collect::<Result<_, _>>()?;
     let out = a.out.clone().unwrap_or(default_out);
@@ -118,7 +117,7 @@ pub fn replay(a: ReplayArgs) -> Result<()> {
     let replayed = replay_all(&arm, &cfg, &episodes, &policies, &rec)?;
     rec.flush()?;
     let wall = start.elapsed().as_secs_f64();
-    if a.json {
+    if a.output.json {
         out!("{}", serde_json::json!({ "episodes": replayed, "rerun": sink_name(&rec), "wall_s": wall }));
         return Ok(());
     }

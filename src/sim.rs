@@ -11,7 +11,7 @@ use regrasp_sim::vec_env::run_controller;
 use regrasp_sim::{OutcomeKind, Scenario};
 use serde::Serialize;
 
-use crate::args::{WorldArgs, progress};
+use crate::args::{JsonArg, WorldArgs, progress};
 
 #[derive(Args)]
 pub struct ScriptedArgs {
@@ -24,9 +24,8 @@ pub struct ScriptedArgs {
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArg,
     /// Also list every failed episode (seed, mode, evidence).
     #[arg(long)]
     show_failures: bool,
@@ -67,7 +66,7 @@ pub fn scripted(a: ScriptedArgs) -> Result<()> {
         None => ((0..episodes).map(|i| dist.sample(a.seed + i)).collect(), a.show_failures),
     };
     let threads = if a.threads == 0 { rayon::current_num_threads() } else { a.threads };
-    let pb = progress(episodes, a.json);
+    let pb = progress(episodes, a.output.json);
     let start = Instant::now();
     let results = run_controller(arm, cfg, &scenarios, threads, &|| pb.inc(1), a.controller == "expert")?;
     pb.finish_and_clear();
@@ -96,7 +95,7 @@ pub fn scripted(a: ScriptedArgs) -> Result<()> {
         threads,
         episodes_listed: listed,
     };
-    if a.json {
+    if a.output.json {
         out!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
