@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use regrasp_policy::eval::{EpisodeRecord, LoadedPolicy, read_episodes};
+use regrasp_curriculum::run::{LEDGER_FILE, RunDir};
+use regrasp_policy::eval::{EpisodeId, EpisodeRecord, LoadedPolicy, file_episodes};
 use regrasp_policy::inference::Scratch;
 use regrasp_sim::replay::{ReplayObserver, replay_exact};
 use regrasp_sim::scene::{SceneGeometry, SceneState};
@@ -17,43 +18,55 @@ use regrasp_sim::{Action, GraspEnv, Outcome};
 
 use crate::live::{describe_action, describe_scenario};
 
-/// A stored episode and the id it is listed by (`<file stem>/<index>`).
+/// A stored episode, the id it is known by everywhere (`<policy>/<suite>/<index>` in a run,
+/// `<index>` in an episode file), and the directory of the checkpoint that acted, if found.
 #[derive(Clone, Debug)]
 pub struct Entry {
     /// Id.
-    pub id: String,
+    pub id: EpisodeId,
     /// The record.
     pub record: EpisodeRecord,
-    /// The file it came from.
-    pub file: PathBuf,
+    /// The acting policy's checkpoint directory, when it is at hand.
+    pub checkpoint: Option<PathBuf>,
 }
 
-/// Reads the episodes at `path`: an episode file, a directory holding `episodes.jsonl`, or a
-/// run directory whose `episodes/` folder holds episode files (read in name order).
+/// Reads the episodes at `path`: an `improve` run directory (its episode store, through the
+/// run's ledger), an episode file, or a directory holding `episodes.jsonl`.
 pub fn load(path: &Path) -> Result<Vec<Entry>> {
-    let files: Vec<PathBuf> = if path.is_file() {
-        vec![path.to_path_buf()]
-    } else if path.join("episodes.jsonl").is_file() {
-        vec![path.join("episodes.jsonl")]
-    } else if path.join("episodes").is_dir() {
-        let dir = path.join("episodes");
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        v.sort();
-        v
+    let entries: Vec<Entry> = if path.join(LEDGER_FILE).is_file() {
+        let run = RunDir::open(path)?;
+        run.episodes()?
+            .into_iter()
+            .map(|e| {
+                let checkpoint = run.checkpoint_dir(&e.record.policy_hash).ok().filter(|d| d.is_dir());
+                Entry { id: e.id, record: e.record, checkpoint }
+            })
+            .collect()
     } else {
-        bail!("{}: not an episode file, nor a directory holding episodes.jsonl or episodes/*.jsonl", path.display());
+        let file = if path.is_file() {
+            path.to_path_buf()
+        } else if path.join("episodes.jsonl").is_file() {
+            path.join("episodes.jsonl")
+        } else {
+            bail!(
+                "{}: not an episode file, nor a directory holding episodes.jsonl, nor an improve run (with \
+                 {LEDGER_FILE})",
+                path.display()
+            );
+        };
+        file_episodes(&file)?
+            .into_iter()
+            .map(|e| {
+                // A checkpoint directory above the file (`<run>/checkpoints/<hash>`), if any.
+                let checkpoint = file
+                    .ancestors()
+                    .skip(1)
+                    .map(|d| d.join("checkpoints").join(&e.record.policy_hash))
+                    .find(|p| p.is_dir());
+                Entry { id: e.id, record: e.record, checkpoint }
+            })
+            .collect()
     };
-    let mut entries = Vec::new();
-    for f in files {
-        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        for (i, record) in read_episodes(&f)?.into_iter().enumerate() {
-            entries.push(Entry { id: format!("{stem}/{i}"), record, file: f.clone() });
-        }
-    }
     if entries.is_empty() {
         bail!("{}: holds no episodes", path.display());
     }
@@ -147,12 +160,6 @@ pub fn replay(env: &mut GraspEnv, record: &EpisodeRecord, policy: Option<&Loaded
         values: keeper.values,
         outcome: replayed.outcome,
     })
-}
-
-/// The checkpoint of the policy that acted in `entry`, if it lies in a run directory above the
-/// episode file (`<run>/checkpoints/<hash>`).
-pub fn find_checkpoint(entry: &Entry) -> Option<PathBuf> {
-    entry.file.ancestors().skip(1).map(|d| d.join("checkpoints").join(&entry.record.policy_hash)).find(|p| p.is_dir())
 }
 
 /// Episode mode's state: the list, the chosen episode and the timeline cursor.

@@ -54,12 +54,13 @@ enum Mode {
         #[arg(long)]
         paused: bool,
     },
-    /// Replay stored episodes: an episode file, a directory with episodes.jsonl, or a run
-    /// directory with episodes/*.jsonl.
+    /// Replay stored episodes: an `improve` run directory (its episode store), an episode
+    /// file, or a directory with episodes.jsonl.
     Episodes {
         /// Where the episodes are.
         path: PathBuf,
-        /// Start at this episode: its id (`<file stem>/<index>`) or its position in the list.
+        /// Start at this episode: its id (`<policy>/<suite>/<index>` in a run, `<index>` in an
+        /// episode file, as `regrasp replay` takes them) or its position in the list.
         #[arg(long)]
         episode: Option<String>,
         /// Start at the first failure.
@@ -94,7 +95,7 @@ fn source(mode: Mode) -> Result<Source> {
             let first = match (&episode, failures) {
                 (Some(id), _) => entries
                     .iter()
-                    .position(|e| &e.id == id)
+                    .position(|e| e.id.to_string() == *id)
                     .or_else(|| id.parse::<usize>().ok().filter(|&i| i < entries.len()))
                     .with_context(|| {
                         format!("no episode {id} in {} (ids look like {})", path.display(), entries[0].id)
@@ -110,7 +111,7 @@ fn source(mode: Mode) -> Result<Source> {
             let mut seen = std::collections::BTreeSet::new();
             for e in &entries {
                 if seen.insert(e.record.policy_hash.clone()) {
-                    paths.extend(episodes::find_checkpoint(e));
+                    paths.extend(e.checkpoint.clone());
                 }
             }
             for p in paths {

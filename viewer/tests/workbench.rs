@@ -219,7 +219,8 @@ fn episode_mode_replays_exactly_and_scrubs_the_timeline() {
     let dir = tmp("episodes");
     let records = store(&dir, &[1, 2, 3]);
     let entries = episodes::load(&dir).unwrap();
-    assert_eq!(entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["episodes/0", "episodes/1", "episodes/2"]);
+    // The one episode-id format: an index in an episode file.
+    assert_eq!(entries.iter().map(|e| e.id.to_string()).collect::<Vec<_>>(), ["0", "1", "2"]);
     let (arm, cfg) = arm_cfg();
     let env = GraspEnv::new(Arc::clone(&arm), Arc::clone(&cfg)).unwrap();
     let mut e = Episodes::new(env, entries.clone(), 1, Vec::new()).unwrap();
