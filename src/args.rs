@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use regrasp_logs::{Recorder, Sampling, Sink};
-use regrasp_sim::{ArmModel, EnvConfig, ScenarioDistribution};
+use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 
 /// Which arm: the shipped one, or a URDF with its profile.
 #[derive(Args, Clone, Debug)]
@@ -59,6 +59,27 @@ impl WorldArgs {
             None => ScenarioDistribution::default(),
         };
         Ok((self.arm.load()?, Arc::new(cfg), dist))
+    }
+}
+
+/// The scenario the operator sets up (and the emulator's twin places).
+#[derive(Args, Clone)]
+pub struct ScenarioArg {
+    /// Scenario file (TOML or JSON); default: the training distribution's scenario for --seed.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Seed of the scenario drawn from the training distribution when no file is given.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ScenarioArg {
+    /// The scenario.
+    pub fn load(&self) -> Result<Scenario> {
+        Ok(match &self.scenario {
+            Some(p) => Scenario::from_path(p)?,
+            None => ScenarioDistribution::default().sample(self.seed),
+        })
     }
 }
 

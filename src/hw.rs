@@ -17,7 +17,7 @@ use regrasp_hardware::session::RunConfig;
 use regrasp_hardware::trial::{KeyboardOperator, Operator, Station, TwinOperator};
 use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 
-use crate::args::{JsonArg, RecordArgs, toml_file};
+use crate::args::{JsonArg, RecordArgs, ScenarioArg, toml_file};
 
 #[derive(Subcommand)]
 pub enum HwCommand {
@@ -35,26 +35,6 @@ pub enum HwCommand {
     /// evaluation (suite `real/N`); real failures join the failure archive that the curriculum
     /// targets. Answers are read line by line from stdin.
     Validate(HwValidateArgs),
-}
-
-/// The scenario the operator sets up (and the emulator's twin places).
-#[derive(Args, Clone)]
-pub struct ScenarioArg {
-    /// Scenario file (TOML or JSON); default: the training distribution's scenario for --seed.
-    #[arg(long)]
-    scenario: Option<PathBuf>,
-    /// Seed of the scenario drawn from the training distribution when no file is given.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-}
-
-impl ScenarioArg {
-    fn load(&self) -> Result<Scenario> {
-        Ok(match &self.scenario {
-            Some(p) => Scenario::from_path(p)?,
-            None => ScenarioDistribution::default().sample(self.seed),
-        })
-    }
 }
 
 #[derive(Args)]

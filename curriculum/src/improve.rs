@@ -29,7 +29,7 @@ use crate::gate::{GateInput, Judged, judge};
 use crate::generators::{self, CurriculumPart, CurriculumPlan, GeneratorKind, Proposal};
 use crate::ledger::{EvaluationRow, GenerationRow};
 use crate::run::{LEDGER_FILE, RunDir, io};
-use crate::vocabulary::{GenerationStatus, MetaKey, Suite};
+use crate::vocabulary::{GenerationStatus, Suite};
 
 /// Seed streams of a run (mixed with the run seed).
 mod stream {
@@ -303,7 +303,7 @@ impl Run<'_> {
         c.save(&self.dir.path().join(&rel))?;
         let ledger = self.dir.ledger();
         ledger.record_checkpoint(&c.meta.content_hash, None, "bc", c.meta.env_steps, &rel)?;
-        ledger.set_meta(MetaKey::WarmStartEnvSteps, &c.meta.env_steps.to_string())?;
+        self.dir.set_warm_start_env_steps(c.meta.env_steps)?;
         ledger.set_initial_champion(&c.meta.content_hash)?;
         Ok(c.meta.content_hash)
     }
@@ -513,7 +513,7 @@ pub fn improve(
         let champ = run.evaluate_all(&champion, g - 1)?;
         if pending.is_none() {
             if let Some(reason) = run.stop_reason(&decided, crate::gate::success_rate(&champ.heldout)) {
-                run.dir.ledger().set_meta(MetaKey::StopReason, &reason)?;
+                run.dir.set_stop_reason(&reason)?;
                 break Some(reason);
             }
             if opts.max_generations_now.is_some_and(|m| decided_now >= m) {

@@ -19,7 +19,7 @@ use crate::gate::{Judged, PairedGain};
 use crate::generators::GeneratorKind;
 use crate::ledger::EvaluationRow;
 use crate::run::{LEDGER_FILE, RunDir};
-use crate::vocabulary::{GenerationStatus, MetaKey, Suite};
+use crate::vocabulary::{GenerationStatus, Suite};
 use regrasp_sim::OutcomeKind;
 
 /// A policy's frozen-suite results.
@@ -240,7 +240,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
     let run = RunDir::open(dir)?;
     let cfg = run.config()?;
     let ledger = run.ledger();
-    let warm: u64 = ledger.meta(MetaKey::WarmStartEnvSteps)?.and_then(|s| s.parse().ok()).unwrap_or(0);
+    let warm = run.warm_start_env_steps()?;
     let gens = ledger.generations()?;
     let archive = ledger.archive()?;
     let weak_regions = |policy: &str| -> Vec<(String, u64, u64)> {

@@ -121,6 +121,25 @@ impl RunDir {
         self.ledger.meta(MetaKey::StopReason)
     }
 
+    /// Env steps the warm start took (0 before it ran); a stored value that is not a number is
+    /// a corrupt ledger.
+    pub fn warm_start_env_steps(&self) -> Result<u64> {
+        match self.ledger.meta(MetaKey::WarmStartEnvSteps)? {
+            None => Ok(0),
+            Some(s) => s.parse().map_err(|_| self.corrupt(format!("warm_start_env_steps `{s}` is not a number"))),
+        }
+    }
+
+    /// Records the env steps the warm start took.
+    pub fn set_warm_start_env_steps(&self, env_steps: u64) -> Result<()> {
+        self.ledger.set_meta(MetaKey::WarmStartEnvSteps, &env_steps.to_string())
+    }
+
+    /// Records why the loop stopped.
+    pub fn set_stop_reason(&self, reason: &str) -> Result<()> {
+        self.ledger.set_meta(MetaKey::StopReason, reason)
+    }
+
     /// Generations the gate has decided.
     pub fn decided_generations(&self) -> Result<u32> {
         Ok(self.ledger.generations()?.iter().filter(|g| g.status.is_decided()).count() as u32)
