@@ -6,7 +6,8 @@
 //! version, every value is checked, and the [`controller`] enforces its own joint limits and
 //! step per tick, a heartbeat watchdog (hold, then torque off), an e-stop latched until an
 //! explicit clear after a fresh handshake, and overload/over-temperature faults. [`servo`]
-//! is the seam to real servos (a [`servo::ServoBus`] trait and a mock).
+//! is the seam to real servos (a [`servo::ServoBus`] trait and a mock); [`sts`] is the
+//! Feetech STS serial-bus codec (the SO-101's servos).
 //!
 //! Units: rad for revolute joints, m for prismatic ones and the gripper, ms for time, °C for
 //! temperatures, loads as a fraction of the servo's rated torque.
@@ -22,6 +23,7 @@ pub mod controller;
 pub mod crc;
 pub mod protocol;
 pub mod servo;
+pub mod sts;
 
 pub use controller::{Controller, ControllerConfig, Mode};
 pub use protocol::{DecodeError, FrameDecoder, JointLimit, MAX_JOINTS, Message};
