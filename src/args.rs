@@ -13,10 +13,12 @@ use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
 /// Which arm: the shipped one, or a URDF with its profile.
 #[derive(Args, Clone, Debug)]
 pub struct ArmArgs {
-    /// Arm URDF (default: the shipped 5-DoF arm). Needs --arm-profile.
-    #[arg(long, requires = "arm_profile")]
-    pub arm: Option<PathBuf>,
-    /// Arm profile TOML naming the arm joints, gripper joints, end-effector link and tool frame.
+    /// A shipped arm by name (`regrasp-arm5`, the default, or `so101`), or an arm URDF file
+    /// together with --arm-profile.
+    #[arg(long)]
+    pub arm: Option<String>,
+    /// Arm profile TOML naming the arm joints, the gripper (kind, joints, pads), the
+    /// end-effector link and the tool frame; --arm is then the URDF file.
     #[arg(long, requires = "arm")]
     pub arm_profile: Option<PathBuf>,
 }
@@ -25,8 +27,10 @@ impl ArmArgs {
     /// The arm model.
     pub fn load(&self) -> Result<Arc<ArmModel>> {
         Ok(Arc::new(match (&self.arm, &self.arm_profile) {
-            (Some(u), Some(p)) => ArmModel::from_files(u, p)?,
-            _ => ArmModel::default_arm()?,
+            (Some(urdf), Some(profile)) => ArmModel::from_files(Path::new(urdf), profile)?,
+            (Some(name), None) => ArmModel::named(name)
+                .map_err(|e| anyhow::anyhow!("{e}; to load an arm from files give --arm URDF --arm-profile PROFILE"))?,
+            (None, _) => ArmModel::default_arm()?,
         }))
     }
 }
@@ -37,28 +41,25 @@ pub struct WorldArgs {
     #[command(flatten)]
     pub arm: ArmArgs,
     /// Env config TOML (rates, solver, contacts, action bounds, workspace, motor gains, outcome
-    /// thresholds, reward weights); absent fields take their defaults. Every field, with its
-    /// unit and default, is in examples/env.toml.
+    /// thresholds, reward weights); absent fields take the arm's task's values. Every field,
+    /// with its unit and default, is in examples/env.toml.
     #[arg(long)]
     pub env_config: Option<PathBuf>,
-    /// Scenario distribution TOML (default: the training distribution); every field, with its
-    /// unit and default, is in examples/distribution.toml.
+    /// Scenario distribution TOML (default: the arm's training distribution; absent fields
+    /// take its values); every field, with its unit and default, is in
+    /// examples/distribution.toml.
     #[arg(long)]
     pub distribution: Option<PathBuf>,
 }
 
 impl WorldArgs {
-    /// The arm, the env config and the distribution.
+    /// The arm, the env config and the distribution: the arm's task, with the files' fields
+    /// over it.
     pub fn load(&self) -> Result<(Arc<ArmModel>, Arc<EnvConfig>, ScenarioDistribution)> {
-        let cfg = match &self.env_config {
-            Some(p) => EnvConfig::from_path(p)?,
-            None => EnvConfig::default(),
-        };
-        let dist = match &self.distribution {
-            Some(p) => ScenarioDistribution::from_path(p)?,
-            None => ScenarioDistribution::default(),
-        };
-        Ok((self.arm.load()?, Arc::new(cfg), dist))
+        let arm = self.arm.load()?;
+        let cfg = arm.task.env_config(self.env_config.as_deref())?;
+        let dist = arm.task.scenario_distribution(self.distribution.as_deref())?;
+        Ok((arm, Arc::new(cfg), dist))
     }
 }
 
@@ -68,17 +69,17 @@ pub struct ScenarioArg {
     /// Scenario file (TOML or JSON); default: the training distribution's scenario for --seed.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// Seed of the scenario drawn from the training distribution when no file is given.
+    /// Seed of the scenario drawn from the arm's training distribution when no file is given.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
 impl ScenarioArg {
-    /// The scenario.
-    pub fn load(&self) -> Result<Scenario> {
+    /// The scenario: the file, or `distribution`'s scenario for `--seed`.
+    pub fn load(&self, distribution: &ScenarioDistribution) -> Result<Scenario> {
         Ok(match &self.scenario {
             Some(p) => Scenario::from_path(p)?,
-            None => ScenarioDistribution::default().sample(self.seed),
+            None => distribution.sample(self.seed),
         })
     }
 }

@@ -9,9 +9,9 @@ use clap::Args;
 use regrasp_hardware::bench::HwBenchConfig;
 use regrasp_policy::config::TrainConfig;
 use regrasp_policy::eval::LoadedPolicy;
-use regrasp_sim::{ArmModel, EnvConfig, ObsLayout};
+use regrasp_sim::ObsLayout;
 
-use crate::args::{JsonArg, WorldArgs};
+use crate::args::{ArmArgs, JsonArg, WorldArgs};
 
 #[derive(Args)]
 pub struct BenchSimArgs {
@@ -32,6 +32,8 @@ pub struct BenchPolicyArgs {
     /// Checkpoint directory (default: a freshly initialised policy of the default size).
     #[arg(long)]
     policy: Option<PathBuf>,
+    #[command(flatten)]
+    arm: ArmArgs,
     /// Actions to time.
     #[arg(long, default_value_t = 20000)]
     actions: usize,
@@ -59,6 +61,8 @@ pub struct BenchHwArgs {
     /// E-stop trials.
     #[arg(long, default_value_t = 10)]
     estops: usize,
+    #[command(flatten)]
+    arm: ArmArgs,
     #[command(flatten)]
     output: JsonArg,
 }
@@ -94,14 +98,14 @@ pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
 }
 
 pub fn bench_policy(a: BenchPolicyArgs) -> Result<()> {
-    let arm = ArmModel::default_arm()?;
+    let arm = a.arm.load()?;
     let obs_dim = ObsLayout::new(arm.dof()).len();
     let policy = match &a.policy {
         Some(p) => LoadedPolicy::load(p, &arm, obs_dim)?,
         None => LoadedPolicy::untrained(obs_dim, TrainConfig::default().model.hidden, 0),
     };
     let n = a.actions.max(1);
-    let (us, checksum) = policy.time_actions(obs_dim, n, &EnvConfig::default().action)?;
+    let (us, checksum) = policy.time_actions(obs_dim, n, &arm.task.env.action)?;
     if a.output.json {
         out!("{}", serde_json::json!({"policy": policy.hash, "actions": n, "us_per_action": us, "checksum": checksum}));
     } else {
@@ -136,8 +140,8 @@ pub fn bench_logging(a: BenchLoggingArgs) -> Result<()> {
 }
 
 pub fn bench_hw(a: BenchHwArgs) -> Result<()> {
-    let arm = Arc::new(ArmModel::default_arm()?);
-    let env = Arc::new(EnvConfig::default());
+    let arm = a.arm.load()?;
+    let env = Arc::new(arm.task.env.clone());
     let b = regrasp_hardware::bench::bench(
         &arm,
         &env,

@@ -15,9 +15,9 @@ use regrasp_hardware::emulator::FaultConfig;
 use regrasp_hardware::rig::{EMULATOR_TICK_S, EmulatedArm, Port};
 use regrasp_hardware::session::RunConfig;
 use regrasp_hardware::trial::{KeyboardOperator, Operator, Station, TwinOperator};
-use regrasp_sim::{ArmModel, EnvConfig, Scenario, ScenarioDistribution};
+use regrasp_sim::Scenario;
 
-use crate::args::{JsonArg, RecordArgs, ScenarioArg, toml_file};
+use crate::args::{ArmArgs, JsonArg, RecordArgs, ScenarioArg, toml_file};
 
 #[derive(Subcommand)]
 pub enum HwCommand {
@@ -43,6 +43,8 @@ pub struct EmulateArgs {
     /// replaced, any other file is left alone and refused.
     #[arg(long)]
     link: PathBuf,
+    #[command(flatten)]
+    arm: ArmArgs,
     #[command(flatten)]
     scenario: ScenarioArg,
     /// Stop after this long (s); default: until Ctrl-C.
@@ -136,16 +138,18 @@ pub struct DriveArgs {
     #[arg(long, default_value_t = 60.0)]
     max_contact_force: f64,
     #[command(flatten)]
+    arm: ArmArgs,
+    #[command(flatten)]
     record: RecordArgs,
     #[command(flatten)]
     output: JsonArg,
 }
 
 impl DriveArgs {
-    /// The station: the shipped arm at `port`, with these limits.
+    /// The station: the arm at `port`, under its task's env config, with these limits.
     fn station(&self, port: Port) -> Result<Station> {
-        let arm = Arc::new(ArmModel::default_arm()?);
-        let env = Arc::new(EnvConfig::default());
+        let arm = self.arm.load()?;
+        let env = Arc::new(arm.task.env.clone());
         let run: RunConfig = toml_file(&self.run_config)?;
         run.validate()?;
         let envelope = match &self.envelope {
@@ -166,7 +170,7 @@ fn ctrl_c_flag() -> Result<Arc<AtomicBool>> {
 }
 
 pub fn emulate(a: EmulateArgs) -> Result<()> {
-    let arm = Arc::new(ArmModel::default_arm()?);
+    let arm = a.arm.load()?;
     let faults = FaultConfig {
         drop: a.drop,
         corrupt: a.corrupt,
@@ -178,7 +182,8 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
         sensor_noise: a.sensor_noise,
         seed: a.fault_seed,
     };
-    let em = EmulatedArm::start(&arm, &EnvConfig::default(), &a.scenario.load()?, &faults, Some(&a.link))?;
+    let scenario = a.scenario.load(&arm.task.distribution)?;
+    let em = EmulatedArm::start(&arm, &arm.task.env, &scenario, &faults, Some(&a.link))?;
     let path = em.emulator.path.display();
     eprintln!("regrasp emulator on {path} (firmware at {:.0} Hz, sim twin); Ctrl-C to stop", 1.0 / EMULATOR_TICK_S);
     let stop = ctrl_c_flag()?;
@@ -227,7 +232,7 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
 
 pub fn run(a: HwRunArgs) -> Result<()> {
     let station = a.drive.station(Port::Serial(a.link.clone()))?;
-    let scenario = a.scenario.load()?;
+    let scenario = a.scenario.load(&station.arm.task.distribution)?;
     let certified = RunDir::open(&a.run)?.certify(a.policy.as_deref(), &station.arm)?;
     let c = certified.certificate();
     eprintln!("certified: {} ({})", c.checkpoint, c.source);
@@ -268,7 +273,8 @@ pub fn run(a: HwRunArgs) -> Result<()> {
 
 pub fn validate(a: HwValidateArgs) -> Result<()> {
     let mut scenarios = a.scenarios.iter().map(|p| Ok(Scenario::from_path(p)?)).collect::<Result<Vec<_>>>()?;
-    scenarios.extend(a.seeds.iter().map(|s| ScenarioDistribution::default().sample(*s)));
+    let distribution = a.drive.arm.load()?.task.distribution.clone();
+    scenarios.extend(a.seeds.iter().map(|s| distribution.sample(*s)));
     let Some(first) = scenarios.first() else { bail!("no scenarios: give --scenario FILE or --seed N (repeatable)") };
     let port = match (&a.link, a.emulate) {
         (_, true) => Port::Emulated { scenario: *first, faults: FaultConfig::default() },

@@ -89,9 +89,10 @@ pub fn improve(a: ImproveArgs) -> Result<()> {
             }
         }
     }
+    let arm = a.arm.load()?;
     let mut cfg = match &a.config {
-        Some(p) => ImproveConfig::from_path(p)?,
-        None => ImproveConfig::default(),
+        Some(p) => ImproveConfig::from_path_for(p, &arm.task)?,
+        None => ImproveConfig::defaults_for(&arm.task),
     };
     if let Some(c) = &a.curriculum {
         cfg.curriculum = if c == "uniform" { CurriculumMode::Uniform } else { CurriculumMode::Targeted };
@@ -100,7 +101,6 @@ pub fn improve(a: ImproveArgs) -> Result<()> {
     cfg.max_generations = a.generations.unwrap_or(cfg.max_generations);
     let out =
         a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/improve-{}-s{}", cfg.curriculum.name(), cfg.seed)));
-    let arm = a.arm.load()?;
     let start = Instant::now();
     let opts = ImproveOptions {
         resume: a.resume,

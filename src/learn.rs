@@ -17,7 +17,8 @@ use crate::args::{ArmArgs, JsonArg, RecordArgs, WorldArgs, progress, sink_name};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Training config TOML (every field has a default; see examples/train.toml).
+    /// Training config TOML (every field has a default: the arm's task for `env` and
+    /// `distribution`, examples/train.toml for the rest).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Output directory of the run.
@@ -86,14 +87,14 @@ pub struct LocalityArgs {
 }
 
 pub fn train(a: TrainArgs) -> Result<()> {
+    let arm = a.arm.load()?;
     let mut cfg = match &a.config {
-        Some(p) => TrainConfig::from_path(p)?,
-        None => TrainConfig::default(),
+        Some(p) => TrainConfig::from_path_for(p, &arm.task)?,
+        None => TrainConfig::defaults_for(&arm.task),
     };
     if let Some(s) = a.steps {
         cfg.total_env_steps = s;
     }
-    let arm = a.arm.load()?;
     let rec = a.record.recorder("train", &fresh_file(&a.out.join("rerun"), "train"))?;
     let pb = ProgressBar::new(cfg.total_env_steps);
     pb.set_style(
@@ -144,7 +145,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
 
 pub fn eval(a: EvalArgs) -> Result<()> {
     let (arm, cfg, _) = a.world.load()?;
-    let suite = EvalSuite::load(&a.suite)?;
+    let suite = EvalSuite::load(&a.suite, &arm.task)?;
     let policy = LoadedPolicy::load(&a.policy, &arm, ObsLayout::new(arm.dof()).len())?;
     let scenarios = suite.scenarios();
     let pb = progress(scenarios.len() as u64, a.output.json);

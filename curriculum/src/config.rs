@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use regrasp_policy::config::TrainConfig;
+use regrasp_sim::Task;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CurriculumError, Result};
@@ -231,12 +232,34 @@ impl ImproveConfig {
     /// Parses and validates TOML text. Absent fields, however deep, take the defaults of
     /// [`ImproveConfig::default`] (so a partial `[train]` table keeps the fine-tuning settings).
     pub fn parse(text: &str, source_name: &str) -> Result<Self> {
-        let err = |message: String| CurriculumError::Config { source_name: source_name.into(), message };
-        let user: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| err(e.to_string()))?;
-        let mut merged: toml::Table =
-            toml::Table::try_from(Self::default()).map_err(|e| err(format!("defaults: {e}")))?;
-        merge(&mut merged, user);
-        let c: ImproveConfig = merged.try_into().map_err(|e: toml::de::Error| err(e.to_string()))?;
+        Self::parse_over(text, source_name, &Self::default())
+    }
+
+    /// The defaults for an arm with `task`: its env config and training distribution.
+    pub fn defaults_for(task: &Task) -> Self {
+        let mut c = Self::default();
+        c.train.env = task.env.clone();
+        c.train.distribution = task.distribution.clone();
+        c
+    }
+
+    /// Loads and validates a TOML file for an arm with `task`; absent fields take
+    /// [`Self::defaults_for`] that task.
+    pub fn from_path_for(path: &Path, task: &Task) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CurriculumError::Io { path: path.to_path_buf(), source })?;
+        Self::parse_over(&text, &path.display().to_string(), &Self::defaults_for(task))
+    }
+
+    /// Parses TOML text over `base` (its fields over `base`'s, table by table) and validates.
+    pub fn parse_over(text: &str, source_name: &str, base: &Self) -> Result<Self> {
+        let c: ImproveConfig = regrasp_sim::task::overlay_text(base, text, source_name).map_err(|e| {
+            let message = match e {
+                regrasp_sim::SimError::Parse { message, .. } => message,
+                other => other.to_string(),
+            };
+            CurriculumError::Config { source_name: source_name.into(), message }
+        })?;
         c.validate(source_name)?;
         Ok(c)
     }
@@ -321,17 +344,6 @@ impl ImproveConfig {
 }
 
 /// Overlays `user` on `base`, table by table.
-fn merge(base: &mut toml::Table, user: toml::Table) {
-    for (k, v) in user {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(u)) => merge(b, u),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use regrasp_sim::suite::{EvalSuite, SeedSpace};
-use regrasp_sim::{ArmModel, Scenario};
+use regrasp_sim::{ArmModel, Scenario, Task};
 
 use crate::error::{CurriculumError, Result};
 use crate::ledger::Ledger;
@@ -58,7 +58,7 @@ pub fn run_final_test(dir: &Path, arm: Arc<ArmModel>, on_stage: &mut dyn FnMut(&
     // The gate suites this run judged on: a final-test scenario must not be one of them.
     let gate_seeds: HashSet<u64> = [&cfg.suites.heldout, &cfg.suites.ood, &cfg.suites.canary]
         .into_iter()
-        .map(|name| EvalSuite::load(name).map(|s| s.scenarios()))
+        .map(|name| EvalSuite::load(name, &arm.task).map(|s| s.scenarios()))
         .collect::<std::result::Result<Vec<_>, _>>()?
         .into_iter()
         .flatten()
@@ -67,7 +67,7 @@ pub fn run_final_test(dir: &Path, arm: Arc<ArmModel>, on_stage: &mut dyn FnMut(&
     let env_cfg = Arc::new(cfg.train.env.clone());
     let mut ran = 0;
     for ((suite, space), file) in TEST_SUITES.into_iter().zip([&cfg.suites.test_heldout, &cfg.suites.test_ood]) {
-        let scenarios = test_scenarios(file, space, &gate_seeds)?;
+        let scenarios = test_scenarios(file, space, &gate_seeds, &arm.task)?;
         let mut hashes = vec![warm.as_str()];
         if champion != warm {
             hashes.push(champion.as_str());
@@ -86,10 +86,11 @@ pub fn run_final_test(dir: &Path, arm: Arc<ArmModel>, on_stage: &mut dyn FnMut(&
     Ok(ran)
 }
 
-/// The scenarios of the final-test suite `file` (a shipped name or a path), checked to lie in
-/// `space` and to share no seed with the suites the gate judged on (`gate_seeds`).
-pub fn test_scenarios(file: &str, space: SeedSpace, gate_seeds: &HashSet<u64>) -> Result<Vec<Scenario>> {
-    let suite = EvalSuite::load(file)?;
+/// The scenarios of the final-test suite `file` (a shipped name or a path, for an arm with
+/// `task`), checked to lie in `space` and to share no seed with the suites the gate judged on
+/// (`gate_seeds`).
+pub fn test_scenarios(file: &str, space: SeedSpace, gate_seeds: &HashSet<u64>, task: &Task) -> Result<Vec<Scenario>> {
+    let suite = EvalSuite::load(file, task)?;
     if suite.seed_space != space {
         return Err(CurriculumError::Config {
             source_name: file.into(),
@@ -114,19 +115,19 @@ mod tests {
     use super::*;
 
     fn seeds(names: &[&str]) -> HashSet<u64> {
-        names.iter().flat_map(|n| EvalSuite::load(n).unwrap().scenarios()).map(|s| s.seed).collect()
+        names.iter().flat_map(|n| EvalSuite::load(n, &Task::default()).unwrap().scenarios()).map(|s| s.seed).collect()
     }
 
     #[test]
     fn the_shipped_final_test_suites_pass_and_a_gate_suite_in_their_slot_is_refused() {
         let gate = seeds(&["heldout", "ood", "canary"]);
-        assert_eq!(test_scenarios("test-heldout", SeedSpace::Heldout, &gate).unwrap().len(), 1000);
-        assert_eq!(test_scenarios("test-ood", SeedSpace::Ood, &gate).unwrap().len(), 1000);
+        assert_eq!(test_scenarios("test-heldout", SeedSpace::Heldout, &gate, &Task::default()).unwrap().len(), 1000);
+        assert_eq!(test_scenarios("test-ood", SeedSpace::Ood, &gate, &Task::default()).unwrap().len(), 1000);
         // The gate's own held-out suite as the final test: every seed is shared.
-        let e = test_scenarios("heldout", SeedSpace::Heldout, &gate).unwrap_err().to_string();
+        let e = test_scenarios("heldout", SeedSpace::Heldout, &gate, &Task::default()).unwrap_err().to_string();
         assert!(e.contains("firewall") && e.contains("final-test suite heldout"), "{e}");
         // A suite from another seed space in the slot.
-        let e = test_scenarios("test-ood", SeedSpace::Heldout, &gate).unwrap_err().to_string();
+        let e = test_scenarios("test-ood", SeedSpace::Heldout, &gate, &Task::default()).unwrap_err().to_string();
         assert!(e.contains("test-ood") && e.contains("Heldout"), "{e}");
     }
 }

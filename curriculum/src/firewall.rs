@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn a_leaked_heldout_scenario_is_caught_with_or_without_its_seed() {
-        let heldout = EvalSuite::load("heldout").unwrap().scenarios();
+        let heldout = EvalSuite::load("heldout", &regrasp_sim::Task::default()).unwrap().scenarios();
         let fw = Firewall::new([("heldout", heldout.as_slice())]);
         assert_eq!(fw.len(), heldout.len());
         let training: Vec<Scenario> =

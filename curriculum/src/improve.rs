@@ -17,7 +17,7 @@ use regrasp_policy::eval::LoadedPolicy;
 use regrasp_policy::ppo::stream_seed;
 use regrasp_policy::run::{RunOptions, train};
 use regrasp_sim::suite::{EvalSuite, SeedSpace};
-use regrasp_sim::{ArmModel, Scenario, ScenarioDistribution, ScenarioSource};
+use regrasp_sim::{ArmModel, Scenario, ScenarioDistribution, ScenarioSource, Task};
 use serde::Serialize;
 
 use crate::archive::{FailureArchive, Param, Side};
@@ -61,10 +61,11 @@ pub struct FrozenSuites {
 }
 
 impl FrozenSuites {
-    /// Loads the suites a config names.
-    pub fn load(cfg: &ImproveConfig) -> Result<Self> {
+    /// Loads the suites a config names, for an arm with `task` (shipped names resolve to the
+    /// arm's own suites).
+    pub fn load(cfg: &ImproveConfig, task: &Task) -> Result<Self> {
         let get = |name: &str, space: SeedSpace| -> Result<Vec<Scenario>> {
-            let s = EvalSuite::load(name)?;
+            let s = EvalSuite::load(name, task)?;
             if s.seed_space != space {
                 return Err(CurriculumError::Config {
                     source_name: name.into(),
@@ -492,7 +493,7 @@ pub fn improve(
         (RunDir::create(out, &cfg, &arm)?, cfg)
     };
     let env_cfg = Arc::new(cfg.train.env.clone());
-    let suites = FrozenSuites::load(&cfg)?;
+    let suites = FrozenSuites::load(&cfg, &arm.task)?;
     let probe = probe_scenarios(&cfg);
     let firewall = suites.firewall();
     firewall.check("probe set", &probe)?;

@@ -81,7 +81,7 @@ fn a_smoke_run_goes_through_every_stage_and_keeps_the_firewall() {
     let l = Ledger::open(&out.join("ledger.sqlite")).unwrap();
     let gens = l.generations().unwrap();
     assert_eq!(gens.len(), 2);
-    let frozen = FrozenSuites::load(&cfg).unwrap();
+    let frozen = FrozenSuites::load(&cfg, &regrasp_sim::Task::default()).unwrap();
     let fw = frozen.firewall();
     for g in &gens {
         assert!(g.status == GenerationStatus::Promoted || g.status == GenerationStatus::RolledBack);

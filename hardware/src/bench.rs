@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use regrasp_sim::{Action, ArmModel, EnvConfig, ScenarioDistribution};
+use regrasp_sim::{Action, ArmModel, EnvConfig};
 use serde::Serialize;
 
 use crate::arm::JointCommand;
@@ -109,7 +109,7 @@ impl Pilot for SwayPilot {
 
 /// Runs the benchmark on an emulated rig of `arm`.
 pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> Result<HwBench> {
-    let scenario = ScenarioDistribution::default().sample(0);
+    let scenario = arm.task.distribution.sample(0);
     let run_cfg = RunConfig { episode_s: cfg.seconds, ..RunConfig::default() };
     let port = Port::Emulated { scenario, faults: FaultConfig::default() };
     let envelope = EnvelopeConfig::for_arm(arm, 1.0 / run_cfg.rate_hz, env.control_dt());

@@ -86,18 +86,18 @@ impl EnvelopeConfig {
     /// controller ever commands in training, so that trained behaviour passes unaltered and
     /// anything beyond it is clamped. Joints may move at their URDF velocity limits and reach
     /// them within one policy step (acceleration = the fastest joint's limit / `policy_dt_s`);
-    /// limits shrink by 0.02 rad; the gripper has both fingers' travel and speed and may
-    /// squeeze up to its rated force.
+    /// limits shrink by 0.02 rad; the gripper servo has its joints' travel and speed (see
+    /// `Gripper::servo_range`) and may squeeze up to its rated force.
     pub fn for_arm(arm: &ArmModel, period_s: f64, policy_dt_s: f64) -> Self {
-        let f = &arm.gripper_joints[0];
+        let (gripper_min, gripper_max) = arm.gripper.servo_range();
         let fastest = arm.arm_joints.iter().map(|j| j.velocity).fold(0.0, f64::max);
         Self {
             period_s,
             joint_margin: 0.02,
             velocity_scale: 1.0,
             max_acceleration: fastest / policy_dt_s,
-            gripper_range: [0.0, 2.0 * f.upper],
-            gripper_speed: 2.0 * f.velocity,
+            gripper_range: [gripper_min, gripper_max],
+            gripper_speed: arm.gripper.servo_speed(),
             max_gripper_load: 1.0,
             // The simulation's controller keeps the fingertips this high; the envelope allows
             // every motion trained under it and nothing lower.

@@ -392,7 +392,8 @@ pub fn run_episode<A: Arm>(
     let mut ctl = ToolController::new(model, first.positions.clone(), scenario.arm_start.tool_yaw);
     let mut prev_action = Action::HOLD_OPEN;
     // The segment being interpolated: from the previous decision's targets to this one's.
-    let mut from = JointTargets { q: first.positions.clone(), finger: 0.5 * first.gripper, joint_at_limit: None };
+    let jaw = model.gripper.jaw_from_servo(first.gripper);
+    let mut from = JointTargets { q: first.positions.clone(), gripper: jaw, joint_at_limit: None };
     let mut to = from.clone();
     let start = Instant::now();
     let mut deadline = start;
@@ -488,7 +489,7 @@ pub fn run_episode<A: Arm>(
                 &ObsInputs {
                     q: &state.positions,
                     qd: &state.velocities,
-                    gripper_opening: state.gripper,
+                    gripper_opening: model.gripper.servo_opening(state.gripper),
                     object,
                     object_noise: [0.0; 3],
                     scenario,
@@ -510,7 +511,8 @@ pub fn run_episode<A: Arm>(
             decisions += 1;
         }
         let cmd_t = interpolate(&from, &to, ((t - decision_at) / policy_dt).clamp(0.0, 1.0));
-        let proposed = JointCommand { positions: cmd_t.q.clone(), gripper: 2.0 * cmd_t.finger };
+        let proposed =
+            JointCommand { positions: cmd_t.q.clone(), gripper: model.gripper.servo_from_jaw(cmd_t.gripper) };
         let e0 = Instant::now();
         let verdict = guarded.command(&proposed, state.gripper_load);
         envelope_us.push(e0.elapsed().as_secs_f64() * 1e6);
@@ -549,7 +551,7 @@ pub fn run_episode<A: Arm>(
 fn interpolate(a: &JointTargets, b: &JointTargets, s: f64) -> JointTargets {
     JointTargets {
         q: a.q.iter().zip(&b.q).map(|(x, y)| x + (y - x) * s).collect(),
-        finger: a.finger + (b.finger - a.finger) * s,
+        gripper: a.gripper + (b.gripper - a.gripper) * s,
         joint_at_limit: b.joint_at_limit,
     }
 }

@@ -141,7 +141,7 @@ impl Station {
         if scenarios.is_empty() {
             return Err(HardwareError::Validation("no scenarios to validate on".into()));
         }
-        FrozenSuites::load(&run.config()?)?.firewall().check("real trials", scenarios)?;
+        FrozenSuites::load(&run.config()?, &self.arm.task)?.firewall().check("real trials", scenarios)?;
         let generation = run.ledger().champion()?.map_or(0, |(_, g)| g);
         let mut rig = Rig::connect(&self.arm, &self.env, &self.port, self.envelope.clone(), self.nonce)?;
         let certificate = certified.certificate().clone();
@@ -171,7 +171,7 @@ impl Station {
             }
             rig.guarded().arm().rearm(self.nonce.wrapping_add(i as u32 + 1))?;
             let home = sim.start_configuration(scenario, "scenario")?;
-            move_to(rig.guarded(), &home, 2.0 * self.arm.gripper_joints[0].upper, &self.run, stop)?;
+            move_to(rig.guarded(), &home, self.arm.gripper.servo_from_jaw(self.arm.gripper.open), &self.run, stop)?;
             operator.place(&rig, scenario)?;
             let report = self.episode(&mut rig, &mut pilot, scenario, stop, rec)?;
             say(&format!(

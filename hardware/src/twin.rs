@@ -135,11 +135,11 @@ impl Twin {
             .collect()
     }
 
-    /// The firmware's gripper limit for this arm (opening, m): both fingers' range, at their
-    /// URDF speed.
+    /// The firmware's gripper limit for this arm (servo units: m of opening or rad of jaw):
+    /// the gripper joints' range, at their URDF speed.
     pub fn gripper_limit(arm: &ArmModel, period_s: f64) -> JointLimit {
-        let f = &arm.gripper_joints[0];
-        JointLimit { min: 0.0, max: (2.0 * f.upper) as f32, max_step: (2.0 * f.velocity * period_s) as f32 }
+        let (min, max) = arm.gripper.servo_range();
+        JointLimit { min: min as f32, max: max as f32, max_step: (arm.gripper.servo_speed() * period_s) as f32 }
     }
 
     /// The arm.
@@ -176,8 +176,8 @@ impl TwinBus {
         let step = s.env.config().control_dt();
         while s.pending_s >= step - 1e-9 {
             s.pending_s -= step;
-            let (q, finger, torque) = (s.targets.clone(), 0.5 * s.gripper, s.torque);
-            match s.env.step_targets(&q, finger, torque) {
+            let (q, jaw, torque) = (s.targets.clone(), self.twin.arm.gripper.jaw_from_servo(s.gripper), s.torque);
+            match s.env.step_targets(&q, jaw, torque) {
                 Ok(_) => s.steps += 1,
                 Err(e) => {
                     if s.error.is_none() {
@@ -211,10 +211,11 @@ impl ServoBus for TwinBus {
                 temperature: TWIN_TEMPERATURE_C,
             };
         }
-        let f = &arm.gripper_joints[0];
-        let rated = f.effort * s.env.scenario().map_or(1.0, |sc| sc.physics.gripper_force_scale);
+        // The load is the grip force per pad over one pad's force at full effort.
+        let rated =
+            arm.gripper.full_grip_force(s.env.scenario().map_or(1.0, |sc| sc.physics.gripper_force_scale)) / 2.0;
         *gripper = ServoReading {
-            position: p.gripper_opening as f32,
+            position: arm.gripper.servo_reading(&p.gripper_positions) as f32,
             velocity: 0.0,
             load: if s.torque { (p.grip_force / rated.max(1e-9)).min(1.0) as f32 } else { 0.0 },
             temperature: TWIN_TEMPERATURE_C,
@@ -238,8 +239,8 @@ impl ServoBus for TwinBus {
         if on && !s.torque {
             // Torque on holds the measured pose, as a servo does.
             if let Some(p) = s.env.privileged() {
+                s.gripper = self.twin.arm.gripper.servo_reading(&p.gripper_positions);
                 s.targets = p.q;
-                s.gripper = p.gripper_opening;
             }
         }
         s.torque = on;

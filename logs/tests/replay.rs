@@ -30,7 +30,7 @@ fn stored(n_train: u64, n_ood: usize) -> Vec<StoredEpisode> {
     let (arm, cfg) = world();
     let mut env = GraspEnv::new(arm, cfg).unwrap();
     let dist = ScenarioDistribution::default();
-    let ood = EvalSuite::load("ood").unwrap().scenarios();
+    let ood = EvalSuite::load("ood", &regrasp_sim::Task::default()).unwrap().scenarios();
     let step = (ood.len() / n_ood.max(1)).max(1);
     let scenarios: Vec<Scenario> =
         (0..n_train).map(|i| dist.sample(7000 + i)).chain(ood.into_iter().step_by(step).take(n_ood)).collect();

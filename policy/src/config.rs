@@ -164,6 +164,30 @@ impl TrainConfig {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// The defaults for an arm with `task`: its env config and training distribution.
+    pub fn defaults_for(task: &regrasp_sim::Task) -> Self {
+        Self { env: task.env.clone(), distribution: task.distribution.clone(), ..Self::default() }
+    }
+
+    /// Loads and validates a TOML file for an arm with `task`: absent fields, however deep,
+    /// take [`Self::defaults_for`] that task (so a config without `[env]` or `[distribution]`
+    /// trains on the arm's own task).
+    pub fn from_path_for(path: &Path, task: &regrasp_sim::Task) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| PolicyError::Io { path: path.to_path_buf(), source })?;
+        let source_name = path.display().to_string();
+        let c: TrainConfig =
+            regrasp_sim::task::overlay_text(&Self::defaults_for(task), &text, &source_name).map_err(|e| {
+                let message = match e {
+                    regrasp_sim::SimError::Parse { message, .. } => message,
+                    other => other.to_string(),
+                };
+                PolicyError::Config { source_name: source_name.clone(), message }
+            })?;
+        c.validate(&source_name)?;
+        Ok(c)
+    }
+
     /// Parses and validates TOML text.
     pub fn parse(text: &str, source_name: &str) -> Result<Self> {
         let c: TrainConfig = toml::from_str(text)

@@ -147,7 +147,7 @@ fn training_draws_only_training_seeds_and_never_a_suite_seed() {
         used.insert(s);
     }
     for name in ["heldout", "ood"] {
-        for sc in EvalSuite::load(name).unwrap().scenarios() {
+        for sc in EvalSuite::load(name, &regrasp_sim::Task::default()).unwrap().scenarios() {
             assert!(!used.contains(&sc.seed), "{name} seed {} was drawn by training", sc.seed);
             assert_ne!(SeedSpace::of(sc.seed), Some(SeedSpace::Train));
         }

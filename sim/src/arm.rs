@@ -1,7 +1,8 @@
 //! The arm model: a URDF (parsed by urdf-rs, loaded into rapier by rapier3d-urdf) plus an
-//! [`ArmProfile`] naming the arm joints, the gripper joints, the end-effector link and the tool
-//! frame. Everything is validated before rapier sees it, so a bad file is an error naming the
-//! file and field, never a panic inside the loader.
+//! [`ArmProfile`] naming the arm joints, the gripper (its kind and joints, see
+//! [`crate::gripper`]), the end-effector link and the tool frame. Everything is validated
+//! before rapier sees it, so a bad file is an error naming the file and field, never a panic
+//! inside the loader. The shipped arms are [`NamedArm`]s.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -12,13 +13,66 @@ use rapier3d_urdf::{UrdfLoaderOptions, UrdfRobot};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SimError, check_range};
+use crate::gripper::{Gripper, GripperKind, GripperSpec, JawGeometry, PadColliders, PadSpec};
 use crate::hash::Fnv64;
 use crate::kinematics::{Chain, ChainJoint, JointKind};
+use crate::task::{Task, TaskSpec};
 
 /// The default arm's URDF, shipped in `sim/assets/`.
 pub const DEFAULT_URDF: &str = include_str!("../assets/regrasp_arm5.urdf");
 /// The default arm's profile, shipped in `sim/assets/`.
 pub const DEFAULT_PROFILE: &str = include_str!("../assets/regrasp_arm5.toml");
+/// The SO-101's URDF, shipped in `sim/assets/`.
+pub const SO101_URDF: &str = include_str!("../assets/so101.urdf");
+/// The SO-101's profile, shipped in `sim/assets/`.
+pub const SO101_PROFILE: &str = include_str!("../assets/so101.toml");
+
+/// An arm shipped with regrasp, selected by name (`--arm so101`) instead of file paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamedArm {
+    /// `regrasp-arm5`: regrasp's own 5-DoF arm with a parallel gripper (the default).
+    RegraspArm5,
+    /// `so101`: the SO-101 (six Feetech STS3215 servos) with its rotating jaw.
+    So101,
+}
+
+impl NamedArm {
+    /// Every shipped arm, the default first.
+    pub const ALL: [NamedArm; 2] = [NamedArm::RegraspArm5, NamedArm::So101];
+
+    /// The name users type.
+    pub fn name(self) -> &'static str {
+        match self {
+            NamedArm::RegraspArm5 => "regrasp-arm5",
+            NamedArm::So101 => "so101",
+        }
+    }
+
+    /// The shipped arm called `name`, if any.
+    pub fn from_name(name: &str) -> Option<NamedArm> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Every name, comma-separated (for error messages).
+    pub fn names() -> String {
+        Self::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The URDF and profile texts.
+    pub fn texts(self) -> (&'static str, &'static str) {
+        match self {
+            NamedArm::RegraspArm5 => (DEFAULT_URDF, DEFAULT_PROFILE),
+            NamedArm::So101 => (SO101_URDF, SO101_PROFILE),
+        }
+    }
+
+    /// Loads it.
+    pub fn load(self) -> Result<ArmModel> {
+        let (urdf, profile) = self.texts();
+        let n = self.name();
+        ArmModel::from_strs(urdf, &format!("<{n} URDF>"), profile, &format!("<{n} profile>"))
+    }
+}
 
 /// A pose given as URDF-style `xyz` (m) and fixed-axis `rpy` (rad).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
@@ -53,7 +107,8 @@ pub struct ArmProfile {
     pub name: String,
     /// Actuated arm joints from base to wrist; their order is the joint-vector order.
     pub arm_joints: Vec<String>,
-    /// Exactly two prismatic finger joints; each position is its pad's distance (m) from the centre line.
+    /// The gripper's joints: two prismatic fingers (each position its pad's distance (m) from
+    /// the centre line) for a parallel gripper, the one revolute jaw joint for a rotating jaw.
     pub gripper_joints: Vec<String>,
     /// Link carrying the tool frame and the fingers.
     pub end_effector_link: String,
@@ -67,6 +122,24 @@ pub struct ArmProfile {
     pub finger_friction: f64,
     /// Tool position (m, world) of the home pose, tool pointing down.
     pub home_tool_position: [f64; 3],
+    /// Tool yaw (rad) relative to an object's bearing at which the wrist roll sits mid-range:
+    /// of two grasp yaws a half turn apart, the one nearer it is taken, and the tool turns
+    /// towards it without passing the wrist's seam half a turn away. When omitted: the
+    /// bearing itself, and turns take the shorter way (regrasp-arm5, whose published
+    /// demonstrations were made so).
+    #[serde(default)]
+    pub natural_yaw: Option<f64>,
+    /// Reflected rotor inertia (kg·m² or kg) added to every actuated joint; 0 when omitted.
+    #[serde(default)]
+    pub armature: f64,
+    /// The gripper's kind and geometry (the `[gripper]` table); `parallel` when omitted, so
+    /// profiles written before grippers had kinds load unchanged, with the same hash.
+    #[serde(default)]
+    pub gripper: GripperSpec,
+    /// The task the arm trains on and is judged on (the `[task]` table, see [`crate::task`]);
+    /// the global defaults when omitted.
+    #[serde(default)]
+    pub task: TaskSpec,
 }
 
 /// Limits and dynamics of one actuated joint, from the URDF.
@@ -99,14 +172,12 @@ pub struct ArmModel {
     pub urdf_robot: UrdfRobot,
     /// Arm joints in profile order.
     pub arm_joints: Vec<JointSpec>,
-    /// The two gripper joints in profile order.
-    pub gripper_joints: Vec<JointSpec>,
     /// Index into `urdf_robot.joints` of each arm joint.
     pub arm_joint_slots: Vec<usize>,
-    /// Index into `urdf_robot.joints` of each gripper joint.
-    pub gripper_joint_slots: Vec<usize>,
-    /// Index into `urdf_robot.links` of each finger link (child of a gripper joint).
-    pub finger_link_slots: Vec<usize>,
+    /// The gripper: its joints, pads and everything that depends on its kind.
+    pub gripper: Gripper,
+    /// The task (distribution, env config, suites) the arm trains on and is judged on.
+    pub task: Task,
     /// The kinematic chain base → tool.
     pub chain: Chain,
     /// FNV-1a hash of the URDF and profile texts: identifies the arm description.
@@ -119,6 +190,19 @@ impl ArmModel {
     /// The default 5-DoF arm shipped with regrasp.
     pub fn default_arm() -> Result<Self> {
         Self::from_strs(DEFAULT_URDF, "<default arm URDF>", DEFAULT_PROFILE, "<default arm profile>")
+    }
+
+    /// A shipped arm by name (see [`NamedArm`]).
+    pub fn named(name: &str) -> Result<Self> {
+        NamedArm::from_name(name)
+            .ok_or_else(|| {
+                SimError::invalid(
+                    "--arm",
+                    "name",
+                    format!("`{name}` is not a shipped arm (one of: {})", NamedArm::names()),
+                )
+            })?
+            .load()
     }
 
     /// Loads an arm from a URDF file and a profile file.
@@ -135,6 +219,7 @@ impl ArmModel {
         let profile: ArmProfile = toml::from_str(profile_text)
             .map_err(|e| SimError::Parse { source_name: profile_name.to_string(), message: e.to_string() })?;
         validate_profile(&profile, profile_name)?;
+        let task = Task::resolve(&profile.task, profile_name)?;
         let robot = urdf_rs::read_from_string(urdf_text)
             .map_err(|e| SimError::Parse { source_name: urdf_name.to_string(), message: e.to_string() })?;
         validate_tree(&robot, urdf_name)?;
@@ -153,11 +238,12 @@ impl ArmModel {
             .enumerate()
             .map(|(i, n)| spec_of(n, format!("arm_joints[{i}]"), None))
             .collect::<Result<Vec<_>>>()?;
+        let want_prismatic = matches!(profile.gripper, GripperSpec::Parallel);
         let gripper_joints = profile
             .gripper_joints
             .iter()
             .enumerate()
-            .map(|(i, n)| spec_of(n, format!("gripper_joints[{i}]"), Some(true)))
+            .map(|(i, n)| spec_of(n, format!("gripper_joints[{i}]"), Some(want_prismatic)))
             .collect::<Result<Vec<_>>>()?;
 
         let chain = build_chain(&robot, &profile, &arm_joints, urdf_name, profile_name)?;
@@ -205,7 +291,8 @@ impl ArmModel {
             .enumerate()
             .map(|(i, n)| slot_of_joint(n, format!("gripper_joints[{i}]")))
             .collect::<Result<Vec<_>>>()?;
-        let finger_link_slots = gripper_joint_slots.iter().map(|&s| urdf_robot.joints[s].link2).collect();
+        let gripper =
+            build_gripper(&robot, &urdf_robot, &profile, gripper_joints, gripper_joint_slots, urdf_name, profile_name)?;
 
         let mut h = Fnv64::new();
         h.write(urdf_text.as_bytes());
@@ -219,10 +306,9 @@ impl ArmModel {
             urdf_source: urdf_name.to_string(),
             urdf_robot,
             arm_joints,
-            gripper_joints,
             arm_joint_slots,
-            gripper_joint_slots,
-            finger_link_slots,
+            gripper,
+            task,
             chain,
             content_hash: h.finish(),
         })
@@ -232,23 +318,18 @@ impl ArmModel {
     pub fn dof(&self) -> usize {
         self.arm_joints.len()
     }
-
-    /// Largest gripper opening (m): the sum of the finger joints' upper limits.
-    pub fn max_opening(&self) -> f64 {
-        self.gripper_joints.iter().map(|g| g.upper).sum()
-    }
 }
 
 fn validate_profile(p: &ArmProfile, src: &str) -> Result<()> {
     if p.arm_joints.is_empty() {
         return Err(SimError::invalid(src, "arm_joints", "needs at least one joint"));
     }
-    if p.gripper_joints.len() != 2 {
-        return Err(SimError::invalid(
-            src,
-            "gripper_joints",
-            format!("a parallel-jaw gripper needs exactly 2 finger joints, got {}", p.gripper_joints.len()),
-        ));
+    let (want, what) = match p.gripper {
+        GripperSpec::Parallel => (2, "a parallel gripper needs exactly 2 prismatic finger joints"),
+        GripperSpec::RotatingJaw { .. } => (1, "a rotating-jaw gripper needs exactly 1 revolute jaw joint"),
+    };
+    if p.gripper_joints.len() != want {
+        return Err(SimError::invalid(src, "gripper_joints", format!("{what}, got {}", p.gripper_joints.len())));
     }
     let mut seen = HashSet::new();
     for (i, n) in p.arm_joints.iter().chain(p.gripper_joints.iter()).enumerate() {
@@ -265,7 +346,155 @@ fn validate_profile(p: &ArmProfile, src: &str) -> Result<()> {
     for (k, v) in p.home_tool_position.iter().enumerate() {
         check_range(src, &format!("home_tool_position[{k}]"), *v, -2.0, 2.0, "m")?;
     }
+    check_range(src, "armature", p.armature, 0.0, 10.0, "kg·m²")?;
+    if let Some(y) = p.natural_yaw {
+        check_range(src, "natural_yaw", y, -std::f64::consts::PI, std::f64::consts::PI, "rad")?;
+    }
+    if let GripperSpec::RotatingJaw { fixed_pad, moving_pad, .. } = &p.gripper {
+        for (field, pad) in [("gripper.fixed_pad", fixed_pad), ("gripper.moving_pad", moving_pad)] {
+            for (k, v) in pad.point.iter().enumerate() {
+                check_range(src, &format!("{field}.point[{k}]"), *v, -1.0, 1.0, "m")?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// Builds the gripper from the profile's description: finds its pads' colliders, and for a
+/// rotating jaw its geometry, and checks that it can open and close on something.
+fn build_gripper(
+    robot: &urdf_rs::Robot,
+    urdf_robot: &UrdfRobot,
+    profile: &ArmProfile,
+    joints: Vec<JointSpec>,
+    joint_slots: Vec<usize>,
+    urdf_name: &str,
+    profile_name: &str,
+) -> Result<Gripper> {
+    let link_slot = |urdf_link: usize| urdf_robot.links.iter().position(|l| l.urdf_link_index == urdf_link);
+    let child_slot = |field: &str, slot: usize| -> Result<usize> {
+        let child = urdf_robot.joints[slot].link2;
+        if child >= urdf_robot.links.len() {
+            return Err(SimError::invalid(profile_name, field, "the joint's child link was merged away"));
+        }
+        Ok(child)
+    };
+    match &profile.gripper {
+        GripperSpec::Parallel => {
+            let (lower, upper) = (joints[0].lower, joints[0].upper);
+            let pads = [
+                PadColliders { link_slot: child_slot("gripper_joints[0]", joint_slots[0])?, collider: None },
+                PadColliders { link_slot: child_slot("gripper_joints[1]", joint_slots[1])?, collider: None },
+            ];
+            Ok(Gripper { kind: GripperKind::Parallel, joints, joint_slots, pads, closed: lower, open: upper })
+        }
+        GripperSpec::RotatingJaw { open_position, fixed_pad, moving_pad } => {
+            let jaw = &joints[0];
+            let urdf_joint = robot.joints.iter().find(|j| j.name == jaw.name).expect("validated: the joint exists");
+            let moving_link = &urdf_joint.child.link;
+            let pad = |field: &str, spec: &PadSpec, want_link: &str| -> Result<PadColliders> {
+                if spec.link != want_link {
+                    return Err(SimError::invalid(
+                        profile_name,
+                        format!("{field}.link"),
+                        format!("the pad must be on link `{want_link}`, not `{}`", spec.link),
+                    ));
+                }
+                let (index, link) = robot
+                    .links
+                    .iter()
+                    .enumerate()
+                    .find(|(_, l)| l.name == spec.link)
+                    .ok_or_else(|| SimError::invalid(profile_name, format!("{field}.link"), "no such link"))?;
+                let collider = link
+                    .collision
+                    .iter()
+                    .position(|c| c.name.as_deref() == Some(spec.collision.as_str()))
+                    .ok_or_else(|| {
+                    SimError::invalid(
+                        profile_name,
+                        format!("{field}.collision"),
+                        format!("link `{}` in {urdf_name} has no <collision name=\"{}\">", spec.link, spec.collision),
+                    )
+                })?;
+                let link_slot = link_slot(index).ok_or_else(|| {
+                    SimError::invalid(profile_name, format!("{field}.link"), "the link was merged away by the loader")
+                })?;
+                Ok(PadColliders { link_slot, collider: Some(collider) })
+            };
+            let pads = [
+                pad("gripper.fixed_pad", fixed_pad, &profile.end_effector_link)?,
+                pad("gripper.moving_pad", moving_pad, moving_link)?,
+            ];
+            check_range(
+                profile_name,
+                "gripper.open_position",
+                *open_position,
+                jaw.lower,
+                jaw.upper,
+                &format!("rad (joint `{}`'s limits)", jaw.name),
+            )?;
+            let axis = Vector3::from(urdf_joint.axis.xyz.0);
+            let tool = profile.tool_frame.isometry();
+            let closing = Unit::new_normalize(tool.rotation * Vector3::y());
+            let moving_point = nalgebra::Point3::from(moving_pad.point);
+            let fixed_point = nalgebra::Point3::from(fixed_pad.point);
+            let unit_axis = Unit::new_normalize(axis);
+            let radial = moving_point.coords - unit_axis.into_inner() * moving_point.coords.dot(&unit_axis);
+            let geometry = JawGeometry {
+                origin: pose_from_xyz_rpy(urdf_joint.origin.xyz.0, urdf_joint.origin.rpy.0),
+                axis: unit_axis,
+                fixed_point,
+                moving_point,
+                closing,
+                lever: radial.norm(),
+                fixed_face_offset: (fixed_point.coords - tool.translation.vector).dot(&closing),
+            };
+            if geometry.lever < 1e-3 {
+                return Err(SimError::invalid(
+                    profile_name,
+                    "gripper.moving_pad.point",
+                    "lies on the jaw's axis: the jaw could not press it on anything",
+                ));
+            }
+            // The pads must separate steadily as the jaw opens (grasp planning inverts this).
+            let steps = 64;
+            let angle = |k: usize| jaw.lower + (*open_position - jaw.lower) * k as f64 / steps as f64;
+            if let Some(k) = (1..=steps).find(|&k| geometry.opening(angle(k)) <= geometry.opening(angle(k - 1))) {
+                return Err(SimError::invalid(
+                    profile_name,
+                    "gripper",
+                    format!(
+                        "the pads stop separating at jaw angle {:.3} rad as the jaw opens towards \
+                         gripper.open_position: check the pads' points and the jaw axis",
+                        angle(k)
+                    ),
+                ));
+            }
+            let (closed_gap, open_gap) = (geometry.opening(jaw.lower), geometry.opening(*open_position));
+            if !(open_gap > 0.0 && closed_gap < open_gap - 0.005) {
+                return Err(SimError::invalid(
+                    profile_name,
+                    "gripper",
+                    format!(
+                        "the jaw cannot close on anything: the pads are {open_gap:.4} m apart open \
+                         (gripper.open_position) and {closed_gap:.4} m closed (joint `{}`'s lower limit); \
+                         open must be wider than 0 and at least 5 mm wider than closed",
+                        jaw.name
+                    ),
+                ));
+            }
+            let closed = jaw.lower;
+            Ok(Gripper {
+                kind: GripperKind::RotatingJaw(geometry),
+                joints,
+                joint_slots,
+                pads,
+                closed,
+                open: *open_position,
+            })
+        }
+    }
 }
 
 /// Checks that the URDF is a tree that rapier3d-urdf can load without panicking.

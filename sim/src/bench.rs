@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use crate::arm::ArmModel;
 use crate::config::EnvConfig;
 use crate::error::Result;
-use crate::scenario::ScenarioDistribution;
 use crate::scripted::{ScriptedGrasp, ScriptedParams};
 use crate::vec_env::VecEnv;
 
@@ -41,7 +40,7 @@ pub fn measure(
         .num_threads(threads)
         .build()
         .map_err(|e| crate::error::SimError::invalid("threads", "threads", e.to_string()))?;
-    let dist = ScenarioDistribution::default();
+    let dist = arm.task.distribution.clone();
     let limits = cfg.action;
     pool.install(|| -> Result<Throughput> {
         let mut v = VecEnv::new(Arc::clone(&arm), Arc::clone(&cfg), envs)?;

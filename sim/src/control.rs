@@ -18,8 +18,8 @@ use crate::scenario::{Scenario, ShapeKind};
 pub struct JointTargets {
     /// Arm joint targets (rad or m).
     pub q: Vec<f64>,
-    /// Finger target, each finger (m from closed).
-    pub finger: f64,
+    /// Jaw target: each parallel finger's (m from the centre line) or the rotating jaw's (rad).
+    pub gripper: f64,
     /// The first joint the IK solution pinned at its limit, if any.
     pub joint_at_limit: Option<usize>,
 }
@@ -29,8 +29,8 @@ pub struct JointTargets {
 pub struct ToolController {
     /// Last commanded arm joint positions (rad or m).
     pub q_cmd: Vec<f64>,
-    /// Last commanded finger position, each finger (m from closed).
-    pub finger_cmd: f64,
+    /// Last commanded jaw target (m for each parallel finger, rad for a rotating jaw).
+    pub gripper_cmd: f64,
     /// Tool target position (m, world).
     pub target_pos: Vector3<f64>,
     /// Tool target yaw (rad).
@@ -42,12 +42,7 @@ impl ToolController {
     /// the tool at `q0`, with yaw `yaw` (rad).
     pub fn new(arm: &ArmModel, q0: Vec<f64>, yaw: f64) -> Self {
         let tool = arm.chain.fk(&q0);
-        Self {
-            q_cmd: q0,
-            finger_cmd: arm.gripper_joints[0].upper,
-            target_pos: tool.translation.vector,
-            target_yaw: yaw,
-        }
+        Self { q_cmd: q0, gripper_cmd: arm.gripper.open, target_pos: tool.translation.vector, target_yaw: yaw }
     }
 
     /// Plans one control step for an already clipped action, given the measured joints
@@ -87,17 +82,16 @@ impl ToolController {
             .map(|((&from, &to), spec)| from + (to - from).clamp(-spec.velocity * dt, spec.velocity * dt))
             .collect();
         let joint_at_limit = sol.at_limit.iter().position(|&b| b);
-        let finger_spec = &arm.gripper_joints[0];
-        let finger_goal = (1.0 - applied.gripper as f64) / 2.0 * finger_spec.upper;
-        let finger = self.finger_cmd
-            + (finger_goal - self.finger_cmd).clamp(-finger_spec.velocity * dt, finger_spec.velocity * dt);
-        JointTargets { q, finger, joint_at_limit }
+        let jaw_goal = arm.gripper.jaw_goal(applied.gripper as f64);
+        let jaw_rate = arm.gripper.velocity() * dt;
+        let gripper = self.gripper_cmd + (jaw_goal - self.gripper_cmd).clamp(-jaw_rate, jaw_rate);
+        JointTargets { q, gripper, joint_at_limit }
     }
 
     /// Records `t` as the last command (after it was sent or simulated).
     pub fn commit(&mut self, t: &JointTargets) {
         self.q_cmd.clone_from(&t.q);
-        self.finger_cmd = t.finger;
+        self.gripper_cmd = t.gripper;
     }
 }
 
@@ -108,7 +102,7 @@ pub struct ObsInputs<'a> {
     pub q: &'a [f64],
     /// Measured arm joint velocities (rad/s or m/s).
     pub qd: &'a [f64],
-    /// Gripper opening: the two fingers' positions summed (m).
+    /// Gripper opening: the distance between the pads (m).
     pub gripper_opening: f64,
     /// Object pose (m, world): the simulation's truth, or an estimate on hardware.
     pub object: Isometry3<f64>,
@@ -116,7 +110,7 @@ pub struct ObsInputs<'a> {
     pub object_noise: [f64; 3],
     /// The scenario (the object's shape and size).
     pub scenario: &'a Scenario,
-    /// Left / right finger touches the object.
+    /// The first / second pad (left / right finger, or fixed / moving jaw) touches the object.
     pub finger_contact: [bool; 2],
     /// The previous action, normalised to [−1, 1].
     pub prev_action: [f32; 5],

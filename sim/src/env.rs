@@ -46,9 +46,13 @@ pub struct Privileged {
     pub tool_target: Vector3<f64>,
     /// Tool target yaw (rad).
     pub tool_target_yaw: f64,
-    /// Gripper opening (m).
+    /// The highest tool target the workspace allows (m, world z).
+    pub tool_ceiling: f64,
+    /// Gripper opening: the distance between the pads (m).
     pub gripper_opening: f64,
-    /// Left / right finger touches the object.
+    /// Gripper joint positions (m for each parallel finger, rad for a rotating jaw).
+    pub gripper_positions: Vec<f64>,
+    /// The first / second pad (left / right finger, or fixed / moving jaw) touches the object.
     pub finger_contact: [bool; 2],
     /// Largest grip force during the last control step (N).
     pub grip_force: f64,
@@ -202,7 +206,7 @@ impl GraspEnv {
         for q in &ep.ctl.q_cmd {
             h.write_f64(*q);
         }
-        h.write_f64(ep.ctl.finger_cmd);
+        h.write_f64(ep.ctl.gripper_cmd);
         for v in ep.ctl.target_pos.iter() {
             h.write_f64(*v);
         }
@@ -309,13 +313,15 @@ impl GraspEnv {
     pub fn privileged(&self) -> Option<Privileged> {
         let ep = self.ep.as_ref()?;
         let q = ep.world.arm_positions();
-        let f = ep.world.finger_positions();
+        let f = ep.world.gripper_positions();
         Some(Privileged {
             object: ep.world.object_pose(),
             tool: self.arm.chain.fk(&q),
             tool_target: ep.ctl.target_pos,
             tool_target_yaw: ep.ctl.target_yaw,
-            gripper_opening: f[0] + f[1],
+            tool_ceiling: self.cfg.workspace.max[2],
+            gripper_opening: self.arm.gripper.opening(&f),
+            gripper_positions: f,
             finger_contact: ep.contacts.finger_contact,
             grip_force: ep.grip_force,
             q,
@@ -362,7 +368,7 @@ impl GraspEnv {
         let arm = Arc::clone(&self.arm);
         let cfg = Arc::clone(&self.cfg);
         let dt = cfg.control_dt();
-        let (q_new, finger_new, joint_at_limit) = (t.q, t.finger, t.joint_at_limit);
+        let (q_new, gripper_new, joint_at_limit) = (t.q, t.gripper, t.joint_at_limit);
         let n = cfg.substeps();
         let mut table_force: f64 = 0.0;
         let mut grip_force: f64 = 0.0;
@@ -374,13 +380,13 @@ impl GraspEnv {
             for ((c, &from), &to) in cmds.iter_mut().zip(&ep.ctl.q_cmd).zip(&q_new) {
                 *c = MotorCommand { position: from + (to - from) * a, velocity: (to - from) / dt };
             }
-            let f = MotorCommand {
-                position: ep.ctl.finger_cmd + (finger_new - ep.ctl.finger_cmd) * a,
-                velocity: (finger_new - ep.ctl.finger_cmd) / dt,
+            let jaw = MotorCommand {
+                position: ep.ctl.gripper_cmd + (gripper_new - ep.ctl.gripper_cmd) * a,
+                velocity: (gripper_new - ep.ctl.gripper_cmd) / dt,
             };
             if torque {
                 ep.world.command_arm(&arm, &cfg, &cmds);
-                ep.world.command_gripper(&arm, &cfg, &[f, f], force_scale);
+                ep.world.command_gripper(&arm, &cfg, &jaw, force_scale);
             } else {
                 ep.world.relax_motors();
             }
@@ -398,10 +404,10 @@ impl GraspEnv {
         self.counters.physics_steps += n as u64;
         self.counters.control_steps += 1;
         if torque {
-            ep.ctl.commit(&JointTargets { q: q_new, finger: finger_new, joint_at_limit });
+            ep.ctl.commit(&JointTargets { q: q_new, gripper: gripper_new, joint_at_limit });
         } else {
-            let f = ep.world.finger_positions();
-            ep.ctl.commit(&JointTargets { q: ep.world.arm_positions(), finger: f[0].max(f[1]), joint_at_limit: None });
+            let jaw = arm.gripper.jaw_position(&ep.world.gripper_positions());
+            ep.ctl.commit(&JointTargets { q: ep.world.arm_positions(), gripper: jaw, joint_at_limit: None });
         }
         ep.steps += 1;
         ep.grip_force = grip_force;
@@ -411,7 +417,7 @@ impl GraspEnv {
         let obj = ep.world.object_pose();
         let up = obj.rotation * ep.world.object_up_local;
         let q_after = ep.world.arm_positions();
-        let fingers = ep.world.finger_positions();
+        let opening = arm.gripper.opening(&ep.world.gripper_positions());
         let tool = arm.chain.fk(&q_after);
         let obj_speed = ep.world.object_velocity().norm();
         let signals = StepSignals {
@@ -420,7 +426,7 @@ impl GraspEnv {
             object_speed: if obj_speed.is_finite() { obj_speed } else { f64::INFINITY },
             object_tilt: up.z.clamp(-1.0, 1.0).acos(),
             tool_pos: [tool.translation.x, tool.translation.y, tool.translation.z],
-            gripper_opening: fingers[0] + fingers[1],
+            gripper_opening: opening,
             left_contact: ep.contacts.finger_contact[0],
             right_contact: ep.contacts.finger_contact[1],
             table_force,
@@ -475,14 +481,14 @@ impl GraspEnv {
         }
         let object_noise = [noise(&mut ep.rng), noise(&mut ep.rng), noise(&mut ep.rng)];
         let qd = ep.world.arm_velocities();
-        let f = ep.world.finger_positions();
+        let opening = self.arm.gripper.opening(&ep.world.gripper_positions());
         build_observation(
             self.layout,
             &self.arm,
             &ObsInputs {
                 q: &q,
                 qd: &qd,
-                gripper_opening: f[0] + f[1],
+                gripper_opening: opening,
                 object: ep.world.object_pose(),
                 object_noise,
                 scenario: &ep.scenario,
@@ -493,21 +499,21 @@ impl GraspEnv {
     }
 
     /// Advances the sim twin one control step towards joint targets from a servo bus (rad or
-    /// m; `finger` is each finger's target in m from closed), interpolating from the last
-    /// command as [`Self::step`] does. The physics keeps running after the outcome is decided
+    /// m; `gripper` is the jaw target, see [`JointTargets::gripper`]), interpolating from the
+    /// last command as [`Self::step`] does. The physics keeps running after the outcome is decided
     /// (a physical arm does not stop existing); the first outcome stands. With `torque` false
     /// the motors are off and the targets are ignored.
-    pub fn step_targets(&mut self, q: &[f64], finger: f64, torque: bool) -> Result<Step> {
-        if q.len() != self.arm.dof() || !q.iter().all(|v| v.is_finite()) || !finger.is_finite() {
+    pub fn step_targets(&mut self, q: &[f64], gripper: f64, torque: bool) -> Result<Step> {
+        if q.len() != self.arm.dof() || !q.iter().all(|v| v.is_finite()) || !gripper.is_finite() {
             self.counters.rejected_actions += 1;
             return Err(SimError::invalid(
                 "joint targets",
                 "q",
-                format!("{q:?} / {finger} is not a finite {}-joint command", self.arm.dof()),
+                format!("{q:?} / {gripper} is not a finite {}-joint command", self.arm.dof()),
             ));
         }
         let Some(mut ep) = self.ep.take() else { return Err(SimError::NotRunning("call reset first")) };
-        let t = JointTargets { q: q.to_vec(), finger, joint_at_limit: None };
+        let t = JointTargets { q: q.to_vec(), gripper, joint_at_limit: None };
         let step = self.advance(&mut ep, t, None, torque);
         self.ep = Some(ep);
         Ok(step)

@@ -1,16 +1,28 @@
 //! The scripted grasp: a privileged controller that reads the true object pose and runs
 //! approach → descend → close → lift with the same actions a policy would emit. It proves that
-//! friction grasps work in this world and provides demonstrations.
+//! friction grasps work in this world and provides demonstrations. Both controllers aim the
+//! tool so that the object's centre lies at the gripper's grasp point for the object's width
+//! across the jaws ([`crate::gripper::Gripper::grasp_point`]): a rotating jaw's grasp centre
+//! is not the tool origin.
 
-use nalgebra::Vector3;
+use nalgebra::{UnitQuaternion, Vector3};
 
 use crate::action::Action;
 use crate::arm::ArmModel;
 use crate::config::ActionLimits;
 use crate::env::Privileged;
-use crate::kinematics::wrap_angle;
+use crate::kinematics::{top_down_rotation, wrap_angle};
 use crate::scenario::{Scenario, Shape};
 use crate::world::object_rest_rotation;
+
+/// How far (m) below the workspace's ceiling the controllers' highest goals stay, so that
+/// the measured tool can reach them.
+pub const CEILING_MARGIN: f64 = 0.003;
+
+/// A goal height `z` (m) capped below the workspace ceiling of `p`.
+fn capped(z: f64, p: &Privileged) -> f64 {
+    z.min(p.tool_ceiling - CEILING_MARGIN)
+}
 
 /// Phases of the scripted grasp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,9 +47,11 @@ pub struct ScriptedParams {
     pub integral_gain: f64,
     /// Largest integral correction (m).
     pub integral_limit: f64,
-    /// Height of the pre-grasp pose above the grasp height (m).
+    /// Height of the pre-grasp pose above the grasp height (m), at most [`CEILING_MARGIN`]
+    /// below the workspace's ceiling.
     pub approach_height: f64,
-    /// Height of the lift above the grasp height (m).
+    /// Height of the lift above the grasp height (m), at most [`CEILING_MARGIN`] below the
+    /// workspace's ceiling.
     pub lift_height: f64,
     /// Horizontal tolerance of the measured tool to end the approach and descent (m).
     pub xy_tolerance: f64,
@@ -73,7 +87,10 @@ pub struct ScriptedGrasp {
     phase: Phase,
     phase_steps: u32,
     grasp_yaw: f64,
+    natural_yaw: Option<f64>,
     grasp_z: f64,
+    /// Where the tool aims and how wide the gripper opens.
+    aim: GraspAim,
     hold_xy: Option<[f64; 2]>,
     touched_steps: u32,
     reference: Option<Vector3<f64>>,
@@ -82,12 +99,16 @@ pub struct ScriptedGrasp {
     settled_steps: u32,
 }
 
-/// The tool yaw (rad) for a top-down grasp of the object in `scenario` whose current pose has
-/// yaw rotation `object_rot`: fingers close across the narrowest horizontal extent that fits,
-/// choosing among equivalent yaws the one nearest the arm's natural yaw at the object bearing.
-pub fn grasp_yaw(scenario: &Scenario, object_rot: &nalgebra::UnitQuaternion<f64>, max_opening: f64) -> f64 {
+/// The tool yaw (rad) for a top-down grasp by `arm` of the object in `scenario` whose current
+/// pose has yaw rotation `object_rot`: the jaws close across the narrowest horizontal extent
+/// that fits (across the bearing for round objects), choosing among equivalent yaws (a half
+/// turn apart) the one nearest the arm's natural yaw at the object bearing (the bearing plus
+/// the profile's `natural_yaw`).
+pub fn grasp_yaw(scenario: &Scenario, object_rot: &nalgebra::UnitQuaternion<f64>, arm: &ArmModel) -> f64 {
+    let max_opening = arm.gripper.max_opening();
     let p = &scenario.object.pose;
-    let natural = p.y.atan2(p.x);
+    let bearing = p.y.atan2(p.x);
+    let natural = natural_yaw(arm, p.x, p.y).unwrap_or(bearing);
     let (rest, _) = object_rest_rotation(scenario);
     // The object's current rotation relative to rest tells how far it yawed since the start.
     let heading = |local: Vector3<f64>| {
@@ -95,8 +116,8 @@ pub fn grasp_yaw(scenario: &Scenario, object_rot: &nalgebra::UnitQuaternion<f64>
         w.y.atan2(w.x)
     };
     let psi = match scenario.object.shape {
-        Shape::Sphere { .. } => natural,
-        Shape::Cylinder { .. } | Shape::Capsule { .. } if !scenario.object.pose.lying => natural,
+        Shape::Sphere { .. } => bearing,
+        Shape::Cylinder { .. } | Shape::Capsule { .. } if !scenario.object.pose.lying => bearing,
         Shape::Cylinder { .. } | Shape::Capsule { .. } => heading(Vector3::y()),
         Shape::Box { size } => {
             let _ = rest;
@@ -114,6 +135,76 @@ pub fn grasp_yaw(scenario: &Scenario, object_rot: &nalgebra::UnitQuaternion<f64>
     natural + wrap_angle(2.0 * (psi - natural)) / 2.0
 }
 
+/// The yaw change (rad) that turns the tool from yaw `from` to yaw `to` the shorter way,
+/// unless that way passes the wrist's seam half a turn from the arm's natural yaw `natural`
+/// (where the wrist roll would have to cross its limits); then the longer way. An arm whose
+/// profile gives no `natural_yaw` (`None`) always turns the shorter way.
+pub fn yaw_change(from: f64, to: f64, natural: Option<f64>) -> f64 {
+    use std::f64::consts::PI;
+    let d = wrap_angle(to - from);
+    let Some(natural) = natural else { return d };
+    let end = wrap_angle(from - natural) + d;
+    if end > PI {
+        d - 2.0 * PI
+    } else if end <= -PI {
+        d + 2.0 * PI
+    } else {
+        d
+    }
+}
+
+/// The arm's natural grasp yaw (rad) for an object at (`x`, `y`) (m): its bearing plus the
+/// profile's `natural_yaw`, if the profile gives one.
+pub fn natural_yaw(arm: &ArmModel, x: f64, y: f64) -> Option<f64> {
+    arm.profile.natural_yaw.map(|offset| y.atan2(x) + offset)
+}
+
+/// The object's width (m) along the world direction `dir` (unit) with the object at rotation
+/// `object_rot`: the distance between the two planes normal to `dir` that touch it.
+pub fn width_along(shape: &Shape, object_rot: &UnitQuaternion<f64>, dir: &Vector3<f64>) -> f64 {
+    let local = object_rot.inverse() * dir;
+    // Rapier's cylinders and capsules have their axis along local Y.
+    let along_axis = local.y.abs().min(1.0);
+    match *shape {
+        Shape::Box { size } => local.x.abs() * size[0] + local.y.abs() * size[1] + local.z.abs() * size[2],
+        Shape::Sphere { radius } => 2.0 * radius,
+        Shape::Cylinder { radius, height } => {
+            2.0 * radius * (1.0 - along_axis * along_axis).sqrt() + height * along_axis
+        }
+        Shape::Capsule { radius, length } => 2.0 * radius + (length - 2.0 * radius).max(0.0) * along_axis,
+    }
+}
+
+/// How a top-down grasp at tool yaw `yaw` (rad) meets an object: where the tool aims and how
+/// wide the gripper opens first, both from the object's width across the jaws.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GraspAim {
+    /// The world offset (m) from the object's centre to the tool target: minus the gripper's
+    /// grasp point, turned into the world; `None` where the grasp point is the tool origin (a
+    /// parallel gripper), so that such aims stay bit for bit the object's centre.
+    pub offset: Option<Vector3<f64>>,
+    /// The gripper command to approach and descend with (−1 = fully open).
+    pub open_command: f32,
+}
+
+impl GraspAim {
+    /// The aim for `shape` at rotation `object_rot` and tool yaw `yaw` (rad).
+    pub fn new(arm: &ArmModel, shape: &Shape, object_rot: &UnitQuaternion<f64>, yaw: f64) -> Self {
+        let tool = top_down_rotation(yaw);
+        let width = width_along(shape, object_rot, &(tool * Vector3::y()));
+        let point = arm.gripper.grasp_point(width);
+        Self {
+            offset: (point != Vector3::zeros()).then(|| -(tool * point)),
+            open_command: arm.gripper.pregrasp_command(width),
+        }
+    }
+
+    /// The tool's aim point (m, world) for an object centred at `centre`.
+    pub fn point(&self, centre: Vector3<f64>) -> Vector3<f64> {
+        self.offset.map_or(centre, |o| centre + o)
+    }
+}
+
 /// The tool height (m) at which to close: the object's centre, but high enough that the palm
 /// clears its top and the fingertips clear the table.
 pub fn grasp_height(scenario: &Scenario, arm: &ArmModel) -> f64 {
@@ -125,12 +216,15 @@ impl ScriptedGrasp {
     /// A controller for one episode of `scenario`.
     pub fn new(scenario: &Scenario, arm: &ArmModel, params: ScriptedParams) -> Self {
         let (rest, _) = object_rest_rotation(scenario);
+        let yaw = grasp_yaw(scenario, &rest, arm);
         Self {
             params,
             phase: Phase::Approach,
             phase_steps: 0,
-            grasp_yaw: grasp_yaw(scenario, &rest, arm.max_opening()),
+            grasp_yaw: yaw,
+            natural_yaw: natural_yaw(arm, scenario.object.pose.x, scenario.object.pose.y),
             grasp_z: grasp_height(scenario, arm),
+            aim: GraspAim::new(arm, &scenario.object.shape, &rest, yaw),
             hold_xy: None,
             touched_steps: 0,
             reference: None,
@@ -165,7 +259,7 @@ impl ScriptedGrasp {
         let step = want * scale;
         self.reference = Some(reference + step);
         let yaw_max = limits.max_yaw * k.speed;
-        let yaw_step = wrap_angle(self.grasp_yaw - self.reference_yaw).clamp(-yaw_max, yaw_max);
+        let yaw_step = yaw_change(self.reference_yaw, self.grasp_yaw, self.natural_yaw).clamp(-yaw_max, yaw_max);
         self.reference_yaw = wrap_angle(self.reference_yaw + yaw_step);
         Action { translation: [step.x as f32, step.y as f32, step.z as f32], yaw: yaw_step as f32, gripper }
     }
@@ -178,7 +272,8 @@ impl ScriptedGrasp {
     /// The action for the current state.
     pub fn act(&mut self, p: &Privileged, limits: &ActionLimits) -> Action {
         self.phase_steps += 1;
-        let obj = p.object.translation.vector;
+        let obj = self.aim.point(p.object.translation.vector);
+        let open = self.aim.open_command;
         let tool = p.tool.translation.vector;
         let xy_err = (obj.xy() - tool.xy()).norm();
         let timeout = self.phase_steps > self.params.phase_timeout;
@@ -186,11 +281,11 @@ impl ScriptedGrasp {
             crate::kinematics::wrap_angle(self.grasp_yaw - crate::kinematics::tool_yaw(&p.tool.rotation)).abs() < 0.05;
         match self.phase {
             Phase::Approach => {
-                let goal = Vector3::new(obj.x, obj.y, self.grasp_z + self.params.approach_height);
+                let goal = Vector3::new(obj.x, obj.y, capped(self.grasp_z + self.params.approach_height, p));
                 if (xy_err < self.params.xy_tolerance && (goal.z - tool.z).abs() < 0.01 && yaw_ok) || timeout {
                     self.enter(Phase::Descend);
                 }
-                self.goto(p, goal, -1.0, limits)
+                self.goto(p, goal, open, limits)
             }
             Phase::Descend => {
                 let goal = Vector3::new(obj.x, obj.y, self.grasp_z);
@@ -198,7 +293,7 @@ impl ScriptedGrasp {
                     self.enter(Phase::Close);
                     self.hold_xy = Some([obj.x, obj.y]);
                 }
-                self.goto(p, goal, -1.0, limits)
+                self.goto(p, goal, open, limits)
             }
             Phase::Close => {
                 let [x, y] = self.hold_xy.unwrap_or([tool.x, tool.y]);
@@ -213,7 +308,7 @@ impl ScriptedGrasp {
             }
             Phase::Lift => {
                 let [x, y] = self.hold_xy.unwrap_or([tool.x, tool.y]);
-                self.goto(p, Vector3::new(x, y, self.grasp_z + self.params.lift_height), 1.0, limits)
+                self.goto(p, Vector3::new(x, y, capped(self.grasp_z + self.params.lift_height, p)), 1.0, limits)
             }
         }
     }
@@ -228,21 +323,20 @@ pub struct Expert {
     params: ScriptedParams,
     grasp_z: f64,
     min_width: f64,
-    max_opening: f64,
     full_grip: f64,
+    arm: std::sync::Arc<ArmModel>,
 }
 
 impl Expert {
     /// An expert for episodes of `scenario`.
-    pub fn new(scenario: &Scenario, arm: &ArmModel, params: ScriptedParams) -> Self {
+    pub fn new(scenario: &Scenario, arm: &std::sync::Arc<ArmModel>, params: ScriptedParams) -> Self {
         let facts = crate::env::object_facts(scenario);
-        let effort: f64 = arm.gripper_joints.iter().map(|g| g.effort).sum();
         Self {
             params,
             grasp_z: grasp_height(scenario, arm),
             min_width: facts.min_width,
-            max_opening: arm.max_opening(),
-            full_grip: effort * scenario.physics.gripper_force_scale,
+            full_grip: arm.gripper.full_grip_force(scenario.physics.gripper_force_scale),
+            arm: std::sync::Arc::clone(arm),
         }
     }
 
@@ -254,28 +348,30 @@ impl Expert {
             acc + Vector3::new(a.translation[0] as f64, a.translation[1] as f64, a.translation[2] as f64)
         });
         let pending_yaw: f64 = p.pending.iter().map(|a| a.yaw as f64).sum();
-        let yaw = grasp_yaw(scenario, &p.object.rotation, self.max_opening);
+        let yaw = grasp_yaw(scenario, &p.object.rotation, &self.arm);
+        let aim = GraspAim::new(&self.arm, &scenario.object.shape, &p.object.rotation, yaw);
+        let (obj, open) = (aim.point(obj), aim.open_command);
         let xy_err = (obj.xy() - tool.xy()).norm();
-        let approach_z = self.grasp_z + self.params.approach_height;
+        let approach_z = capped(self.grasp_z + self.params.approach_height, p);
         let held = p.finger_contact[0] && p.finger_contact[1] && p.grip_force > 0.6 * self.full_grip;
         let closed_on_nothing =
             p.gripper_opening < self.min_width - 0.003 && !p.finger_contact[0] && !p.finger_contact[1];
         let at_grasp = xy_err < 0.004 && (tool.z - self.grasp_z).abs() < 0.004;
         let touching = p.finger_contact[0] || p.finger_contact[1];
         let (goal, gripper) = if held {
-            (Vector3::new(tool.x, tool.y, self.grasp_z + self.params.lift_height), 1.0)
+            (Vector3::new(tool.x, tool.y, capped(self.grasp_z + self.params.lift_height, p)), 1.0)
         } else if closed_on_nothing {
             // Missed: open and go back up above the object.
-            (Vector3::new(tool.x, tool.y, approach_z), -1.0)
+            (Vector3::new(tool.x, tool.y, approach_z), open)
         } else if at_grasp || (touching && xy_err < 0.01 && tool.z < self.grasp_z + 0.01) {
             (Vector3::new(tool.x, tool.y, tool.z), 1.0)
         } else if xy_err < 0.006 && tool.z < approach_z + 0.01 {
-            (Vector3::new(obj.x, obj.y, self.grasp_z), -1.0)
+            (Vector3::new(obj.x, obj.y, self.grasp_z), open)
         } else if tool.z < approach_z - 0.015 && xy_err > 0.02 {
             // Low and far: rise first so as not to sweep through the object.
-            (Vector3::new(tool.x, tool.y, approach_z), -1.0)
+            (Vector3::new(tool.x, tool.y, approach_z), open)
         } else {
-            (Vector3::new(obj.x, obj.y, approach_z), -1.0)
+            (Vector3::new(obj.x, obj.y, approach_z), open)
         };
         // Command the displacement that brings the *measured* tool to the goal once the queued
         // actions have landed; near the goal this also removes the servos' steady sag.
@@ -286,7 +382,8 @@ impl Expert {
         let scale = if want.amax() > step_max { step_max / want.amax() } else { 1.0 };
         let d = want * scale;
         let yaw_max = limits.max_yaw * self.params.speed;
-        let dyaw = wrap_angle(yaw - (p.tool_target_yaw + pending_yaw)).clamp(-yaw_max, yaw_max);
+        let natural = natural_yaw(&self.arm, scenario.object.pose.x, scenario.object.pose.y);
+        let dyaw = yaw_change(p.tool_target_yaw + pending_yaw, yaw, natural).clamp(-yaw_max, yaw_max);
         Action { translation: [d.x as f32, d.y as f32, d.z as f32], yaw: dyaw as f32, gripper }
     }
 }

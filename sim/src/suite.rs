@@ -1,6 +1,10 @@
 //! Seed spaces and evaluation suites. Every scenario is a pure function of its seed and the
 //! distribution it is drawn from; keeping the seed ranges of training, held-out, out-of-
 //! distribution and canary scenarios disjoint makes "never trained on" checkable by code.
+//!
+//! A suite part's `distribution` holds overrides of the arm's training distribution (see
+//! [`crate::task`]): a bare part is the arm's training distribution. The shipped names
+//! (`heldout`, `ood`, …) resolve to the arm's own frozen suites where it has them.
 
 use std::path::Path;
 
@@ -8,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SimError};
 use crate::scenario::{Scenario, ScenarioDistribution};
+use crate::task::{Task, overlay};
 
 /// A disjoint range of scenario seeds.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
@@ -64,9 +69,32 @@ impl SeedSpace {
 pub struct SuitePart {
     /// Number of scenarios.
     pub count: u64,
-    /// The distribution they are drawn from (default: the training distribution).
+    /// The distribution they are drawn from (in a file: overrides of the arm's training
+    /// distribution; resolved here).
     #[serde(default)]
     pub distribution: ScenarioDistribution,
+}
+
+/// A suite as written in its file: parts hold distribution overrides.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuiteFile {
+    name: String,
+    seed_space: SeedSpace,
+    #[serde(default)]
+    first_seed: u64,
+    #[serde(default)]
+    part: Vec<PartFile>,
+    #[serde(default)]
+    scenario: Vec<Scenario>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartFile {
+    count: u64,
+    #[serde(default)]
+    distribution: toml::Table,
 }
 
 /// A frozen evaluation suite (TOML): parts drawn with consecutive seeds from the start of its
@@ -105,36 +133,87 @@ pub mod shipped {
     /// `suites/test-ood.toml`: 1000 scenarios of `ood`'s four parts from the OOD seed space,
     /// after `ood`'s; only the final comparison of runs uses it.
     pub const TEST_OOD: &str = include_str!("../../suites/test-ood.toml");
+
+    /// Folders of arms' own suites (an arm profile's `task.suites`).
+    pub const ARM_FOLDERS: [&str; 1] = ["so101"];
+
+    /// The SO-101's frozen suites (`suites/so101/`), same names and seed spaces.
+    pub mod so101 {
+        /// `suites/so101/train.toml`.
+        pub const TRAIN: &str = include_str!("../../suites/so101/train.toml");
+        /// `suites/so101/heldout.toml`.
+        pub const HELDOUT: &str = include_str!("../../suites/so101/heldout.toml");
+        /// `suites/so101/ood.toml`.
+        pub const OOD: &str = include_str!("../../suites/so101/ood.toml");
+        /// `suites/so101/canary.toml`.
+        pub const CANARY: &str = include_str!("../../suites/so101/canary.toml");
+        /// `suites/so101/test-heldout.toml`.
+        pub const TEST_HELDOUT: &str = include_str!("../../suites/so101/test-heldout.toml");
+        /// `suites/so101/test-ood.toml`.
+        pub const TEST_OOD: &str = include_str!("../../suites/so101/test-ood.toml");
+    }
+
+    /// The six shipped suites of a folder, in the order train, heldout, ood, canary,
+    /// test-heldout, test-ood (`None` = `suites/` itself).
+    pub fn for_arm(folder: &str) -> Option<[&'static str; 6]> {
+        match folder {
+            "so101" => {
+                Some([so101::TRAIN, so101::HELDOUT, so101::OOD, so101::CANARY, so101::TEST_HELDOUT, so101::TEST_OOD])
+            }
+            _ => None,
+        }
+    }
+
+    /// The shipped suites' names, in [`for_arm`]'s order.
+    pub const NAMES: [&str; 6] = ["train", "heldout", "ood", "canary", "test-heldout", "test-ood"];
+
+    /// The text and file name of shipped suite `name` for an arm whose suites lie in `folder`.
+    pub fn text(folder: Option<&str>, name: &str) -> Option<(&'static str, String)> {
+        let i = NAMES.iter().position(|n| *n == name)?;
+        match folder {
+            None => Some(([TRAIN, HELDOUT, OOD, CANARY, TEST_HELDOUT, TEST_OOD][i], format!("suites/{name}.toml"))),
+            Some(f) => for_arm(f).map(|t| (t[i], format!("suites/{f}/{name}.toml"))),
+        }
+    }
 }
 
 impl EvalSuite {
-    /// Parses and validates a suite.
-    pub fn parse(text: &str, source_name: &str) -> Result<Self> {
-        let s: EvalSuite = toml::from_str(text)
+    /// Parses and validates a suite whose parts' distributions override `base` (the arm's
+    /// training distribution).
+    pub fn parse(text: &str, source_name: &str, base: &ScenarioDistribution) -> Result<Self> {
+        let f: SuiteFile = toml::from_str(text)
             .map_err(|e| SimError::Parse { source_name: source_name.into(), message: e.to_string() })?;
+        let parts = f
+            .part
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let distribution = overlay(base, &p.distribution, &format!("{source_name}: part[{i}].distribution"))?;
+                Ok(SuitePart { count: p.count, distribution })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let s = EvalSuite {
+            name: f.name,
+            seed_space: f.seed_space,
+            first_seed: f.first_seed,
+            parts,
+            scenarios: f.scenario,
+        };
         s.validate(source_name)?;
         Ok(s)
     }
 
     /// A shipped suite by name (`train`, `heldout`, `ood`, `canary`, `test-heldout`,
-    /// `test-ood`), or a suite file by path.
-    pub fn load(name_or_path: &str) -> Result<Self> {
-        let shipped = match name_or_path {
-            "train" => Some(shipped::TRAIN),
-            "heldout" => Some(shipped::HELDOUT),
-            "ood" => Some(shipped::OOD),
-            "canary" => Some(shipped::CANARY),
-            "test-heldout" => Some(shipped::TEST_HELDOUT),
-            "test-ood" => Some(shipped::TEST_OOD),
-            _ => None,
-        };
-        match shipped {
-            Some(text) => Self::parse(text, &format!("suites/{name_or_path}.toml")),
+    /// `test-ood`; the arm's own where its task has them), or a suite file by path, for an arm
+    /// with `task`.
+    pub fn load(name_or_path: &str, task: &Task) -> Result<Self> {
+        match shipped::text(task.suites.as_deref(), name_or_path) {
+            Some((text, file)) => Self::parse(text, &file, &task.distribution),
             None => {
                 let p = Path::new(name_or_path);
                 let text =
                     std::fs::read_to_string(p).map_err(|source| SimError::Io { path: p.to_path_buf(), source })?;
-                Self::parse(&text, name_or_path)
+                Self::parse(&text, name_or_path, &task.distribution)
             }
         }
     }
@@ -203,41 +282,65 @@ mod tests {
         }
     }
 
+    fn tasks() -> Vec<(String, Task)> {
+        crate::arm::NamedArm::ALL.iter().map(|a| (a.name().to_string(), a.load().unwrap().task)).collect()
+    }
+
+    #[test]
+    fn every_arm_is_judged_on_its_own_training_distribution() {
+        for (arm, task) in tasks() {
+            for name in ["train", "heldout", "canary", "test-heldout"] {
+                let s = EvalSuite::load(name, &task).unwrap();
+                assert!(s.parts.iter().all(|p| p.distribution == task.distribution), "{arm}: {name}");
+            }
+        }
+        let (arm5, so101) = (&tasks()[0].1, &tasks()[1].1);
+        assert_ne!(arm5.distribution, so101.distribution, "the SO-101 has a task of its own");
+        assert_ne!(EvalSuite::load("heldout", arm5).unwrap(), EvalSuite::load("heldout", so101).unwrap());
+    }
+
     #[test]
     fn shipped_suites_are_valid_and_in_their_spaces() {
-        for (name, space) in [
-            ("train", SeedSpace::Train),
-            ("heldout", SeedSpace::Heldout),
-            ("ood", SeedSpace::Ood),
-            ("canary", SeedSpace::Canary),
-            ("test-heldout", SeedSpace::Heldout),
-            ("test-ood", SeedSpace::Ood),
-        ] {
-            let s = EvalSuite::load(name).unwrap();
-            assert_eq!(s.seed_space, space);
-            let scenarios = s.scenarios();
-            assert!(scenarios.len() >= 100, "{name}");
-            for sc in &scenarios {
-                assert!(space.contains(sc.seed));
-                sc.validate(name).unwrap();
+        for (arm, task) in tasks() {
+            for (name, space) in [
+                ("train", SeedSpace::Train),
+                ("heldout", SeedSpace::Heldout),
+                ("ood", SeedSpace::Ood),
+                ("canary", SeedSpace::Canary),
+                ("test-heldout", SeedSpace::Heldout),
+                ("test-ood", SeedSpace::Ood),
+            ] {
+                let s = EvalSuite::load(name, &task).unwrap();
+                assert_eq!(s.seed_space, space);
+                let scenarios = s.scenarios();
+                assert!(scenarios.len() >= 100, "{arm}: {name}");
+                for sc in &scenarios {
+                    assert!(space.contains(sc.seed));
+                    sc.validate(name).unwrap();
+                }
             }
         }
     }
 
     #[test]
     fn the_final_test_suites_share_no_seed_with_the_gate_suites_and_mirror_their_distributions() {
-        for (gate, test) in [("heldout", "test-heldout"), ("ood", "test-ood")] {
-            let (g, t) = (EvalSuite::load(gate).unwrap(), EvalSuite::load(test).unwrap());
-            assert_eq!(g.seed_space, t.seed_space);
-            let gate_seeds: std::collections::HashSet<u64> = g.scenarios().iter().map(|s| s.seed).collect();
-            let test_scenarios = t.scenarios();
-            assert_eq!(test_scenarios.len(), 1000, "{test}");
-            assert!(test_scenarios.iter().all(|s| !gate_seeds.contains(&s.seed)), "{test} shares a seed with {gate}");
-            // The same distributions part by part, only more scenarios of each.
-            assert_eq!(g.parts.len(), t.parts.len(), "{test}");
-            for (a, b) in g.parts.iter().zip(&t.parts) {
-                assert_eq!(a.distribution, b.distribution, "{test}");
-                assert_eq!(b.count, 5 * a.count, "{test}");
+        for (arm, task) in tasks() {
+            for (gate, test) in [("heldout", "test-heldout"), ("ood", "test-ood")] {
+                let (g, t) = (EvalSuite::load(gate, &task).unwrap(), EvalSuite::load(test, &task).unwrap());
+                assert_eq!(g.seed_space, t.seed_space);
+                let gate_seeds: std::collections::HashSet<u64> = g.scenarios().iter().map(|s| s.seed).collect();
+                let test_scenarios = t.scenarios();
+                assert_eq!(test_scenarios.len(), 1000, "{arm}: {test}");
+                assert!(
+                    test_scenarios.iter().all(|s| !gate_seeds.contains(&s.seed)),
+                    "{test} shares a seed with {gate}"
+                );
+                // The same distributions part by part, only more scenarios of each.
+                assert_eq!(g.parts.len(), t.parts.len(), "{test}");
+                for (a, b) in g.parts.iter().zip(&t.parts) {
+                    assert_eq!(a.distribution, b.distribution, "{test}");
+                    assert_eq!(b.count, 5 * a.count, "{test}");
+                }
             }
         }
     }
@@ -252,7 +355,7 @@ mod tests {
             scenarios: vec![ScenarioDistribution::default().sample(5)],
         };
         let text = toml::to_string(&suite).unwrap();
-        let e = EvalSuite::parse(&text, "x.toml").unwrap_err().to_string();
+        let e = EvalSuite::parse(&text, "x.toml", &ScenarioDistribution::default()).unwrap_err().to_string();
         assert!(e.contains("scenario[0].seed") && e.contains("Heldout"), "{e}");
     }
 }

@@ -19,11 +19,11 @@ use crate::scenario::{Scenario, Shape};
 
 /// Collider `user_data` tags.
 pub mod tag {
-    /// An arm link other than a finger.
+    /// An arm collider other than a pad.
     pub const ARM: u128 = 1;
-    /// The first (left) finger.
+    /// The first pad: the left finger, or the fixed jaw.
     pub const FINGER_LEFT: u128 = 2;
-    /// The second (right) finger.
+    /// The second pad: the right finger, or the moving jaw.
     pub const FINGER_RIGHT: u128 = 3;
     /// The object.
     pub const OBJECT: u128 = 4;
@@ -142,11 +142,11 @@ fn object_collider(shape: &Shape) -> ColliderBuilder {
 /// Per-physics-step contact readings.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ContactReadings {
-    /// Left and right finger touch the object.
+    /// The first and second pad (left and right finger, or fixed and moving jaw) touch the object.
     pub finger_contact: [bool; 2],
-    /// Total normal force (N) between the arm (fingers included) and the table.
+    /// Total normal force (N) between the arm (pads included) and the table.
     pub table_force: f64,
-    /// Total normal force (N) between the fingers and the object.
+    /// Total normal force (N) between the pads and the object.
     pub grip_force: f64,
 }
 
@@ -162,7 +162,7 @@ pub struct SimWorld {
     pub object_collider: ColliderHandle,
     /// The table's collider.
     pub table_collider: ColliderHandle,
-    /// Colliders of the left and right finger.
+    /// Colliders of the first and second pad.
     pub finger_colliders: [Vec<ColliderHandle>; 2],
     /// The arm's link bodies, in `ArmModel::urdf_robot.links` order.
     pub link_bodies: Vec<RigidBodyHandle>,
@@ -201,24 +201,24 @@ impl SimWorld {
 
         // Arm.
         let mut robot = arm.urdf_robot.clone();
-        let finger_links = &arm.finger_link_slots;
+        let pads = &arm.gripper.pads;
         let root_links: Vec<usize> =
             (0..robot.links.len()).filter(|i| !robot.joints.iter().any(|j| j.link2 == *i)).collect();
         for (li, link) in robot.links.iter_mut().enumerate() {
-            let (t, g) = if let Some(f) = finger_links.iter().position(|&fl| fl == li) {
-                let t = if f == 0 { tag::FINGER_LEFT } else { tag::FINGER_RIGHT };
-                (t, groups(G_FINGER, G_TABLE | G_OBJECT))
-            } else if root_links.contains(&li) {
-                (tag::BASE, groups(G_ARM, G_OBJECT))
-            } else {
-                (tag::ARM, groups(G_ARM, G_TABLE | G_OBJECT))
-            };
-            let friction = if t == tag::FINGER_LEFT || t == tag::FINGER_RIGHT {
-                arm.profile.finger_friction as f32
-            } else {
-                ARM_FRICTION
-            };
-            for c in &mut link.colliders {
+            for (ci, c) in link.colliders.iter_mut().enumerate() {
+                let (t, g) = if let Some(p) = pads.iter().position(|p| p.contains(li, ci)) {
+                    let t = if p == 0 { tag::FINGER_LEFT } else { tag::FINGER_RIGHT };
+                    (t, groups(G_FINGER, G_TABLE | G_OBJECT))
+                } else if root_links.contains(&li) {
+                    (tag::BASE, groups(G_ARM, G_OBJECT))
+                } else {
+                    (tag::ARM, groups(G_ARM, G_TABLE | G_OBJECT))
+                };
+                let friction = if t == tag::FINGER_LEFT || t == tag::FINGER_RIGHT {
+                    arm.profile.finger_friction as f32
+                } else {
+                    ARM_FRICTION
+                };
                 c.collider.set_collision_groups(g);
                 c.collider.set_friction(friction);
                 c.collider.set_friction_combine_rule(CoefficientCombineRule::Multiply);
@@ -240,20 +240,27 @@ impl SimWorld {
         let arm_slots: Vec<JointSlot> =
             arm.arm_joint_slots.iter().zip(&arm.arm_joints).map(|(&s, spec)| slot(s, spec)).collect();
         let gripper_slots: Vec<JointSlot> =
-            arm.gripper_joint_slots.iter().zip(&arm.gripper_joints).map(|(&s, spec)| slot(s, spec)).collect();
-        let finger_colliders = [
-            handles.links[finger_links[0]].colliders.iter().map(|c| c.handle).collect(),
-            handles.links[finger_links[1]].colliders.iter().map(|c| c.handle).collect(),
-        ];
+            arm.gripper.joint_slots.iter().zip(&arm.gripper.joints).map(|(&s, spec)| slot(s, spec)).collect();
+        let pad_colliders = |p: usize| -> Vec<ColliderHandle> {
+            let pad = pads[p];
+            handles.links[pad.link_slot]
+                .colliders
+                .iter()
+                .enumerate()
+                .filter(|(ci, _)| pad.contains(pad.link_slot, *ci))
+                .map(|(_, c)| c.handle)
+                .collect()
+        };
+        let finger_colliders = [pad_colliders(0), pad_colliders(1)];
 
         // Start configuration, damping and motor models.
         {
             let link_of = |s: &JointSlot| physics.multibody_joints.get(s.handle).map(|(_, l)| l).unwrap_or(0);
-            let gripper_open: Vec<f64> = arm.gripper_joints.iter().map(|g| g.upper).collect();
+            let gripper_open = vec![arm.gripper.open; arm.gripper.joint_count()];
             let mut plan = Vec::new(); // (link id, axis, start position, damping)
             let damping_scale = scenario.physics.joint_damping_scale;
             for (slots, specs, q) in
-                [(&arm_slots, &arm.arm_joints, q_arm), (&gripper_slots, &arm.gripper_joints, &gripper_open[..])]
+                [(&arm_slots, &arm.arm_joints, q_arm), (&gripper_slots, &arm.gripper.joints, &gripper_open[..])]
             {
                 for ((s, spec), qi) in slots.iter().zip(specs.iter()).zip(q) {
                     plan.push((link_of(s), s.axis, *qi, spec.damping * damping_scale));
@@ -267,6 +274,9 @@ impl SimWorld {
                 let dof = mb.link(link_id).map(|l| l.assembly_id()).unwrap_or(0);
                 disp[dof] = q as f32;
                 mb.damping_mut()[dof] = damping as f32;
+                if arm.profile.armature > 0.0 {
+                    mb.armature_mut()[dof] = arm.profile.armature as f32;
+                }
                 if let Some(link) = mb.link_mut(link_id) {
                     link.joint.data.set_motor_model(axis, MotorModel::ForceBased);
                 }
@@ -328,9 +338,10 @@ impl SimWorld {
         self.arm.iter().map(|s| self.joint_reading(s).1).collect()
     }
 
-    /// Finger joint positions (m from the centre line).
-    pub fn finger_positions(&self) -> [f64; 2] {
-        [self.joint_reading(&self.gripper[0]).0, self.joint_reading(&self.gripper[1]).0]
+    /// Gripper joint positions (m from the centre line for each parallel finger, rad for a
+    /// rotating jaw).
+    pub fn gripper_positions(&self) -> Vec<f64> {
+        self.gripper.iter().map(|s| self.joint_reading(s).0).collect()
     }
 
     /// Sets the motor targets of the arm joints, with efforts from `arm`'s limits.
@@ -342,10 +353,11 @@ impl SimWorld {
         }
     }
 
-    /// Sets the finger motor targets; their effort is the URDF limit × `force_scale`.
-    pub fn command_gripper(&mut self, arm: &ArmModel, cfg: &EnvConfig, cmds: &[MotorCommand; 2], force_scale: f64) {
-        for ((s, spec), c) in self.gripper.iter().zip(&arm.gripper_joints).zip(cmds) {
-            let (k, d) = (cfg.motors.finger_stiffness, cfg.motors.finger_damping);
+    /// Drives every gripper joint to the jaw command `c`, with the gripper's gains; their
+    /// effort is the URDF limit × `force_scale`.
+    pub fn command_gripper(&mut self, arm: &ArmModel, cfg: &EnvConfig, c: &MotorCommand, force_scale: f64) {
+        let (k, d) = arm.gripper.motor_gains(&cfg.motors);
+        for (s, spec) in self.gripper.iter().zip(&arm.gripper.joints) {
             set_motor(&mut self.physics.multibody_joints, s, c, k, d, spec.effort * force_scale);
         }
     }

@@ -22,7 +22,7 @@ fn err_text(r: Result<ArmModel, SimError>) -> String {
 fn the_default_arm_loads_and_is_identified_by_its_content() {
     let a = load(DEFAULT_URDF, DEFAULT_PROFILE).unwrap();
     assert_eq!(a.dof(), 5);
-    assert!((a.max_opening() - 0.10).abs() < 1e-12);
+    assert!((a.gripper.max_opening() - 0.10).abs() < 1e-12);
     let b = load(&DEFAULT_URDF.replace("effort=\"3.0\"", "effort=\"3.1\""), DEFAULT_PROFILE).unwrap();
     assert_ne!(a.content_hash, b.content_hash);
 }
@@ -327,4 +327,69 @@ fn shipped_example_configs_document_the_defaults() {
     let text = std::fs::read_to_string(format!("{root}/distribution.toml")).unwrap();
     let d: ScenarioDistribution = toml::from_str(&text).unwrap();
     assert_eq!(d, ScenarioDistribution::default(), "examples/distribution.toml drifted");
+}
+
+mod so101_profile {
+    //! The gripper description's own errors: each names the profile and the field.
+    use regrasp_sim::arm::{SO101_PROFILE, SO101_URDF};
+
+    use super::{err_text, load};
+
+    #[test]
+    fn the_so101_loads() {
+        let a = load(SO101_URDF, SO101_PROFILE).unwrap();
+        assert_eq!(a.dof(), 5);
+        assert_eq!(a.gripper.joint_count(), 1);
+    }
+
+    #[test]
+    fn an_unknown_gripper_kind_is_named() {
+        let p = SO101_PROFILE.replace("kind = \"rotating_jaw\"", "kind = \"suction_cup\"");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("arm.toml") && e.contains("suction_cup") && e.contains("rotating_jaw"), "{e}");
+    }
+
+    #[test]
+    fn a_jaw_joint_that_is_not_revolute_is_named() {
+        let urdf = SO101_URDF
+            .replace("<joint name=\"gripper\" type=\"revolute\">", "<joint name=\"gripper\" type=\"prismatic\">");
+        let e = err_text(load(&urdf, SO101_PROFILE));
+        assert!(e.contains("joint[gripper].type") && e.contains("revolute"), "{e}");
+        let p =
+            SO101_PROFILE.replace("gripper_joints = [\"gripper\"]", "gripper_joints = [\"gripper\", \"wrist_roll\"]");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("gripper_joints") && e.contains("exactly 1 revolute"), "{e}");
+    }
+
+    #[test]
+    fn a_pad_that_does_not_exist_is_named() {
+        let p = SO101_PROFILE.replace("collision = \"moving_jaw_pad\"", "collision = \"moving_jaw_padd\"");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("gripper.moving_pad.collision") && e.contains("moving_jaw_padd"), "{e}");
+        let p = SO101_PROFILE.replace("fixed_pad = { link = \"gripper_link\"", "fixed_pad = { link = \"wrist_link\"");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("gripper.fixed_pad.link") && e.contains("gripper_link"), "{e}");
+    }
+
+    #[test]
+    fn limits_that_cannot_close_on_anything_are_named() {
+        // The jaw opens only to its closed limit: the pads never separate.
+        let p = SO101_PROFILE.replace("open_position = 1.0", "open_position = -0.17");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("gripper") && e.contains("cannot close on anything"), "{e}");
+        // Outside the joint's limits.
+        let p = SO101_PROFILE.replace("open_position = 1.0", "open_position = 2.5");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("gripper.open_position") && e.contains("2.5"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_task_override_is_named() {
+        let p = SO101_PROFILE.replace("outcome = { success_lift = 0.03 }", "outcome = { sucess_lift = 0.03 }");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("task.env") && e.contains("sucess_lift"), "{e}");
+        let p = SO101_PROFILE.replace("suites = \"so101\"", "suites = \"so100\"");
+        let e = err_text(load(SO101_URDF, &p));
+        assert!(e.contains("task.suites") && e.contains("so100"), "{e}");
+    }
 }

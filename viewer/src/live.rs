@@ -58,9 +58,9 @@ pub enum Scenarios {
 }
 
 impl Scenarios {
-    /// A shipped suite by name or a suite file.
-    pub fn suite(name: &str) -> Result<Self> {
-        let s = EvalSuite::load(name).with_context(|| format!("loading the suite {name}"))?;
+    /// A shipped suite by name (the arm's own, for an arm with `task`) or a suite file.
+    pub fn suite(name: &str, task: &regrasp_sim::Task) -> Result<Self> {
+        let s = EvalSuite::load(name, task).with_context(|| format!("loading the suite {name}"))?;
         Ok(Scenarios::Suite { name: s.name.clone(), list: s.scenarios() })
     }
 

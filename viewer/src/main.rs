@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use clap::{Parser, Subcommand};
 use regrasp_policy::eval::LoadedPolicy;
-use regrasp_sim::{ArmModel, EnvConfig, GraspEnv, ScenarioDistribution};
+use regrasp_sim::{ArmModel, GraspEnv};
 use regrasp_viewer::episodes::{self, Episodes};
 use regrasp_viewer::live::{Live, Pilot, Scenarios};
 use regrasp_viewer::{Capture, Source, WorkbenchPlugin};
@@ -34,6 +34,22 @@ struct Cli {
     /// Frames to render before the screenshot.
     #[arg(long, default_value_t = 30, global = true)]
     after_frames: u32,
+    /// A shipped arm by name (`regrasp-arm5`, the default, or `so101`), or an arm URDF file
+    /// together with --arm-profile; its task gives the env config, distribution and suites.
+    #[arg(long, global = true)]
+    arm: Option<String>,
+    /// Arm profile TOML; --arm is then the URDF file.
+    #[arg(long, global = true, requires = "arm")]
+    arm_profile: Option<PathBuf>,
+}
+
+/// The arm `--arm` / `--arm-profile` name.
+fn load_arm(arm: Option<&str>, profile: Option<&std::path::Path>) -> Result<ArmModel> {
+    Ok(match (arm, profile) {
+        (Some(urdf), Some(profile)) => ArmModel::from_files(std::path::Path::new(urdf), profile)?,
+        (Some(name), None) => ArmModel::named(name)?,
+        (None, _) => ArmModel::default_arm()?,
+    })
 }
 
 #[derive(Subcommand)]
@@ -72,9 +88,9 @@ enum Mode {
     },
 }
 
-fn source(mode: Mode) -> Result<Source> {
-    let arm = Arc::new(ArmModel::default_arm()?);
-    let cfg = Arc::new(EnvConfig::default());
+fn source(mode: Mode, arm: ArmModel) -> Result<Source> {
+    let arm = Arc::new(arm);
+    let cfg = Arc::new(arm.task.env.clone());
     let env = GraspEnv::new(Arc::clone(&arm), Arc::clone(&cfg))?;
     match mode {
         Mode::Live { policy, suite, seed, paused } => {
@@ -83,8 +99,8 @@ fn source(mode: Mode) -> Result<Source> {
                 None => Pilot::Scripted,
             };
             let scenarios = match suite {
-                Some(s) => Scenarios::suite(&s)?,
-                None => Scenarios::Seeds { distribution: ScenarioDistribution::default() },
+                Some(s) => Scenarios::suite(&s, &arm.task)?,
+                None => Scenarios::Seeds { distribution: arm.task.distribution.clone() },
             };
             let mut live = Live::new(arm, cfg, pilot, scenarios, seed)?;
             live.paused = paused;
@@ -131,7 +147,8 @@ fn main() -> Result<()> {
         (64..=8192).contains(&cli.width) && (64..=8192).contains(&cli.height),
         "--width and --height must lie in [64, 8192] pixels"
     );
-    let source = source(cli.mode)?;
+    let arm = load_arm(cli.arm.as_deref(), cli.arm_profile.as_deref())?;
+    let source = source(cli.mode, arm)?;
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {

@@ -1,0 +1,155 @@
+//! An arm's task: the scenario distribution it trains on, the env config it runs under and the
+//! frozen suites it is judged on, so that each arm is judged on objects it can grasp.
+//!
+//! One mechanism, layered TOML: an arm profile's `[task]` table holds *overrides* of the global
+//! defaults (`[task.distribution]`, `[task.env]`), and every file a user passes for that arm
+//! (`--env-config`, `--distribution`, a train or improve config, a suite part's
+//! `distribution`) overrides the arm's values in turn ([`overlay`]). An arm without a `[task]`
+//! table has exactly the global defaults.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::EnvConfig;
+use crate::error::{Result, SimError};
+use crate::scenario::ScenarioDistribution;
+
+/// What an arm profile says about its task (the `[task]` table; omitted = the global defaults).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    /// Overrides of the default training distribution (fields as in examples/distribution.toml).
+    #[serde(default)]
+    pub distribution: toml::Table,
+    /// Overrides of the default env config (fields as in examples/env.toml).
+    #[serde(default)]
+    pub env: toml::Table,
+    /// The folder under `suites/` that holds the arm's own frozen suites (shipped arms only);
+    /// absent = the shipped suites of `suites/`.
+    #[serde(default)]
+    pub suites: Option<String>,
+}
+
+/// An arm's resolved task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    /// The training distribution.
+    pub distribution: ScenarioDistribution,
+    /// The env config.
+    pub env: EnvConfig,
+    /// The folder of the arm's frozen suites under `suites/`, if it has its own.
+    pub suites: Option<String>,
+}
+
+impl Default for Task {
+    /// The global defaults (regrasp-arm5's task).
+    fn default() -> Self {
+        Self { distribution: ScenarioDistribution::default(), env: EnvConfig::default(), suites: None }
+    }
+}
+
+impl Task {
+    /// Resolves a profile's task table; `src` names the profile in errors.
+    pub fn resolve(spec: &TaskSpec, src: &str) -> Result<Self> {
+        let base = Task::default();
+        let distribution: ScenarioDistribution =
+            overlay(&base.distribution, &spec.distribution, &format!("{src}: task.distribution"))?;
+        distribution.validate(&format!("{src}: task.distribution"))?;
+        let env: EnvConfig = overlay(&base.env, &spec.env, &format!("{src}: task.env"))?;
+        env.validate(&format!("{src}: task.env"))?;
+        if let Some(s) = &spec.suites
+            && crate::suite::shipped::for_arm(s).is_none()
+        {
+            return Err(SimError::invalid(
+                src,
+                "task.suites",
+                format!(
+                    "`{s}` is not a folder of shipped suites (one of: {})",
+                    crate::suite::shipped::ARM_FOLDERS.join(", ")
+                ),
+            ));
+        }
+        Ok(Self { distribution, env, suites: spec.suites.clone() })
+    }
+
+    /// The env config: the arm's, or `path`'s fields over it.
+    pub fn env_config(&self, path: Option<&Path>) -> Result<EnvConfig> {
+        let c: EnvConfig = match path {
+            Some(p) => overlay_file(&self.env, p)?,
+            None => self.env.clone(),
+        };
+        if let Some(p) = path {
+            c.validate(&p.display().to_string())?;
+        }
+        Ok(c)
+    }
+
+    /// The training distribution: the arm's, or `path`'s fields over it.
+    pub fn scenario_distribution(&self, path: Option<&Path>) -> Result<ScenarioDistribution> {
+        let d: ScenarioDistribution = match path {
+            Some(p) => overlay_file(&self.distribution, p)?,
+            None => self.distribution.clone(),
+        };
+        if let Some(p) = path {
+            d.validate(&p.display().to_string())?;
+        }
+        Ok(d)
+    }
+}
+
+/// `base` with the fields of `over` put over it, table by table (a value in `over` replaces
+/// the one in `base`; a table merges into the one in `base`); `src` names `over` in errors.
+pub fn overlay<T: Serialize + DeserializeOwned>(base: &T, over: &toml::Table, src: &str) -> Result<T> {
+    let mut merged = toml::Table::try_from(base)
+        .map_err(|e| SimError::Parse { source_name: src.to_string(), message: format!("defaults: {e}") })?;
+    merge(&mut merged, over);
+    T::deserialize(merged).map_err(|e| SimError::Parse { source_name: src.to_string(), message: e.to_string() })
+}
+
+/// [`overlay`] with the fields of a TOML text.
+pub fn overlay_text<T: Serialize + DeserializeOwned>(base: &T, text: &str, src: &str) -> Result<T> {
+    let over: toml::Table =
+        toml::from_str(text).map_err(|e| SimError::Parse { source_name: src.to_string(), message: e.to_string() })?;
+    overlay(base, &over, src)
+}
+
+/// [`overlay`] with the fields of a TOML file.
+pub fn overlay_file<T: Serialize + DeserializeOwned>(base: &T, path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| SimError::Io { path: path.to_path_buf(), source })?;
+    overlay_text(base, &text, &path.display().to_string())
+}
+
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_overlay_is_the_base_and_fields_replace_table_by_table() {
+        let base = EnvConfig::default();
+        assert_eq!(overlay(&base, &toml::Table::new(), "t").unwrap(), base);
+        let c: EnvConfig = overlay_text(&base, "[outcome]\nsuccess_lift = 0.04\n", "t").unwrap();
+        assert_eq!(c.outcome.success_lift, 0.04);
+        assert_eq!(c.outcome.table_force, base.outcome.table_force, "a sibling field is kept");
+        assert_eq!(c.workspace, base.workspace);
+    }
+
+    #[test]
+    fn a_bad_overlay_names_its_source_and_field() {
+        let e = overlay_text(&EnvConfig::default(), "[outcome]\nsucces_lift = 0.04\n", "arm.toml").unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("arm.toml") && e.contains("succes_lift"), "{e}");
+    }
+}
