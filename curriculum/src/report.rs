@@ -182,6 +182,8 @@ pub struct FinalTestResult {
 pub struct RunReport {
     /// Run directory.
     pub run: PathBuf,
+    /// Content hash of the arm the run was made for.
+    pub arm_hash: String,
     /// Curriculum mode.
     pub curriculum: String,
     /// Run seed.
@@ -358,6 +360,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
     };
     Ok(RunReport {
         run: dir.into(),
+        arm_hash: run.made_for()?,
         curriculum: cfg.curriculum.name().into(),
         seed: cfg.seed,
         generation_env_steps: cfg.generation_env_steps,
@@ -374,7 +377,7 @@ pub fn build(dir: &Path) -> Result<RunReport> {
 }
 
 /// The uniform ablation of a targeted run: a sibling directory whose ledger is a uniform run
-/// with the same seed and generation budget.
+/// for the same arm with the same seed and generation budget.
 pub fn find_baseline(report: &RunReport) -> Option<PathBuf> {
     if report.curriculum != CurriculumMode::Targeted.name() {
         return None;
@@ -387,6 +390,7 @@ pub fn find_baseline(report: &RunReport) -> Option<PathBuf> {
         .filter(|p| {
             build(p).is_ok_and(|r| {
                 r.curriculum == CurriculumMode::Uniform.name()
+                    && r.arm_hash == report.arm_hash
                     && r.seed == report.seed
                     && r.generation_env_steps == report.generation_env_steps
             })
@@ -850,6 +854,7 @@ mod tests {
         let result = |solved: u64| episodes(0, solved, 200).0;
         RunReport {
             run: PathBuf::from(format!("runs/{}-s{seed}", curriculum.name())),
+            arm_hash: String::new(),
             curriculum: curriculum.name().into(),
             seed,
             generation_env_steps: 1000,
@@ -984,5 +989,24 @@ mod tests {
         );
         assert_eq!(c.probe_change["uniform"], ProbeChange::default());
         assert!(render_comparison(&c).contains("targeted: fixed 13/25 (52 % ["), "{}", render_comparison(&c));
+    }
+
+    #[test]
+    fn a_uniform_run_for_another_arm_is_not_the_baseline() {
+        // Regression: the baseline was found by seed and budget alone, so an SO-101 run next to
+        // an arm5 uniform run reported it as its ablation.
+        let root = std::env::temp_dir().join(format!("regrasp-baseline-arms-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let arm5 = regrasp_sim::ArmModel::default_arm().unwrap();
+        let so101 = regrasp_sim::ArmModel::named("so101").unwrap();
+        let cfg = |mode| crate::config::ImproveConfig { curriculum: mode, ..Default::default() };
+        RunDir::create(&root.join("targeted"), &cfg(CurriculumMode::Targeted), &so101).unwrap();
+        RunDir::create(&root.join("uniform-arm5"), &cfg(CurriculumMode::Uniform), &arm5).unwrap();
+        let report = build(&root.join("targeted")).unwrap();
+        assert_eq!(find_baseline(&report), None, "an arm5 run is no baseline for an SO-101 run");
+        RunDir::create(&root.join("uniform-so101"), &cfg(CurriculumMode::Uniform), &so101).unwrap();
+        assert_eq!(find_baseline(&report), Some(root.join("uniform-so101")));
+        std::fs::remove_dir_all(&root).ok();
     }
 }

@@ -103,9 +103,15 @@ impl RunDir {
         ImproveConfig::parse(&text, &format!("{} (stored config)", self.ledger.path().display()))
     }
 
+    /// The content hash of the arm the run was made for (16 hex digits; empty in a ledger
+    /// without one).
+    pub fn made_for(&self) -> Result<String> {
+        Ok(self.ledger.meta(MetaKey::ArmHash)?.unwrap_or_default())
+    }
+
     /// Refuses `arm` unless the run was made for it (same content hash).
     pub fn check_arm(&self, arm: &ArmModel) -> Result<()> {
-        let stored = self.ledger.meta(MetaKey::ArmHash)?.unwrap_or_default();
+        let stored = self.made_for()?;
         let this = arm_hash(arm);
         if stored != this {
             return Err(CurriculumError::Run {

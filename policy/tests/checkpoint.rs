@@ -158,6 +158,12 @@ fn a_checkpoint_for_another_observation_size_or_arm_is_refused() {
     .unwrap();
     let e = LoadedPolicy::load(&dir, &other_arm, ObsLayout::new(5).len()).unwrap_err().to_string();
     assert!(e.contains("arm description hash"), "{e}");
+    // A policy made for regrasp-arm5 on the SO-101: the same observation length (both have 5
+    // arm joints), refused by name.
+    let so101 = ArmModel::named("so101").unwrap();
+    assert_eq!(ObsLayout::new(so101.dof()).len(), ObsLayout::new(a.dof()).len());
+    let e = LoadedPolicy::load(&dir, &so101, ObsLayout::new(so101.dof()).len()).unwrap_err().to_string();
+    assert!(e.contains("arm description hash") && e.contains("so101") && e.contains("regrasp-arm5"), "{e}");
     std::fs::remove_dir_all(dir).ok();
 }
 
