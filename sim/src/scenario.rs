@@ -443,6 +443,13 @@ pub struct ScenarioDistribution {
     pub observation_noise: Interval,
     /// Largest action latency drawn (control steps, uniform over 0..=max).
     pub action_latency_max: u32,
+    /// Shortest straight part of a capsule (m): its length is at least its diameter plus
+    /// this. 0 (the default) lets half the capsules be balls (length = diameter), which rapier
+    /// models as a capsule with a zero-length segment; against tilted pads such a capsule makes
+    /// contacts no ball would (measured on the SO-101: 1 in 12 such grasps held, 12 of 12 for
+    /// spheres and 11 of 12 for capsules 1 cm longer).
+    #[serde(default)]
+    pub capsule_straight_min: f64,
 }
 
 impl Default for ScenarioDistribution {
@@ -465,6 +472,7 @@ impl Default for ScenarioDistribution {
             joint_damping_scale: Interval::new(0.8, 1.25),
             observation_noise: Interval::new(0.0, 0.002),
             action_latency_max: 2,
+            capsule_straight_min: 0.0,
         }
     }
 }
@@ -503,6 +511,7 @@ impl ScenarioDistribution {
             joint_damping_scale: fixed(1.0),
             observation_noise: fixed(0.0),
             action_latency_max: 0,
+            capsule_straight_min: 0.0,
         }
     }
 
@@ -528,6 +537,7 @@ impl ScenarioDistribution {
             iv.check(src, name)?;
         }
         check_range(src, "lying_probability", self.lying_probability, 0.0, 1.0, "")?;
+        check_range(src, "capsule_straight_min", self.capsule_straight_min, 0.0, 0.1, "m")?;
         // Every sample must itself be valid: check the corners through one scenario each.
         for pick_hi in [false, true] {
             let p = |iv: &Interval| if pick_hi { iv.hi } else { iv.lo };
@@ -567,7 +577,7 @@ impl ScenarioDistribution {
             ShapeKind::Sphere => Shape::Sphere { radius: dim() / 2.0 },
             ShapeKind::Capsule => {
                 let radius = dim() / 2.0;
-                let length = dim().max(2.0 * radius);
+                let length = dim().max(2.0 * radius + self.capsule_straight_min);
                 Shape::Capsule { radius, length }
             }
         };
