@@ -74,29 +74,28 @@ impl Task {
         Ok(Self { distribution, env, suites: spec.suites.clone() })
     }
 
-    /// The env config: the arm's, or `path`'s fields over it.
+    /// The env config: the arm's, or `path`'s fields over it (validated).
     pub fn env_config(&self, path: Option<&Path>) -> Result<EnvConfig> {
-        let c: EnvConfig = match path {
-            Some(p) => overlay_file(&self.env, p)?,
-            None => self.env.clone(),
-        };
-        if let Some(p) = path {
-            c.validate(&p.display().to_string())?;
-        }
-        Ok(c)
+        over_optional_file(&self.env, path, EnvConfig::validate)
     }
 
-    /// The training distribution: the arm's, or `path`'s fields over it.
+    /// The training distribution: the arm's, or `path`'s fields over it (validated).
     pub fn scenario_distribution(&self, path: Option<&Path>) -> Result<ScenarioDistribution> {
-        let d: ScenarioDistribution = match path {
-            Some(p) => overlay_file(&self.distribution, p)?,
-            None => self.distribution.clone(),
-        };
-        if let Some(p) = path {
-            d.validate(&p.display().to_string())?;
-        }
-        Ok(d)
+        over_optional_file(&self.distribution, path, ScenarioDistribution::validate)
     }
+}
+
+/// `base`, or the fields of the file at `path` over it, validated by `validate` (which names the
+/// file in its errors).
+fn over_optional_file<T: Serialize + DeserializeOwned + Clone>(
+    base: &T,
+    path: Option<&Path>,
+    validate: impl Fn(&T, &str) -> Result<()>,
+) -> Result<T> {
+    let Some(p) = path else { return Ok(base.clone()) };
+    let t = overlay_file(base, p)?;
+    validate(&t, &p.display().to_string())?;
+    Ok(t)
 }
 
 /// `base` with the fields of `over` put over it, table by table (a value in `over` replaces

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use regrasp_sim::outcome::OutcomeKind;
 use regrasp_sim::scenario::Shape;
-use regrasp_sim::scripted::{ScriptedGrasp, ScriptedParams};
+use regrasp_sim::scripted::ScriptedParams;
 use regrasp_sim::vec_env::{replay, run_scripted, run_scripted_episode};
 use regrasp_sim::{Action, EnvConfig, ScenarioDistribution, SimError, VecEnv};
 
@@ -73,17 +73,8 @@ fn opening_the_gripper_after_lifting_is_a_slip() {
     let s = scenario(Shape::Box { size: [0.04, 0.03, 0.04] }, 0.1, 0.2, 0.0);
     let mut env = env();
     env.reset(&s).unwrap();
-    let mut ctl = ScriptedGrasp::new(&s, env.arm(), ScriptedParams::default());
-    let limits = env.config().action;
     // Grasp and lift until 5 cm up.
-    loop {
-        let p = env.privileged().unwrap();
-        if p.object.translation.z > 0.02 + 0.05 {
-            break;
-        }
-        let step = env.step(&ctl.act(&p, &limits)).unwrap();
-        assert!(!step.done, "ended early: {:?}", step.outcome);
-    }
+    grasp_until_above(&mut env, &s, 0.02 + 0.05);
     let o = hold(&mut env, -1.0, 40).expect("the drop ends the episode");
     assert_eq!(o.kind, OutcomeKind::SlipDuringLift, "{o:?}");
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use regrasp_sim::gripper::GripperKind;
 use regrasp_sim::scenario::Shape;
-use regrasp_sim::scripted::{ScriptedGrasp, ScriptedParams};
+use regrasp_sim::scripted::ScriptedParams;
 use regrasp_sim::vec_env::run_scripted_episode;
 use regrasp_sim::{Action, ArmModel, GraspEnv, NamedArm, OutcomeKind, Scenario};
 
-use common::{hold, scenario};
+use common::{grasp_until_above, hold, scenario};
 
 /// An env for a shipped arm under its own task's env config.
 fn env_for(arm: NamedArm) -> GraspEnv {
@@ -88,17 +88,7 @@ fn opening_a_rotating_jaw_after_lifting_is_a_slip() {
     let mut env = env_for(NamedArm::So101);
     let s = box_for(NamedArm::So101);
     env.reset(&s).unwrap();
-    let mut ctl = ScriptedGrasp::new(&s, env.arm(), ScriptedParams::default());
-    let limits = env.config().action;
-    let start_z = s.rest_height();
-    loop {
-        let p = env.privileged().unwrap();
-        if p.object.translation.z > start_z + 0.025 {
-            break;
-        }
-        let step = env.step(&ctl.act(&p, &limits)).unwrap();
-        assert!(!step.done, "ended early: {:?}", step.outcome);
-    }
+    grasp_until_above(&mut env, &s, s.rest_height() + 0.025);
     let o = hold(&mut env, -1.0, 40).expect("the drop ends the episode");
     assert_eq!(o.kind, OutcomeKind::SlipDuringLift, "{o:?}");
 }

@@ -59,3 +59,19 @@ pub fn hold(env: &mut GraspEnv, gripper: f32, steps: usize) -> Option<Outcome> {
     }
     None
 }
+
+/// Runs the scripted grasp of `s` (already reset in `env`) until the object's centre is above
+/// `z` (m, world); panics if the episode ends first.
+pub fn grasp_until_above(env: &mut GraspEnv, s: &Scenario, z: f64) {
+    let mut ctl =
+        regrasp_sim::scripted::ScriptedGrasp::new(s, env.arm(), regrasp_sim::scripted::ScriptedParams::default());
+    let limits = env.config().action;
+    loop {
+        let p = env.privileged().expect("running");
+        if p.object.translation.z > z {
+            return;
+        }
+        let step = env.step(&ctl.act(&p, &limits)).expect("finite action");
+        assert!(!step.done, "ended early: {:?}", step.outcome);
+    }
+}
