@@ -26,12 +26,7 @@ pub struct ArmArgs {
 impl ArmArgs {
     /// The arm model.
     pub fn load(&self) -> Result<Arc<ArmModel>> {
-        Ok(Arc::new(match (&self.arm, &self.arm_profile) {
-            (Some(urdf), Some(profile)) => ArmModel::from_files(Path::new(urdf), profile)?,
-            (Some(name), None) => ArmModel::named(name)
-                .map_err(|e| anyhow::anyhow!("{e}; to load an arm from files give --arm URDF --arm-profile PROFILE"))?,
-            (None, _) => ArmModel::default_arm()?,
-        }))
+        Ok(Arc::new(ArmModel::from_arg(self.arm.as_deref(), self.arm_profile.as_deref())?))
     }
 }
 

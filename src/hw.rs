@@ -15,7 +15,7 @@ use regrasp_hardware::emulator::FaultConfig;
 use regrasp_hardware::rig::{EMULATOR_TICK_S, EmulatedArm, Port};
 use regrasp_hardware::session::RunConfig;
 use regrasp_hardware::trial::{KeyboardOperator, Operator, Station, TwinOperator};
-use regrasp_sim::Scenario;
+use regrasp_sim::{ArmModel, Scenario};
 
 use crate::args::{ArmArgs, JsonArg, RecordArgs, ScenarioArg, toml_file};
 
@@ -146,9 +146,8 @@ pub struct DriveArgs {
 }
 
 impl DriveArgs {
-    /// The station: the arm at `port`, under its task's env config, with these limits.
-    fn station(&self, port: Port) -> Result<Station> {
-        let arm = self.arm.load()?;
+    /// The station: `arm` at `port`, under its task's env config, with these limits.
+    fn station(&self, arm: Arc<ArmModel>, port: Port) -> Result<Station> {
         let env = Arc::new(arm.task.env.clone());
         let run: RunConfig = toml_file(&self.run_config)?;
         run.validate()?;
@@ -231,7 +230,7 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
 }
 
 pub fn run(a: HwRunArgs) -> Result<()> {
-    let station = a.drive.station(Port::Serial(a.link.clone()))?;
+    let station = a.drive.station(a.drive.arm.load()?, Port::Serial(a.link.clone()))?;
     let scenario = a.scenario.load(&station.arm.task.distribution)?;
     let certified = RunDir::open(&a.run)?.certify(a.policy.as_deref(), &station.arm)?;
     let c = certified.certificate();
@@ -273,15 +272,15 @@ pub fn run(a: HwRunArgs) -> Result<()> {
 
 pub fn validate(a: HwValidateArgs) -> Result<()> {
     let mut scenarios = a.scenarios.iter().map(|p| Ok(Scenario::from_path(p)?)).collect::<Result<Vec<_>>>()?;
-    let distribution = a.drive.arm.load()?.task.distribution.clone();
-    scenarios.extend(a.seeds.iter().map(|s| distribution.sample(*s)));
+    let arm = a.drive.arm.load()?;
+    scenarios.extend(a.seeds.iter().map(|s| arm.task.distribution.sample(*s)));
     let Some(first) = scenarios.first() else { bail!("no scenarios: give --scenario FILE or --seed N (repeatable)") };
     let port = match (&a.link, a.emulate) {
         (_, true) => Port::Emulated { scenario: *first, faults: FaultConfig::default() },
         (Some(l), false) => Port::Serial(l.clone()),
         (None, false) => bail!("give --link PORT or --emulate"),
     };
-    let station = a.drive.station(port)?;
+    let station = a.drive.station(arm, port)?;
     let mut run = RunDir::open(&a.run)?;
     let certified = run.certify(a.policy.as_deref(), &station.arm)?;
     let c = certified.certificate();

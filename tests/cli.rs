@@ -390,10 +390,8 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
 /// are each refused with the reason, before any port is opened.
 #[test]
 fn hw_run_refuses_uncertified_and_altered_checkpoints() {
-    use regrasp_curriculum::gate::{Check, Decision};
-    use regrasp_curriculum::generators::CurriculumPlan;
-    use regrasp_curriculum::ledger::{GenerationRow, Ledger};
-    use regrasp_curriculum::vocabulary::{GenerationStatus, MetaKey};
+    use regrasp_curriculum::ledger::Ledger;
+    use regrasp_curriculum::vocabulary::MetaKey;
     let dir = std::env::temp_dir().join(format!("regrasp-cli-hw-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -437,30 +435,7 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
 
     // Promoted through the gate (as the loop records it): the certificate passes and the next
     // gate, the pre-flight simulation, has its say about this barely trained policy.
-    let plan = CurriculumPlan { base: regrasp_sim::ScenarioDistribution::default(), parts: vec![] };
-    let row = GenerationRow {
-        generation: 1,
-        champion: hash.clone(),
-        seed: 1,
-        budget: 0,
-        lead: None,
-        curriculum: plan,
-        status: GenerationStatus::Training,
-        challenger: None,
-        decision: None,
-    };
-    ledger.start_generation(&row).unwrap();
-    ledger.set_challenger(1, &hash).unwrap();
-    let check = Check { name: "heldout".into(), passed: true, detail: "test".into() };
-    let decision = Decision {
-        promote: true,
-        checks: vec![check],
-        heldout_gain: 0.1,
-        p_value: 0.01,
-        discordant: (5, 0),
-        safety: Default::default(),
-    };
-    ledger.decide(1, &hash, &decision, None).unwrap();
+    regrasp_curriculum::testing::record_gate_decision(&mut ledger, 1, &hash, true).unwrap();
     drop(ledger);
     let err = hw_run(&["--seed", "3"]);
     assert!(!err.contains("not certified"), "{err}");

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod locality;
 pub mod report;
 pub mod run;
+pub mod testing;
 pub mod vocabulary;
 
 pub use config::{CurriculumMode, ImproveConfig};

@@ -6,11 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use regrasp_curriculum::gate::{Check, Decision};
-use regrasp_curriculum::generators::CurriculumPlan;
-use regrasp_curriculum::ledger::{GenerationRow, Ledger};
+use regrasp_curriculum::ledger::Ledger;
 use regrasp_curriculum::run::RunDir;
-use regrasp_curriculum::vocabulary::{GenerationStatus, MetaKey};
+use regrasp_curriculum::vocabulary::MetaKey;
 use regrasp_policy::config::TrainConfig;
 use regrasp_policy::run::{RunOptions, train};
 use regrasp_sim::ArmModel;
@@ -56,30 +54,7 @@ fn run_dir(name: &str, arm_hash: &str, promoted: bool) -> (PathBuf, String) {
 }
 
 fn promote(ledger: &mut Ledger, generation: u32, hash: &str, promote: bool) {
-    let plan = CurriculumPlan { base: regrasp_sim::ScenarioDistribution::default(), parts: vec![] };
-    let row = GenerationRow {
-        generation,
-        champion: hash.into(),
-        seed: 1,
-        budget: 0,
-        lead: None,
-        curriculum: plan,
-        status: GenerationStatus::Training,
-        challenger: None,
-        decision: None,
-    };
-    ledger.start_generation(&row).unwrap();
-    ledger.set_challenger(generation, hash).unwrap();
-    let check = Check { name: "heldout".into(), passed: promote, detail: "gain significant".into() };
-    let decision = Decision {
-        promote,
-        checks: vec![check],
-        heldout_gain: 0.1,
-        p_value: 0.01,
-        discordant: (5, 0),
-        safety: Default::default(),
-    };
-    ledger.decide(generation, hash, &decision, None).unwrap();
+    regrasp_curriculum::testing::record_gate_decision(ledger, generation, hash, promote).unwrap();
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -11,11 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use regrasp_curriculum::gate::{Check, Decision};
-use regrasp_curriculum::generators::CurriculumPlan;
-use regrasp_curriculum::ledger::{GenerationRow, Ledger};
+use regrasp_curriculum::ledger::Ledger;
 use regrasp_curriculum::run::{Certified, RunDir};
-use regrasp_curriculum::vocabulary::{GenerationStatus, MetaKey};
+use regrasp_curriculum::vocabulary::MetaKey;
 use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use regrasp_hardware::link::{Bridge, LinkConfig};
 use regrasp_hardware::session::{PolicyPilot, RunConfig, StopReason, preflight, run_episode};
@@ -77,30 +75,7 @@ fn certified(arm: &ArmModel) -> Certified {
     ledger.set_meta(MetaKey::ArmHash, &regrasp_curriculum::run::arm_hash(arm)).unwrap();
     ledger.record_checkpoint(&loaded.hash, None, "bc", 0, &rel).unwrap();
     ledger.set_initial_champion(&loaded.hash).unwrap();
-    let plan = CurriculumPlan { base: ScenarioDistribution::default(), parts: vec![] };
-    let row = GenerationRow {
-        generation: 1,
-        champion: loaded.hash.clone(),
-        seed: 1,
-        budget: 0,
-        lead: None,
-        curriculum: plan,
-        status: GenerationStatus::Training,
-        challenger: None,
-        decision: None,
-    };
-    ledger.start_generation(&row).unwrap();
-    ledger.set_challenger(1, &loaded.hash).unwrap();
-    let check = Check { name: "heldout".into(), passed: true, detail: "test".into() };
-    let decision = Decision {
-        promote: true,
-        checks: vec![check],
-        heldout_gain: 0.1,
-        p_value: 0.01,
-        discordant: (5, 0),
-        safety: Default::default(),
-    };
-    ledger.decide(1, &loaded.hash, &decision, None).unwrap();
+    regrasp_curriculum::testing::record_gate_decision(&mut ledger, 1, &loaded.hash, true).unwrap();
     RunDir::open(&run).unwrap().certify(None, arm).unwrap()
 }
 

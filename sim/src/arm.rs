@@ -192,6 +192,16 @@ impl ArmModel {
         Self::from_strs(DEFAULT_URDF, "<default arm URDF>", DEFAULT_PROFILE, "<default arm profile>")
     }
 
+    /// The arm a command line names (`--arm`, `--arm-profile`): a shipped arm by name, or with
+    /// `profile` a URDF file and its profile; the default arm when neither is given.
+    pub fn from_arg(arm: Option<&str>, profile: Option<&Path>) -> Result<Self> {
+        match (arm, profile) {
+            (Some(urdf), Some(profile)) => Self::from_files(Path::new(urdf), profile),
+            (Some(name), None) => Self::named(name),
+            (None, _) => Self::default_arm(),
+        }
+    }
+
     /// A shipped arm by name (see [`NamedArm`]).
     pub fn named(name: &str) -> Result<Self> {
         NamedArm::from_name(name)
@@ -199,7 +209,11 @@ impl ArmModel {
                 SimError::invalid(
                     "--arm",
                     "name",
-                    format!("`{name}` is not a shipped arm (one of: {})", NamedArm::names()),
+                    format!(
+                        "`{name}` is not a shipped arm (one of: {}); to load an arm from files give --arm URDF \
+                         --arm-profile PROFILE",
+                        NamedArm::names()
+                    ),
                 )
             })?
             .load()

@@ -321,7 +321,7 @@ impl GraspEnv {
             tool_target_yaw: ep.ctl.target_yaw,
             tool_ceiling: self.cfg.workspace.max[2],
             gripper_opening: self.arm.gripper.opening(&f),
-            gripper_positions: f,
+            gripper_positions: f[..self.arm.gripper.joint_count()].to_vec(),
             finger_contact: ep.contacts.finger_contact,
             grip_force: ep.grip_force,
             q,

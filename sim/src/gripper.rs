@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::arm::JointSpec;
 use crate::config::MotorGains;
 
+/// The most joints a gripper has (a parallel gripper's two fingers).
+pub const MAX_GRIPPER_JOINTS: usize = 2;
+
 /// Gap (m) a rotating jaw's grasp leaves between the fixed pad and the object as the tool comes
 /// down beside it: the fixed jaw must not brush the object on the way down; the closing jaw
 /// sweeps the object across this gap onto the fixed pad.

@@ -134,9 +134,6 @@ pub mod shipped {
     /// after `ood`'s; only the final comparison of runs uses it.
     pub const TEST_OOD: &str = include_str!("../../suites/test-ood.toml");
 
-    /// Folders of arms' own suites (an arm profile's `task.suites`).
-    pub const ARM_FOLDERS: [&str; 1] = ["so101"];
-
     /// The SO-101's frozen suites (`suites/so101/`), same names and seed spaces.
     pub mod so101 {
         /// `suites/so101/train.toml`.
@@ -153,25 +150,28 @@ pub mod shipped {
         pub const TEST_OOD: &str = include_str!("../../suites/so101/test-ood.toml");
     }
 
-    /// The six shipped suites of a folder, in the order train, heldout, ood, canary,
-    /// test-heldout, test-ood (`None` = `suites/` itself).
-    pub fn for_arm(folder: &str) -> Option<[&'static str; 6]> {
-        match folder {
-            "so101" => {
-                Some([so101::TRAIN, so101::HELDOUT, so101::OOD, so101::CANARY, so101::TEST_HELDOUT, so101::TEST_OOD])
-            }
-            _ => None,
-        }
-    }
-
-    /// The shipped suites' names, in [`for_arm`]'s order.
+    /// The shipped suites' names, in the order of [`ROOT`] and [`ARM_FOLDERS`]' texts.
     pub const NAMES: [&str; 6] = ["train", "heldout", "ood", "canary", "test-heldout", "test-ood"];
 
-    /// The text and file name of shipped suite `name` for an arm whose suites lie in `folder`.
+    /// The suites of `suites/` itself, in [`NAMES`]' order.
+    pub const ROOT: [&str; 6] = [TRAIN, HELDOUT, OOD, CANARY, TEST_HELDOUT, TEST_OOD];
+
+    /// The folders of arms' own suites (an arm profile's `task.suites`), each with its suites
+    /// in [`NAMES`]' order.
+    pub const ARM_FOLDERS: [(&str, [&str; 6]); 1] =
+        [("so101", [so101::TRAIN, so101::HELDOUT, so101::OOD, so101::CANARY, so101::TEST_HELDOUT, so101::TEST_OOD])];
+
+    /// The suites of the arm folder `folder`, if it is one.
+    pub fn for_arm(folder: &str) -> Option<&'static [&'static str; 6]> {
+        ARM_FOLDERS.iter().find(|(f, _)| *f == folder).map(|(_, texts)| texts)
+    }
+
+    /// The text and file name of shipped suite `name` for an arm whose suites lie in `folder`
+    /// (`None`: `suites/` itself).
     pub fn text(folder: Option<&str>, name: &str) -> Option<(&'static str, String)> {
         let i = NAMES.iter().position(|n| *n == name)?;
         match folder {
-            None => Some(([TRAIN, HELDOUT, OOD, CANARY, TEST_HELDOUT, TEST_OOD][i], format!("suites/{name}.toml"))),
+            None => Some((ROOT[i], format!("suites/{name}.toml"))),
             Some(f) => for_arm(f).map(|t| (t[i], format!("suites/{f}/{name}.toml"))),
         }
     }

@@ -67,7 +67,7 @@ impl Task {
                 "task.suites",
                 format!(
                     "`{s}` is not a folder of shipped suites (one of: {})",
-                    crate::suite::shipped::ARM_FOLDERS.join(", ")
+                    crate::suite::shipped::ARM_FOLDERS.map(|(f, _)| f).join(", ")
                 ),
             ));
         }

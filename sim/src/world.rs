@@ -14,6 +14,7 @@ use rapier3d_urdf::UrdfMultibodyOptions;
 
 use crate::arm::{ArmModel, JointSpec};
 use crate::config::EnvConfig;
+use crate::gripper::MAX_GRIPPER_JOINTS;
 use crate::hash::Fnv64;
 use crate::scenario::{Scenario, Shape};
 
@@ -274,9 +275,7 @@ impl SimWorld {
                 let dof = mb.link(link_id).map(|l| l.assembly_id()).unwrap_or(0);
                 disp[dof] = q as f32;
                 mb.damping_mut()[dof] = damping as f32;
-                if arm.profile.armature > 0.0 {
-                    mb.armature_mut()[dof] = arm.profile.armature as f32;
-                }
+                mb.armature_mut()[dof] = arm.profile.armature as f32;
                 if let Some(link) = mb.link_mut(link_id) {
                     link.joint.data.set_motor_model(axis, MotorModel::ForceBased);
                 }
@@ -339,9 +338,14 @@ impl SimWorld {
     }
 
     /// Gripper joint positions (m from the centre line for each parallel finger, rad for a
-    /// rotating jaw).
-    pub fn gripper_positions(&self) -> Vec<f64> {
-        self.gripper.iter().map(|s| self.joint_reading(s).0).collect()
+    /// rotating jaw), in profile order; entries past the gripper's joint count are 0. A fixed
+    /// array: it is read several times per control step.
+    pub fn gripper_positions(&self) -> [f64; MAX_GRIPPER_JOINTS] {
+        let mut p = [0.0; MAX_GRIPPER_JOINTS];
+        for (v, s) in p.iter_mut().zip(&self.gripper) {
+            *v = self.joint_reading(s).0;
+        }
+        p
     }
 
     /// Sets the motor targets of the arm joints, with efforts from `arm`'s limits.

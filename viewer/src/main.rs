@@ -43,15 +43,6 @@ struct Cli {
     arm_profile: Option<PathBuf>,
 }
 
-/// The arm `--arm` / `--arm-profile` name.
-fn load_arm(arm: Option<&str>, profile: Option<&std::path::Path>) -> Result<ArmModel> {
-    Ok(match (arm, profile) {
-        (Some(urdf), Some(profile)) => ArmModel::from_files(std::path::Path::new(urdf), profile)?,
-        (Some(name), None) => ArmModel::named(name)?,
-        (None, _) => ArmModel::default_arm()?,
-    })
-}
-
 #[derive(Subcommand)]
 enum Mode {
     /// Run the scripted grasp (default) or a checkpoint live.
@@ -147,7 +138,7 @@ fn main() -> Result<()> {
         (64..=8192).contains(&cli.width) && (64..=8192).contains(&cli.height),
         "--width and --height must lie in [64, 8192] pixels"
     );
-    let arm = load_arm(cli.arm.as_deref(), cli.arm_profile.as_deref())?;
+    let arm = ArmModel::from_arg(cli.arm.as_deref(), cli.arm_profile.as_deref())?;
     let source = source(cli.mode, arm)?;
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
