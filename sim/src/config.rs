@@ -90,11 +90,16 @@ pub struct ContactSoftness {
     pub natural_frequency: f64,
     /// Damping ratio of contacts.
     pub damping_ratio: f64,
+    /// Compute capsule–box contacts from the rounded shapes instead of parry's core-segment GJK,
+    /// whose normal can be tens of degrees off a flat face (see [`crate::contacts`]). Off by
+    /// default, so that arm5's stored episodes replay bit for bit; the SO-101's task turns it on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exact_capsule_normals: bool,
 }
 
 impl Default for ContactSoftness {
     fn default() -> Self {
-        Self { natural_frequency: 120.0, damping_ratio: 2.0 }
+        Self { natural_frequency: 120.0, damping_ratio: 2.0, exact_capsule_normals: false }
     }
 }
 

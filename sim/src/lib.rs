@@ -11,6 +11,7 @@ pub mod action;
 pub mod arm;
 pub mod bench;
 pub mod config;
+pub mod contacts;
 pub mod control;
 pub mod env;
 pub mod error;

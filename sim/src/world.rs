@@ -10,6 +10,8 @@
 
 use nalgebra::{Isometry3, Quaternion, Translation3, UnitQuaternion, Vector3};
 use rapier3d::prelude::*;
+
+use crate::contacts::ExactCapsuleContacts;
 use rapier3d_urdf::UrdfMultibodyOptions;
 
 use crate::arm::{ArmModel, JointSpec};
@@ -176,6 +178,9 @@ impl SimWorld {
     /// the gripper fully open.
     pub fn build(arm: &ArmModel, cfg: &EnvConfig, scenario: &Scenario, q_arm: &[f64]) -> SimWorld {
         let mut physics = PhysicsWorld::new();
+        if cfg.contact.exact_capsule_normals {
+            physics.narrow_phase = ExactCapsuleContacts::narrow_phase();
+        }
         physics.gravity = Vector::new(0.0, 0.0, -9.81);
         let ip = &mut physics.integration_parameters;
         ip.dt = cfg.physics_dt() as f32;

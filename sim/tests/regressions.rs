@@ -64,3 +64,81 @@ fn commanding_straight_down_never_presses_the_fingers_into_the_table() {
     let peak = env.safety().unwrap().peak_table_force;
     assert!(peak < env.config().outcome.table_force / 3.0, "the fingers pressed on the table with {peak} N");
 }
+
+/// Parry's capsule–box contacts take their normal from GJK between the capsule's core segment
+/// and the box; with the segment parallel to a face (a lying capsule between the SO-101's flat
+/// jaw pads) it came out 25° off the face's normal, and the pads pushed the capsule out along
+/// its axis. The poses are the SO-101's fixed pad and a lying capsule (seed 62 of its training
+/// distribution) with both jaws closed on it. [`ExactCapsuleContacts`] must give the normal of
+/// the rounded shapes, which is the pad face's.
+#[test]
+fn a_capsule_against_a_flat_pad_gets_the_face_normal() {
+    use rapier3d::parry::math::{Pose, Vector};
+    use rapier3d::parry::query::{ContactManifold, DefaultQueryDispatcher, PersistentQueryDispatcher, QueryDispatcher};
+    use rapier3d::parry::shape::{Capsule, Cuboid};
+    use rapier3d::prelude::{ContactData, ContactManifoldData, Rotation};
+    use regrasp_sim::contacts::ExactCapsuleContacts;
+
+    let pad = Cuboid::new(Vector::new(0.0035, 0.0065, 0.0203));
+    let pad_pose = Pose::from_parts(
+        Vector::new(0.13784772, 0.015651505, 0.029730432),
+        Rotation::from_xyzw(0.020000486, -0.04015474, 0.43326917, 0.9001471),
+    );
+    let capsule = Capsule::new_y(0.005, 0.016175615);
+    let capsule_pose = Pose::from_parts(
+        Vector::new(0.1495816, 0.030595133, 0.016173765),
+        Rotation::from_xyzw(0.24223363, 0.11326583, -0.87309843, 0.40766773),
+    );
+    let pos12 = pad_pose.inv_mul(&capsule_pose);
+    let face_normal = Vector::X; // the pad's inner face, in the pad's frame
+    let angle = |n: Vector| n.normalize().dot(face_normal).clamp(-1.0, 1.0).acos().to_degrees();
+
+    let exact = DefaultQueryDispatcher.contact(&pos12, &pad, &capsule, 0.002).unwrap().expect("they touch");
+    assert!(angle(exact.normal1) < 2.0, "the rounded shapes' normal is {:.1}° off the face", angle(exact.normal1));
+
+    let mut ours = ContactManifold::<ContactManifoldData, ContactData>::new();
+    ExactCapsuleContacts.contact_manifold_convex_convex(&pos12, &pad, &capsule, None, None, 0.002, &mut ours).unwrap();
+    assert!(angle(ours.local_n1) < 2.0, "our manifold's normal is {:.1}° off the face", angle(ours.local_n1));
+    assert!(!ours.points.is_empty() && ours.points.iter().all(|p| p.dist < 0.0), "the pad presses on the capsule");
+    // Both jaws squeeze the capsule from the sides: its contact points lie along its length.
+    assert!(ours.points.len() == 2, "a line contact along the capsule: {} points", ours.points.len());
+
+    let mut parrys = ContactManifold::<ContactManifoldData, ContactData>::new();
+    DefaultQueryDispatcher
+        .contact_manifold_convex_convex(&pos12, &pad, &capsule, None, None, 0.002, &mut parrys)
+        .unwrap();
+    assert!(
+        angle(parrys.local_n1) > 10.0,
+        "parry's own normal is now {:.1}° off the face: if parry fixed its capsule–box contacts, \
+         `contact.exact_capsule_normals` may no longer be needed",
+        angle(parrys.local_n1)
+    );
+}
+
+/// The same bug seen from the grasp: the SO-101's scripted grasp of that lying capsule (seed 62
+/// of its training distribution restricted to capsules) lifts it with the rounded shapes'
+/// normals and leaves it on the table with parry's own.
+#[test]
+fn the_so101_lifts_a_lying_capsule_it_used_to_leave_behind() {
+    use regrasp_sim::scripted::ScriptedParams;
+    use regrasp_sim::vec_env::run_scripted_episode;
+    use regrasp_sim::{ArmModel, GraspEnv, OutcomeKind};
+    use std::sync::Arc;
+
+    let arm = Arc::new(ArmModel::named("so101").unwrap());
+    let mut capsules = arm.task.distribution.clone();
+    capsules.shapes = vec![regrasp_sim::scenario::ShapeKind::Capsule];
+    let scenario = capsules.sample(62);
+    assert!(matches!(scenario.object.shape, Shape::Capsule { .. }) && scenario.object.pose.lying);
+    assert!(arm.task.env.contact.exact_capsule_normals, "the SO-101's task uses the exact normals");
+    let run = |exact: bool| {
+        let mut cfg = arm.task.env.clone();
+        cfg.contact.exact_capsule_normals = exact;
+        let mut env = GraspEnv::new(Arc::clone(&arm), Arc::new(cfg)).unwrap();
+        run_scripted_episode(&mut env, &scenario, ScriptedParams::default()).unwrap().outcome
+    };
+    let with = run(true);
+    assert_eq!(with.kind, OutcomeKind::Success, "{}", with.evidence.note);
+    let without = run(false);
+    assert_ne!(without.kind, OutcomeKind::Success, "parry's own normals held it: {}", without.evidence.note);
+}
