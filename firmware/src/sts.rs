@@ -7,10 +7,14 @@
 //! SCS series is big-endian and not spoken here). Negative values are sign-magnitude, not two's
 //! complement, with the sign in bit 15 (positions, speeds), bit 11 (homing offset) or bit 10
 //! (load, PWM): [`to_sign_magnitude`] and [`from_sign_magnitude`]. [`StatusDecoder`] reads
-//! status packets from any byte stream, never panics, and resynchronises on stray bytes.
+//! status packets (the host's side) and [`InstructionDecoder`] requests (a servo's side, as the
+//! virtual SO-101 answers them) from any byte stream; neither panics, and both resynchronise on
+//! stray bytes.
 //!
 //! Source of every constant: Feetech's protocol and STS memory table, as collected with their
 //! references in the project's `real-arms.md` §1.
+
+use core::marker::PhantomData;
 
 /// The two header bytes of every packet.
 pub const HEADER: [u8; 2] = [0xFF, 0xFF];
@@ -42,6 +46,11 @@ pub mod instruction {
     pub const SYNC_READ: u8 = 0x82;
     /// Write `len` bytes at `addr` to several servos, each its own data; nobody replies.
     pub const SYNC_WRITE: u8 = 0x83;
+
+    /// Whether `b` is one of the instructions above.
+    pub const fn is_known(b: u8) -> bool {
+        matches!(b, PING | READ | WRITE | REG_WRITE | ACTION | RESET | SYNC_READ | SYNC_WRITE)
+    }
 }
 
 /// The error bits of a status packet (also the bit map of the Status register, of the
@@ -234,6 +243,14 @@ pub fn encode(id: u8, instr: u8, params: &[u8], out: &mut [u8]) -> Result<usize,
     Ok(n)
 }
 
+/// A status reply from servo `id` with error bits `error` (`error_bit`) and data `params`.
+pub fn status(id: u8, error: u8, params: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
+    if id > MAX_ID {
+        return Err(EncodeError::BadId(id));
+    }
+    encode(id, error & 0x7F, params, out)
+}
+
 /// A PING to `id`.
 pub fn ping(id: u8, out: &mut [u8]) -> Result<usize, EncodeError> {
     encode(id, instruction::PING, &[], out)
@@ -327,13 +344,77 @@ impl Status {
 
     /// The little-endian word at `offset` of the data, if there is one.
     pub fn word(&self, offset: usize) -> Option<u16> {
-        let p = self.params();
-        Some(u16::from_le_bytes([*p.get(offset)?, *p.get(offset + 1)?]))
+        word_at(self.params(), offset)
     }
 
     /// Whether the servo reported no error.
     pub fn is_ok(&self) -> bool {
         self.error == 0
+    }
+}
+
+/// A request packet, as a servo reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Instruction {
+    /// The addressed servo, or [`BROADCAST_ID`].
+    pub id: u8,
+    /// The instruction (`instruction`).
+    pub instruction: u8,
+    params: [u8; MAX_PARAMS],
+    len: u8,
+}
+
+impl Instruction {
+    /// The request's parameters.
+    pub fn params(&self) -> &[u8] {
+        &self.params[..self.len as usize]
+    }
+
+    /// The little-endian word at `offset` of the parameters, if there is one.
+    pub fn word(&self, offset: usize) -> Option<u16> {
+        word_at(self.params(), offset)
+    }
+}
+
+fn word_at(p: &[u8], offset: usize) -> Option<u16> {
+    Some(u16::from_le_bytes([*p.get(offset)?, *p.get(offset.checked_add(1)?)?]))
+}
+
+/// What a decoder reads: status replies or requests, which differ only in what byte 4 may be.
+pub trait PacketKind: Sized {
+    /// Whether `id` can be this kind's ID (a servo's; requests may also be broadcast).
+    fn accepts_id(id: u8) -> bool;
+    /// Whether `byte4` can be this kind's byte 4 (error bits, or a known instruction).
+    fn accepts(byte4: u8) -> bool;
+    /// The packet from its checked parts.
+    fn from_parts(id: u8, byte4: u8, params: [u8; MAX_PARAMS], len: u8) -> Self;
+}
+
+impl PacketKind for Status {
+    fn accepts_id(id: u8) -> bool {
+        id <= MAX_ID
+    }
+
+    fn accepts(byte4: u8) -> bool {
+        byte4 <= 0x7F
+    }
+
+    fn from_parts(id: u8, error: u8, params: [u8; MAX_PARAMS], len: u8) -> Self {
+        Status { id, error, params, len }
+    }
+}
+
+impl PacketKind for Instruction {
+    fn accepts_id(id: u8) -> bool {
+        id <= MAX_ID || id == BROADCAST_ID
+    }
+
+    fn accepts(byte4: u8) -> bool {
+        instruction::is_known(byte4)
+    }
+
+    fn from_parts(id: u8, instruction: u8, params: [u8; MAX_PARAMS], len: u8) -> Self {
+        Instruction { id, instruction, params, len }
     }
 }
 
@@ -343,36 +424,52 @@ enum Stage {
     Header1,
     Id,
     Len,
-    Error,
+    Byte4,
     Params,
     Sum,
 }
 
-/// Reads status packets from a byte stream, one byte at a time. A byte that cannot start or
-/// continue a packet (noise, an echo, a truncated packet) is skipped and the decoder looks for
-/// the next header; a bad checksum is reported and decoding goes on. Never panics.
+/// Reads packets of kind `P` from a byte stream, one byte at a time. A byte that cannot start
+/// or continue a packet (noise, an echo, a truncated packet) is skipped and the decoder looks
+/// for the next header; a bad checksum is reported and decoding goes on. Never panics.
 #[derive(Clone, Debug)]
-pub struct StatusDecoder {
+pub struct PacketDecoder<P> {
     stage: Stage,
     id: u8,
     len: u8,
-    error: u8,
+    byte4: u8,
     params: [u8; MAX_PARAMS],
     filled: usize,
     /// Bytes skipped while looking for a packet (noise, resynchronisation).
     pub skipped: u64,
+    kind: PhantomData<P>,
 }
 
-impl Default for StatusDecoder {
+/// Reads servos' status replies (the host's side of the bus).
+pub type StatusDecoder = PacketDecoder<Status>;
+
+/// Reads requests (a servo's side of the bus).
+pub type InstructionDecoder = PacketDecoder<Instruction>;
+
+impl<P: PacketKind> Default for PacketDecoder<P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl StatusDecoder {
+impl<P: PacketKind> PacketDecoder<P> {
     /// A decoder waiting for a header.
     pub const fn new() -> Self {
-        Self { stage: Stage::Header0, id: 0, len: 0, error: 0, params: [0; MAX_PARAMS], filled: 0, skipped: 0 }
+        Self {
+            stage: Stage::Header0,
+            id: 0,
+            len: 0,
+            byte4: 0,
+            params: [0; MAX_PARAMS],
+            filled: 0,
+            skipped: 0,
+            kind: PhantomData,
+        }
     }
 
     /// Forgets a packet in progress.
@@ -383,7 +480,7 @@ impl StatusDecoder {
 
     /// Takes one byte; returns a packet (or why the bytes that looked like one were not) when
     /// one ends with it.
-    pub fn push(&mut self, b: u8) -> Option<Result<Status, DecodeError>> {
+    pub fn push(&mut self, b: u8) -> Option<Result<P, DecodeError>> {
         match self.stage {
             Stage::Header0 => {
                 if b == 0xFF {
@@ -404,7 +501,7 @@ impl StatusDecoder {
                 if b == 0xFF {
                     // A third 0xFF: the header may start one byte later.
                     self.skipped += 1;
-                } else if b > MAX_ID {
+                } else if !P::accepts_id(b) {
                     self.skipped += 3;
                     self.stage = Stage::Header0;
                 } else {
@@ -415,18 +512,18 @@ impl StatusDecoder {
             Stage::Len => {
                 if (2..=(MAX_PARAMS + 2) as u8).contains(&b) {
                     self.len = b;
-                    self.stage = Stage::Error;
+                    self.stage = Stage::Byte4;
                 } else {
                     self.skipped += 3;
                     self.restart_with(b);
                 }
             }
-            Stage::Error => {
-                if b > 0x7F {
+            Stage::Byte4 => {
+                if !P::accepts(b) {
                     self.skipped += 4;
                     self.restart_with(b);
                 } else {
-                    self.error = b;
+                    self.byte4 = b;
                     self.filled = 0;
                     self.stage = if self.len == 2 { Stage::Sum } else { Stage::Params };
                 }
@@ -441,13 +538,13 @@ impl StatusDecoder {
             Stage::Sum => {
                 self.stage = Stage::Header0;
                 let n = self.len as usize - 2;
-                let expected = checksum(self.id, self.len, self.error, &self.params[..n]);
+                let expected = checksum(self.id, self.len, self.byte4, &self.params[..n]);
                 if b != expected {
                     return Some(Err(DecodeError::Checksum { expected, found: b }));
                 }
                 let mut params = [0u8; MAX_PARAMS];
                 params[..n].copy_from_slice(&self.params[..n]);
-                return Some(Ok(Status { id: self.id, error: self.error, params, len: n as u8 }));
+                return Some(Ok(P::from_parts(self.id, self.byte4, params, n as u8)));
             }
         }
         None
@@ -469,5 +566,12 @@ impl StatusDecoder {
 /// when no complete packet is there.
 pub fn decode_status(bytes: &[u8]) -> Option<Result<Status, DecodeError>> {
     let mut d = StatusDecoder::new();
+    bytes.iter().find_map(|&b| d.push(b))
+}
+
+/// Decodes one complete request from `bytes` (stray bytes before it are skipped); `None` when
+/// no complete packet is there.
+pub fn decode_instruction(bytes: &[u8]) -> Option<Result<Instruction, DecodeError>> {
+    let mut d = InstructionDecoder::new();
     bytes.iter().find_map(|&b| d.push(b))
 }

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use regrasp_firmware::sts::{
-    self, DecodeError, EncodeError, MAX_PACKET, Status, StatusDecoder, addr, decode_status, error_bit,
-    from_sign_magnitude, sign_bit, to_sign_magnitude,
+    self, DecodeError, EncodeError, InstructionDecoder, MAX_PACKET, Status, StatusDecoder, addr, decode_instruction,
+    decode_status, error_bit, from_sign_magnitude, instruction, sign_bit, to_sign_magnitude,
 };
 
 fn packet(f: impl FnOnce(&mut [u8]) -> Result<usize, EncodeError>) -> Vec<u8> {
@@ -138,23 +138,79 @@ proptest! {
         id in 0u8..=sts::MAX_ID,
         address in any::<u8>(),
         data in prop::collection::vec(any::<u8>(), 1..=32),
+        noise in prop::collection::vec(any::<u8>().prop_filter("not a header byte", |b| *b != 0xFF), 0..16),
     ) {
-        // A request has the status packet's framing, with the instruction in byte 4.
-        let bytes = packet(|b| sts::write(id, address, &data, b));
-        let s = decode_status(&bytes).unwrap().unwrap();
-        prop_assert_eq!(s.id, id);
-        prop_assert_eq!(s.error, sts::instruction::WRITE);
-        prop_assert_eq!(s.params()[0], address);
-        prop_assert_eq!(&s.params()[1..], &data[..]);
+        let mut bytes = noise.clone();
+        bytes.extend(packet(|b| sts::write(id, address, &data, b)));
+        let r = decode_instruction(&bytes).unwrap().unwrap();
+        prop_assert_eq!((r.id, r.instruction), (id, instruction::WRITE));
+        prop_assert_eq!(r.params()[0], address);
+        prop_assert_eq!(&r.params()[1..], &data[..]);
+        let reg = decode_instruction(&packet(|b| sts::reg_write(id, address, &data, b))).unwrap().unwrap();
+        prop_assert_eq!((reg.instruction, reg.params()), (instruction::REG_WRITE, r.params()));
+    }
+
+    #[test]
+    fn every_status_a_virtual_servo_encodes_decodes_to_itself(
+        id in 0u8..=sts::MAX_ID,
+        error in 0u8..=0x7F,
+        params in prop::collection::vec(any::<u8>(), 0..=sts::MAX_PARAMS),
+    ) {
+        let s = status(&packet(|b| sts::status(id, error, &params, b)));
+        prop_assert_eq!((s.id, s.error, s.params()), (id, error, &params[..]));
+    }
+
+    #[test]
+    fn sync_requests_decode_with_their_servos_and_data(
+        ids in prop::collection::btree_set(0u8..=sts::MAX_ID, 1..=6),
+        word in any::<u16>(),
+    ) {
+        let ids: Vec<u8> = ids.into_iter().collect();
+        let read = decode_instruction(&packet(|b| sts::sync_read(addr::PRESENT_POSITION, 2, &ids, b))).unwrap().unwrap();
+        prop_assert_eq!((read.id, read.instruction), (sts::BROADCAST_ID, instruction::SYNC_READ));
+        prop_assert_eq!(&read.params()[..2], &[addr::PRESENT_POSITION, 2][..]);
+        prop_assert_eq!(&read.params()[2..], &ids[..]);
+        let data = word.to_le_bytes();
+        let entries: Vec<(u8, &[u8])> = ids.iter().map(|&id| (id, &data[..])).collect();
+        let write = decode_instruction(&packet(|b| sts::sync_write(addr::GOAL_POSITION, 2, &entries, b))).unwrap().unwrap();
+        prop_assert_eq!(write.instruction, instruction::SYNC_WRITE);
+        for (i, id) in ids.iter().enumerate() {
+            prop_assert_eq!(write.params()[2 + 3 * i], *id);
+            prop_assert_eq!(write.word(3 + 3 * i), Some(word));
+        }
     }
 
     #[test]
     fn any_byte_stream_decodes_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
         let mut d = StatusDecoder::new();
+        let mut requests = InstructionDecoder::new();
         for b in bytes {
             if let Some(Ok(s)) = d.push(b) {
                 prop_assert!(s.id <= sts::MAX_ID && s.error <= 0x7F && s.params().len() <= sts::MAX_PARAMS);
             }
+            if let Some(Ok(r)) = requests.push(b) {
+                prop_assert!(instruction::is_known(r.instruction) && r.params().len() <= sts::MAX_PARAMS);
+                prop_assert!(r.id <= sts::MAX_ID || r.id == sts::BROADCAST_ID);
+            }
         }
     }
+}
+
+#[test]
+fn every_request_kind_decodes_as_a_request_and_never_as_a_reply() {
+    let requests = [
+        (packet(|b| sts::ping(3, b)), instruction::PING),
+        (packet(|b| sts::read(3, addr::PRESENT_POSITION, 2, b)), instruction::READ),
+        (packet(|b| sts::action(sts::BROADCAST_ID, b)), instruction::ACTION),
+        (packet(|b| sts::reset(3, b)), instruction::RESET),
+        (packet(|b| sts::sync_read(addr::PRESENT_POSITION, 2, &[1, 2], b)), instruction::SYNC_READ),
+    ];
+    for (bytes, kind) in requests {
+        assert_eq!(decode_instruction(&bytes).unwrap().unwrap().instruction, kind);
+    }
+    // A reply is not a request: byte 4 is error bits, and no instruction is 0.
+    assert_eq!(decode_instruction(&[0xFF, 0xFF, 0x01, 0x02, 0x00, 0xFC]), None);
+    // The sync instructions have byte 4 above 0x7F, which no reply has.
+    let sync = packet(|b| sts::sync_read(addr::PRESENT_POSITION, 2, &[1], b));
+    assert_eq!(decode_status(&sync), None);
 }
