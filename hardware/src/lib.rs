@@ -17,6 +17,7 @@ pub mod bench;
 pub mod emulator;
 pub mod envelope;
 pub mod error;
+pub mod feetech;
 pub mod link;
 pub mod rig;
 pub mod session;

@@ -1,0 +1,266 @@
+//! The Feetech path without hardware: virtual STS3215 servos answering the real protocol, the
+//! host bus over them (timeouts, retries, error bits), and LeRobot's calibration format with
+//! the counts ↔ radians mapping that never lets a goal leave its calibrated range.
+
+use proptest::prelude::*;
+use regrasp_firmware::servo::{ServoBus, ServoReading};
+use regrasp_firmware::sts::{self, addr, error_bit};
+use regrasp_hardware::feetech::calibration::RAD_PER_COUNT;
+use regrasp_hardware::feetech::{
+    BusConfig, BusFault, Calibration, FeetechBus, MotorCalibration, ServoFault, VirtualBus, VirtualLink, VirtualServo,
+};
+
+const NAMES: [&str; 6] = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"];
+
+fn names() -> Vec<String> {
+    NAMES.iter().map(|s| s.to_string()).collect()
+}
+
+/// A LeRobot calibration file of the kind `lerobot-calibrate` writes for an SO-101.
+const LEROBOT_FILE: &str = r#"{
+    "shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": -1021, "range_min": 760, "range_max": 3310},
+    "shoulder_lift": {"id": 2, "drive_mode": 0, "homing_offset": 1401, "range_min": 830, "range_max": 3180},
+    "elbow_flex": {"id": 3, "drive_mode": 0, "homing_offset": -402, "range_min": 880, "range_max": 3080},
+    "wrist_flex": {"id": 4, "drive_mode": 0, "homing_offset": 33, "range_min": 860, "range_max": 3200},
+    "wrist_roll": {"id": 5, "drive_mode": 0, "homing_offset": -1700, "range_min": 0, "range_max": 4095},
+    "gripper": {"id": 6, "drive_mode": 0, "homing_offset": 950, "range_min": 2030, "range_max": 3480}
+}"#;
+
+fn calibration() -> Calibration {
+    Calibration::parse(LEROBOT_FILE, "test", &names()).unwrap()
+}
+
+/// Six virtual servos calibrated as `calibration()`, each shaft at the middle of its range.
+fn virtual_arm() -> VirtualBus {
+    let servos = calibration()
+        .motors
+        .iter()
+        .map(|(_, m)| {
+            let mut s = VirtualServo::new(m.id, m.mid() + m.homing_offset as f64);
+            let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap();
+            s.set_reg(addr::HOMING_OFFSET, raw.to_le_bytes()[0]);
+            s.set_reg(addr::HOMING_OFFSET + 1, raw.to_le_bytes()[1]);
+            s.power_cycle();
+            s
+        })
+        .collect();
+    VirtualBus::new(servos)
+}
+
+fn bus() -> FeetechBus<VirtualLink> {
+    FeetechBus::new(VirtualLink::new(virtual_arm()), calibration(), BusConfig::default())
+}
+
+#[test]
+fn a_virtual_servo_answers_the_worked_packets_byte_for_byte() {
+    let mut bus = VirtualBus::new(vec![VirtualServo::new(1, 1304.0)]);
+    let mut out = Vec::new();
+    bus.receive(&[0xFF, 0xFF, 0x01, 0x02, 0x01, 0xFB], &mut out);
+    assert_eq!(out, [0xFF, 0xFF, 0x01, 0x02, 0x00, 0xFC], "the pong of the protocol document");
+    out.clear();
+    bus.receive(&[0xFF, 0xFF, 0x01, 0x04, 0x02, 0x38, 0x02, 0xBE], &mut out);
+    assert_eq!(out, [0xFF, 0xFF, 0x01, 0x04, 0x00, 0x18, 0x05, 0xDD], "present position 1304");
+    // Noise before a request does not stop the servo finding it; another ID gets no answer.
+    out.clear();
+    bus.receive(&[0x00, 0x13, 0xFF, 0xFF, 0x02, 0x02, 0x01, 0xFA], &mut out);
+    assert!(out.is_empty(), "servo 2 is not on this bus");
+    bus.receive(&[0x42, 0xFF, 0xFF, 0x01, 0x02, 0x01, 0xFB], &mut out);
+    assert_eq!(out, [0xFF, 0xFF, 0x01, 0x02, 0x00, 0xFC]);
+}
+
+#[test]
+fn eeprom_writes_persist_only_while_unlocked_and_goals_stay_inside_the_servo_limits() {
+    let mut s = VirtualBus::new(vec![VirtualServo::new(1, 2048.0)]);
+    let mut out = Vec::new();
+    let mut send = |bus: &mut VirtualBus, f: &dyn Fn(&mut [u8]) -> Result<usize, sts::EncodeError>| {
+        let mut buf = [0u8; sts::MAX_PACKET];
+        let n = f(&mut buf).unwrap();
+        out.clear();
+        bus.receive(&buf[..n], &mut out);
+        out.clone()
+    };
+    // Locked (the factory state): the write takes effect but is lost at power-off.
+    send(&mut s, &|b| sts::write(1, addr::MAX_POSITION_LIMIT, &3000u16.to_le_bytes(), b));
+    assert_eq!(s.servos[0].word(addr::MAX_POSITION_LIMIT), 3000);
+    s.servos[0].power_cycle();
+    assert_eq!(s.servos[0].word(addr::MAX_POSITION_LIMIT), 4095, "a locked EEPROM write is not saved");
+    // Unlocked: saved.
+    send(&mut s, &|b| sts::write(1, addr::LOCK, &[0], b));
+    send(&mut s, &|b| sts::write(1, addr::MAX_POSITION_LIMIT, &3000u16.to_le_bytes(), b));
+    s.servos[0].power_cycle();
+    assert_eq!(s.servos[0].word(addr::MAX_POSITION_LIMIT), 3000, "an unlocked EEPROM write is saved");
+    // The position loop clamps a goal beyond its limit, and the shaft goes only there.
+    send(&mut s, &|b| sts::write(1, addr::TORQUE_ENABLE, &[1], b));
+    send(&mut s, &|b| sts::write(1, addr::GOAL_POSITION, &3900u16.to_le_bytes(), b));
+    assert_eq!(s.servos[0].goal(), 3000);
+    for _ in 0..200 {
+        s.step(0.01);
+    }
+    assert_eq!(s.servos[0].present_position(), 3000);
+    // Torque_Enable = 128 recentres: the present position reads 2048.
+    send(&mut s, &|b| sts::write(1, addr::TORQUE_ENABLE, &[128], b));
+    assert_eq!(s.servos[0].present_position(), 2048);
+    assert_eq!(s.servos[0].homing_offset(), 952);
+}
+
+#[test]
+fn a_lerobot_calibration_file_loads_and_writes_back_the_same() {
+    let c = calibration();
+    assert_eq!(c.ids(), [1, 2, 3, 4, 5, 6]);
+    let again = Calibration::parse(&c.to_json(), "round trip", &names()).unwrap();
+    assert_eq!(again, c);
+    let pan = c.motors[0].1;
+    assert_eq!(pan.mid(), 2035.0);
+    assert_eq!(pan.radians(2035), 0.0, "the middle of the range is the model's zero");
+    assert!((pan.radians(2035 + 4095 / 4) - std::f64::consts::FRAC_PI_2).abs() < RAD_PER_COUNT, "a quarter turn");
+}
+
+#[test]
+fn bad_calibration_files_are_errors_that_name_the_problem() {
+    let cases = [
+        ("{", "not a LeRobot calibration file"),
+        (&LEROBOT_FILE.replace("\"gripper\"", "\"claw\"")[..], "motor `claw` is not one of this arm's motors"),
+        (&LEROBOT_FILE.replace("\"id\": 6", "\"id\": 5")[..], "share id 5"),
+        (&LEROBOT_FILE.replace("\"id\": 6", "\"id\": 0")[..], "id 0 is not a servo ID"),
+        (&LEROBOT_FILE.replace("\"range_min\": 2030", "\"range_min\": 3480")[..], "range 3480..3480"),
+        (&LEROBOT_FILE.replace("\"range_max\": 3310", "\"range_max\": 4096")[..], "is not a travel within 0..4095"),
+        (&LEROBOT_FILE.replace("-1021", "-2048")[..], "homing_offset -2048 is beyond ±2047"),
+        (
+            &LEROBOT_FILE
+                .replace("\"drive_mode\": 0, \"homing_offset\": 950", "\"drive_mode\": 1, \"homing_offset\": 950")[..],
+            "drive_mode 1",
+        ),
+        (&LEROBOT_FILE.replace("\"id\": 1,", "\"id\": 1, \"calibrated\": true,")[..], "unknown field"),
+    ];
+    for (text, want) in cases {
+        let e = Calibration::parse(text, "so101.json", &names()).unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains("so101.json"), "{want:?} not in: {e}");
+    }
+    let five: Vec<String> = names()[..5].to_vec();
+    let e = Calibration::parse(LEROBOT_FILE, "f", &[five, vec!["jaw".into()]].concat()).unwrap_err().to_string();
+    assert!(e.contains("`gripper` is not one of this arm's motors"), "{e}");
+}
+
+#[test]
+fn the_bus_reads_positions_in_radians_and_moves_the_servos_to_goals() {
+    let mut bus = bus();
+    let mut joints = [ServoReading::default(); 5];
+    let mut gripper = ServoReading::default();
+    bus.read(&mut joints, &mut gripper).unwrap();
+    for r in joints.iter().chain([&gripper]) {
+        assert!(r.position.abs() < 1e-3, "every shaft starts at the middle of its range: {}", r.position);
+        assert_eq!(r.temperature, 30.0);
+    }
+    let goals = [0.3f32, -0.2, 0.5, -0.4, 1.0];
+    bus.set_torque(true).unwrap();
+    bus.write_targets(&goals, 0.25).unwrap();
+    for _ in 0..100 {
+        bus.transport().bus.step(0.01);
+    }
+    bus.read(&mut joints, &mut gripper).unwrap();
+    for (r, g) in joints.iter().zip(goals) {
+        assert!((r.position - g).abs() < 2.0 * RAD_PER_COUNT as f32, "{} vs {g}", r.position);
+    }
+    assert!((gripper.position - 0.25).abs() < 2.0 * RAD_PER_COUNT as f32);
+    assert_eq!(bus.stats.failures, 0);
+}
+
+#[test]
+fn replies_that_never_come_are_retried_then_name_the_servo() {
+    let mut bus = bus();
+    bus.transport().bus.servo_mut(3).unwrap().fault.drop_replies = 2;
+    bus.read_state().expect("two lost replies are within the two retries");
+    assert_eq!(bus.stats.retries, 2);
+    bus.transport().bus.servo_mut(3).unwrap().fault.silent = true;
+    assert_eq!(bus.read_state().unwrap_err(), BusFault::NoReply(3));
+    assert_eq!(bus.stats.failures, 1);
+    bus.transport().bus.servo_mut(3).unwrap().fault = ServoFault { gone: true, ..ServoFault::default() };
+    assert_eq!(bus.ping(3).unwrap_err(), BusFault::NoReply(3));
+    assert!(bus.ping(4).is_ok(), "the others still answer");
+    bus.transport().bus.servo_mut(5).unwrap().fault = ServoFault { bad_checksum: true, ..ServoFault::default() };
+    assert_eq!(bus.ping(5).unwrap_err(), BusFault::BadChecksum(5));
+}
+
+#[test]
+fn every_servo_error_byte_is_read_and_reported() {
+    let mut bus = bus();
+    bus.transport().bus.servo_mut(6).unwrap().fault.error_bits = error_bit::OVERLOAD;
+    let e = bus.read_state().unwrap_err();
+    assert_eq!(e, BusFault::ServoError { id: 6, bits: error_bit::OVERLOAD });
+    assert!(e.to_string().contains("servo 6 reports overload"), "{e}");
+    assert_eq!(bus.last_errors, [0, 0, 0, 0, 0, error_bit::OVERLOAD]);
+    // Over-temperature is the servo's own judgement against its EEPROM limit (70 °C).
+    bus.transport().bus.servo_mut(6).unwrap().fault.error_bits = 0;
+    bus.transport().bus.servo_mut(2).unwrap().temperature = 75.0;
+    assert_eq!(bus.read_state().unwrap_err(), BusFault::ServoError { id: 2, bits: error_bit::OVERHEAT });
+}
+
+proptest! {
+    #[test]
+    fn counts_and_radians_round_trip_inside_the_range(c in 0u16..=4095) {
+        let cal = calibration();
+        for (_, m) in &cal.motors {
+            let c = c.clamp(m.range_min, m.range_max);
+            prop_assert_eq!(m.counts(m.radians(c as i32)), c);
+        }
+    }
+
+    #[test]
+    fn no_goal_is_ever_written_outside_its_calibrated_range(
+        goals in prop::collection::vec(
+            prop_oneof![any::<f64>(), -10.0f64..10.0, Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY)],
+            6..=6,
+        ),
+    ) {
+        let mut bus = bus();
+        bus.write_goals(&goals).unwrap();
+        let cal = calibration();
+        for (_, m) in &cal.motors {
+            let goal = bus.transport().bus.servo(m.id).unwrap().goal();
+            prop_assert!((m.range_min as i32..=m.range_max as i32).contains(&goal), "servo {} goal {goal}", m.id);
+        }
+    }
+}
+
+#[test]
+fn a_hundred_thousand_adversarial_commands_write_no_goal_outside_the_ranges() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+    let mut bus = bus();
+    let cal = calibration();
+    let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300, f64::MIN_POSITIVE];
+    let mut outside = 0;
+    for _ in 0..100_000 / 6 + 1 {
+        let goals: Vec<f64> = (0..6)
+            .map(|_| {
+                if rng.random_bool(0.2) {
+                    specials[rng.random_range(0..specials.len())]
+                } else {
+                    rng.random_range(-20.0..20.0)
+                }
+            })
+            .collect();
+        bus.write_goals(&goals).unwrap();
+        for (_, m) in &cal.motors {
+            let goal = bus.transport().bus.servo(m.id).unwrap().goal();
+            outside += usize::from(!(m.range_min as i32..=m.range_max as i32).contains(&goal));
+        }
+    }
+    assert_eq!(outside, 0);
+}
+
+#[test]
+fn sign_magnitude_offsets_make_the_present_position_the_shaft_minus_the_offset() {
+    let m = MotorCalibration { id: 1, drive_mode: 0, homing_offset: -1021, range_min: 760, range_max: 3310 };
+    let mut s = VirtualServo::new(1, 100.0);
+    let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap();
+    s.set_reg(addr::HOMING_OFFSET, raw.to_le_bytes()[0]);
+    s.set_reg(addr::HOMING_OFFSET + 1, raw.to_le_bytes()[1]);
+    assert_eq!(s.homing_offset(), -1021);
+    assert_eq!(s.present_position(), 1121, "100 − (−1021)");
+    // Multi-turn feedback (Phase bit 4, as some STS3215 ship) reads outside 0..4095.
+    s.set_shaft(-3000.0, 0.0);
+    assert_eq!(s.present_position(), (-3000 + 1021i32).rem_euclid(4096));
+    s.set_reg(addr::PHASE, 0x10);
+    assert_eq!(s.present_position(), -3000 + 1021);
+}
