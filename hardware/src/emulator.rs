@@ -274,25 +274,7 @@ impl Emulator {
         let bus = Servos::new(plant, &cfg.faults);
         let controller = Controller::new(bus, &cfg.limits, cfg.controller)
             .map_err(|e| HardwareError::Config(format!("emulated firmware: {e:?}")))?;
-        let mut symlink = None;
-        let path = match link {
-            Some(p) => {
-                if let Ok(meta) = std::fs::symlink_metadata(p) {
-                    if !meta.file_type().is_symlink() {
-                        return Err(HardwareError::Config(format!(
-                            "{} exists and is not a symlink; not replacing it",
-                            p.display()
-                        )));
-                    }
-                    let _ = std::fs::remove_file(p);
-                }
-                std::os::unix::fs::symlink(&slave_name, p)
-                    .map_err(|e| port_err(format!("symlink {}: {e}", p.display())))?;
-                symlink = Some(p.to_path_buf());
-                p.to_path_buf()
-            }
-            None => PathBuf::from(&slave_name),
-        };
+        let (path, symlink) = link_pty(&slave_name, link)?;
         let stop = Arc::new(AtomicBool::new(false));
         let report = Arc::new(Mutex::new(EmulatorReport::default()));
         let lateness = Arc::new(Mutex::new(Vec::new()));
@@ -324,6 +306,27 @@ impl Drop for Emulator {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// The path clients open for a pseudo-terminal named `slave_name`: a symlink to it at `link`
+/// (replacing an old symlink, never a regular file), or the name itself; with the symlink to
+/// remove when done.
+pub(crate) fn link_pty(slave_name: &str, link: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>)> {
+    let Some(p) = link else { return Ok((PathBuf::from(slave_name), None)) };
+    if let Ok(meta) = std::fs::symlink_metadata(p) {
+        if !meta.file_type().is_symlink() {
+            return Err(HardwareError::Config(format!(
+                "{} exists and is not a symlink; not replacing it",
+                p.display()
+            )));
+        }
+        let _ = std::fs::remove_file(p);
+    }
+    std::os::unix::fs::symlink(slave_name, p).map_err(|e| HardwareError::Port {
+        port: "pseudo-terminal".into(),
+        message: format!("symlink {}: {e}", p.display()),
+    })?;
+    Ok((p.to_path_buf(), Some(p.to_path_buf())))
 }
 
 /// Splits a byte stream into delimited frames (delimiter included).

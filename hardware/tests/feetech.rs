@@ -264,3 +264,24 @@ fn sign_magnitude_offsets_make_the_present_position_the_shaft_minus_the_offset()
     s.set_reg(addr::PHASE, 0x10);
     assert_eq!(s.present_position(), -3000 + 1021);
 }
+
+#[test]
+fn torque_on_first_sets_each_goal_to_where_the_servo_is() {
+    let mut bus = bus();
+    // A stale goal from an earlier session, far from the shaft.
+    for (_, m) in calibration().motors {
+        let s = bus.transport().bus.servo_mut(m.id).unwrap();
+        s.set_reg(addr::GOAL_POSITION, m.range_max.to_le_bytes()[0]);
+        s.set_reg(addr::GOAL_POSITION + 1, m.range_max.to_le_bytes()[1]);
+    }
+    bus.set_torque(true).unwrap();
+    for _ in 0..50 {
+        bus.transport().bus.step(0.01);
+    }
+    for (_, m) in calibration().motors {
+        let s = bus.transport().bus.servo(m.id).unwrap();
+        assert!(s.torque_on());
+        assert_eq!(s.goal(), s.present_position(), "servo {} holds where it was", m.id);
+        assert!((s.present_position() as f64 - m.mid()).abs() <= 1.0, "servo {} did not move", m.id);
+    }
+}

@@ -358,8 +358,72 @@ impl<T: Transport> ServoBus for FeetechBus<T> {
         self.write_goals(&radians).map_err(|_| BusError)
     }
 
+    /// Torque on first sets every goal to the present position (clamped into the calibrated
+    /// range), so a stale Goal_Position never makes a servo jump when its torque comes on.
     fn set_torque(&mut self, on: bool) -> Result<(), BusError> {
         let n = self.calibration.motors.len();
+        if on {
+            let present = self.sync_read(addr::PRESENT_POSITION, 2).map_err(|_| BusError)?;
+            let goals: Vec<Vec<u8>> = present
+                .iter()
+                .zip(&self.calibration.motors)
+                .map(|(r, (_, m))| {
+                    let counts = from_sign_magnitude(r.word(0).unwrap_or(0), sign_bit::POSITION);
+                    (counts.clamp(m.range_min as i32, m.range_max as i32) as u16).to_le_bytes().to_vec()
+                })
+                .collect();
+            self.sync_write(addr::GOAL_POSITION, &goals).map_err(|_| BusError)?;
+        }
         self.sync_write(addr::TORQUE_ENABLE, &vec![vec![u8::from(on)]; n]).map_err(|_| BusError)
     }
+}
+
+/// A serial port as a [`Transport`] (a USB adapter at 1 Mbps, or a pseudo-terminal).
+pub struct SerialTransport {
+    port: Box<dyn serialport::SerialPort>,
+    /// The port's path, for errors.
+    pub path: String,
+}
+
+impl SerialTransport {
+    /// Opens `path` at `baud` (8N1).
+    pub fn open(path: &str, baud: u32) -> crate::error::Result<Self> {
+        let port = serialport::new(path, baud).timeout(Duration::from_millis(1)).open().map_err(|e| {
+            crate::error::HardwareError::Port {
+                port: path.to_string(),
+                message: format!(
+                    "{e} (is the arm's USB adapter plugged in, and may you use it? Add yourself to the `dialout` \
+                     group or install a udev rule; see the README)"
+                ),
+            }
+        })?;
+        Ok(Self { port, path: path.to_string() })
+    }
+}
+
+impl Transport for SerialTransport {
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        self.port.write_all(bytes)?;
+        self.port.flush()
+    }
+
+    fn receive(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        use std::io::Read;
+        self.port.set_timeout(timeout.max(Duration::from_micros(100))).map_err(io::Error::other)?;
+        match self.port.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn discard_input(&mut self) -> io::Result<()> {
+        self.port.clear(serialport::ClearBuffer::Input).map_err(io::Error::other)
+    }
+}
+
+impl<T: Transport + 'static> crate::emulator::Plant for FeetechBus<T> {
+    /// Real (or virtual) servos move by themselves: nothing to advance.
+    fn advance(&mut self, _dt_s: f64) {}
 }

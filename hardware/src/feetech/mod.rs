@@ -4,8 +4,10 @@
 
 pub mod bus;
 pub mod calibration;
+pub mod port;
 pub mod virtual_servo;
 
-pub use bus::{BusConfig, BusFault, FeetechBus, Transport, VirtualLink};
+pub use bus::{BusConfig, BusFault, FeetechBus, SerialTransport, Transport, VirtualLink};
 pub use calibration::{Calibration, MotorCalibration};
+pub use port::VirtualBusPort;
 pub use virtual_servo::{ServoFault, VirtualBus, VirtualServo};

@@ -1,0 +1,128 @@
+//! The virtual SO-101's servo bus on a real pseudo-terminal: the host bus over a serial port,
+//! and the controller core on the host over that bus with the bridge in front, as `hw run`
+//! will drive a physical SO-101. Waits poll state with generous deadlines; no assertion
+//! depends on wall-clock timing.
+
+use std::time::{Duration, Instant};
+
+use regrasp_firmware::controller::ControllerConfig;
+use regrasp_firmware::protocol::{JointLimit, ModeCode};
+use regrasp_firmware::sts::{self, addr};
+use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
+use regrasp_hardware::feetech::{
+    BusConfig, Calibration, FeetechBus, SerialTransport, VirtualBus, VirtualBusPort, VirtualServo,
+};
+use regrasp_hardware::link::{Bridge, LinkConfig};
+use regrasp_hardware::{Arm, JointCommand};
+
+const FILE: &str = r#"{
+    "shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": -1021, "range_min": 760, "range_max": 3310},
+    "shoulder_lift": {"id": 2, "drive_mode": 0, "homing_offset": 1401, "range_min": 830, "range_max": 3180},
+    "elbow_flex": {"id": 3, "drive_mode": 0, "homing_offset": -402, "range_min": 880, "range_max": 3080},
+    "wrist_flex": {"id": 4, "drive_mode": 0, "homing_offset": 33, "range_min": 860, "range_max": 3200},
+    "wrist_roll": {"id": 5, "drive_mode": 0, "homing_offset": -1700, "range_min": 0, "range_max": 4095},
+    "gripper": {"id": 6, "drive_mode": 0, "homing_offset": 950, "range_min": 2030, "range_max": 3480}
+}"#;
+
+fn calibration() -> Calibration {
+    let names: Vec<String> = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
+        .map(String::from)
+        .to_vec();
+    Calibration::parse(FILE, "test", &names).unwrap()
+}
+
+fn virtual_arm() -> VirtualBus {
+    VirtualBus::new(
+        calibration()
+            .motors
+            .iter()
+            .map(|(_, m)| {
+                let mut s = VirtualServo::new(m.id, m.mid() + m.homing_offset as f64);
+                let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap().to_le_bytes();
+                s.set_reg(addr::HOMING_OFFSET, raw[0]);
+                s.set_reg(addr::HOMING_OFFSET + 1, raw[1]);
+                s.power_cycle();
+                s
+            })
+            .collect(),
+    )
+}
+
+fn host_bus(port: &VirtualBusPort) -> FeetechBus<SerialTransport> {
+    let t = SerialTransport::open(&port.path.to_string_lossy(), 1_000_000).unwrap();
+    // A pseudo-terminal's scheduling adds milliseconds a USB adapter does not.
+    FeetechBus::new(t, calibration(), BusConfig { reply_margin: 0.05, ..BusConfig::default() })
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn the_host_bus_drives_the_virtual_servos_over_a_serial_port() {
+    let port = VirtualBusPort::start(virtual_arm(), None).unwrap();
+    let mut bus = host_bus(&port);
+    for id in 1..=6 {
+        bus.ping(id).unwrap();
+    }
+    assert_eq!(bus.read_word(3, addr::MODEL_NUMBER).unwrap(), sts::MODEL_STS3215);
+    let state = bus.read_state().unwrap();
+    assert!(state.iter().all(|r| r.position.abs() < 1e-3), "{state:?}");
+    use regrasp_firmware::servo::ServoBus;
+    bus.set_torque(true).unwrap();
+    bus.write_goals(&[0.2, -0.1, 0.3, 0.0, -0.5, 0.4]).unwrap();
+    wait_until("the servos reach their goals", || {
+        let s = bus.read_state().unwrap();
+        (s[0].position - 0.2).abs() < 0.003 && (s[5].position - 0.4).abs() < 0.003
+    });
+    assert_eq!(bus.stats.failures, 0, "{:?}", bus.stats);
+}
+
+#[test]
+fn the_controller_core_runs_on_the_host_over_the_feetech_bus() {
+    let port = VirtualBusPort::start(virtual_arm(), None).unwrap();
+    let bus = host_bus(&port);
+    let step = 0.02f32;
+    let cal = calibration();
+    let limits: Vec<JointLimit> = cal.motors[..5]
+        .iter()
+        .map(|(_, m)| {
+            let (lo, hi) = m.range_radians();
+            JointLimit { min: lo as f32, max: hi as f32, max_step: step }
+        })
+        .collect();
+    let (glo, ghi) = cal.motors[5].1.range_radians();
+    let cfg = EmulatorConfig {
+        period_ms: 20,
+        start: vec![],
+        limits,
+        controller: ControllerConfig {
+            gripper: JointLimit { min: glo as f32, max: ghi as f32, max_step: step },
+            ..ControllerConfig::default()
+        },
+        faults: FaultConfig::default(),
+    };
+    let core = Emulator::start_with(cfg, bus, None).unwrap();
+    let mut bridge = Bridge::connect(LinkConfig::new(core.path.to_string_lossy().to_string()), 5, None, 1).unwrap();
+    assert!(bridge.read_state().unwrap().armed);
+    wait_until("the first armed tick", || core.report().modes_seen.contains(&ModeCode::Armed));
+    assert!(port.bus().servos.iter().all(|s| s.torque_on()), "torque is on");
+    for _ in 0..40 {
+        bridge.command(&JointCommand { positions: vec![1.0, -1.0, 1.0, -1.0, 2.0], gripper: 0.5 }).unwrap();
+        bridge.read_state().unwrap();
+    }
+    let r = core.report();
+    assert!(r.writes > 10, "{r:?}");
+    assert!(r.largest_jump <= step + 1e-6, "a servo target jumped {} rad", r.largest_jump);
+    let pan_goal = port.bus().servo(1).unwrap().goal();
+    assert!(pan_goal > 2035 + 100, "the pan servo was sent on its way: goal {pan_goal}");
+    bridge.stop().unwrap();
+    wait_until("the e-stop", || core.report().estop_ticks.is_some());
+    let (arrived, off) = core.report().estop_ticks.unwrap();
+    assert!(off <= arrived + 1, "torque off at tick {off}, e-stop arrived at tick {arrived}");
+    wait_until("every servo's torque off", || port.bus().servos.iter().all(|s| !s.torque_on()));
+}
