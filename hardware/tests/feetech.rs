@@ -7,7 +7,8 @@ use regrasp_firmware::servo::{ServoBus, ServoReading};
 use regrasp_firmware::sts::{self, addr, error_bit};
 use regrasp_hardware::feetech::calibration::RAD_PER_COUNT;
 use regrasp_hardware::feetech::{
-    BusConfig, BusFault, Calibration, FeetechBus, MotorCalibration, ServoFault, VirtualBus, VirtualLink, VirtualServo,
+    BusConfig, BusFault, Calibration, FeetechBus, MotorCalibration, ServoFault, SetupConfig, VirtualBus, VirtualLink,
+    VirtualServo, setup,
 };
 
 const NAMES: [&str; 6] = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"];
@@ -284,4 +285,69 @@ fn torque_on_first_sets_each_goal_to_where_the_servo_is() {
         assert_eq!(s.goal(), s.present_position(), "servo {} holds where it was", m.id);
         assert!((s.present_position() as f64 - m.mid()).abs() <= 1.0, "servo {} did not move", m.id);
     }
+}
+
+/// Factory-fresh servos with the calibration's IDs, shafts mid-range (not yet configured).
+fn factory_arm() -> FeetechBus<VirtualLink> {
+    let servos =
+        calibration().motors.iter().map(|(_, m)| VirtualServo::new(m.id, m.mid() + m.homing_offset as f64)).collect();
+    FeetechBus::new(VirtualLink::new(VirtualBus::new(servos)), calibration(), BusConfig::default())
+}
+
+#[test]
+fn setup_configures_factory_servos_once_and_the_values_survive_a_power_cycle() {
+    let mut bus = factory_arm();
+    let cfg = SetupConfig::so101(6);
+    let first = setup(&mut bus, &cfg).unwrap();
+    assert_eq!(first.firmware, (3, 10));
+    let changed = |r: &str, motor: &str| first.changes.iter().any(|c| c.register == r && c.motor == motor);
+    assert!(changed("Return_Delay_Time", "shoulder_pan") && changed("P_Coefficient", "elbow_flex"));
+    assert!(changed("Homing_Offset", "wrist_roll") && changed("Min_Position_Limit", "shoulder_pan"));
+    assert!(changed("Max_Torque_Limit", "gripper") && changed("Torque_Limit", "gripper"));
+    assert!(!changed("Max_Torque_Limit", "shoulder_pan"), "the body keeps the factory torque cap");
+    // Nothing is written twice: a second connect finds everything in place.
+    assert_eq!(setup(&mut bus, &cfg).unwrap().changes, vec![]);
+    for s in &mut bus.transport().bus.servos {
+        s.power_cycle();
+        assert_eq!(s.reg(addr::LOCK), 1, "locked again");
+        assert_eq!(s.reg(addr::P_COEFFICIENT), 16, "servo {}: saved to EEPROM", s.id());
+    }
+    // After the power cycle the live gripper cap comes from EEPROM, and the present positions
+    // are calibrated: every shaft reads the middle of its range.
+    assert_eq!(bus.transport().bus.servo(6).unwrap().word(addr::TORQUE_LIMIT), 500);
+    assert_eq!(setup(&mut bus, &cfg).unwrap().changes, vec![]);
+    let state = bus.read_state().unwrap();
+    assert!(state.iter().all(|r| r.position.abs() < 1e-3), "{state:?}");
+    assert!(bus.transport().bus.servos.iter().all(|s| !s.torque_on()), "setup leaves torque off");
+}
+
+#[test]
+fn setup_clears_multi_turn_feedback_and_refuses_what_it_cannot_fix() {
+    let cfg = SetupConfig::so101(6);
+    let mut bus = factory_arm();
+    bus.transport().bus.servo_mut(5).unwrap().set_reg(addr::PHASE, 0x10);
+    setup(&mut bus, &cfg).unwrap();
+    assert_eq!(bus.transport().bus.servo(5).unwrap().reg(addr::PHASE), 0, "Phase bit 4 cleared");
+
+    let mut bus = factory_arm();
+    bus.transport().bus.servo_mut(4).unwrap().fault.gone = true;
+    let e = setup(&mut bus, &cfg).unwrap_err().to_string();
+    assert!(e.contains("servo 4 (wrist_flex)") && e.contains("no status packet"), "{e}");
+
+    let mut bus = factory_arm();
+    let s = bus.transport().bus.servo_mut(2).unwrap();
+    s.set_reg(addr::MODEL_NUMBER, 0x19);
+    s.set_reg(addr::MODEL_NUMBER + 1, 0x0B); // 2841
+    let e = setup(&mut bus, &cfg).unwrap_err().to_string();
+    assert!(e.contains("servo 2 (shoulder_lift) is model 2841, not 777"), "{e}");
+
+    let mut bus = factory_arm();
+    bus.transport().bus.servo_mut(6).unwrap().set_reg(addr::FIRMWARE_MINOR, 9);
+    let e = setup(&mut bus, &cfg).unwrap_err().to_string();
+    assert!(e.contains("different firmware versions") && e.contains("gripper 3.9"), "{e}");
+
+    let mut bus = factory_arm();
+    bus.transport().bus.servo_mut(3).unwrap().fault.eeprom_stuck = true;
+    let e = setup(&mut bus, &cfg).unwrap_err().to_string();
+    assert!(e.contains("servo 3 (elbow_flex): wrote Return_Delay_Time = 0 but it reads back 250"), "{e}");
 }

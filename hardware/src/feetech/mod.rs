@@ -5,9 +5,11 @@
 pub mod bus;
 pub mod calibration;
 pub mod port;
+pub mod setup;
 pub mod virtual_servo;
 
 pub use bus::{BusConfig, BusFault, FeetechBus, SerialTransport, Transport, VirtualLink};
 pub use calibration::{Calibration, MotorCalibration};
 pub use port::VirtualBusPort;
+pub use setup::{ServoCaps, SetupConfig, SetupError, SetupReport, setup};
 pub use virtual_servo::{ServoFault, VirtualBus, VirtualServo};

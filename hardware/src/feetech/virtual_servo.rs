@@ -40,6 +40,8 @@ pub struct ServoFault {
     pub error_bits: u8,
     /// The shaft does not move (a blocked joint): load and current grow with the error.
     pub stalled: bool,
+    /// EEPROM writes are ignored (a failing or write-protected EEPROM).
+    pub eeprom_stuck: bool,
 }
 
 /// One virtual STS3215.
@@ -245,6 +247,7 @@ impl VirtualServo {
             match a {
                 // Read-only: firmware version, model, present values.
                 0..=4 | 56..=79 => {}
+                _ if a < EEPROM_END && self.fault.eeprom_stuck => {}
                 addr::TORQUE_ENABLE if b == 128 => {
                     // Recalibrate: the present position becomes 2048.
                     let offset = (self.actual.round() as i32 - 2048).clamp(-2047, 2047);
