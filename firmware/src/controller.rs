@@ -9,7 +9,8 @@
 //!   commanded pose; for `torque_off_after_ms` → torque off;
 //! - targets carry a validity deadline; once it passes the arm holds;
 //! - e-stop: torque off at once, latched; cleared only by `ClearFault` after a fresh `Hello`;
-//! - overload, over-temperature or repeated bus failures → fault: torque off, latched likewise;
+//! - overload (for `overload_ticks` ticks in a row: a stall), over-temperature, a servo's own
+//!   error bits or repeated bus failures → fault: torque off, latched likewise;
 //! - limits can be changed only while disarmed.
 
 use crate::protocol::{Frame, JointLimit, MAX_JOINTS, Message, ModeCode, Status, fault, limits_hash};
@@ -27,8 +28,11 @@ pub struct ControllerConfig {
     pub hold_after_ms: u32,
     /// Torque off after this long without a valid command (ms).
     pub torque_off_after_ms: u32,
-    /// Fault when any servo's load exceeds this (fraction of rated torque).
+    /// Fault when any servo's load exceeds this (fraction of rated torque) ...
     pub max_load: f32,
+    /// ... for this many ticks in a row (1 = at once; more tells a stall, a high load with a
+    /// lasting position error, from a hard but brief acceleration).
+    pub overload_ticks: u32,
     /// Fault when any servo's temperature exceeds this (°C).
     pub max_temperature_c: f32,
     /// Fault after this many bus failures in a row.
@@ -44,6 +48,7 @@ impl Default for ControllerConfig {
             hold_after_ms: 100,
             torque_off_after_ms: 500,
             max_load: 1.5,
+            overload_ticks: 1,
             max_temperature_c: 65.0,
             bus_failures_to_fault: 3,
             gripper: JointLimit { min: 0.0, max: 0.08, max_step: 0.004 },
@@ -82,6 +87,8 @@ pub struct Controller<B: ServoBus> {
     readings: [ServoReading; MAX_JOINTS],
     gripper_reading: ServoReading,
     bus_failures: u32,
+    /// Ticks in a row with a servo over `max_load`.
+    overloaded_ticks: u32,
 }
 
 /// `v` within `l` (callers pass finite values only).
@@ -130,6 +137,7 @@ impl<B: ServoBus> Controller<B> {
             readings: [ServoReading::default(); MAX_JOINTS],
             gripper_reading: ServoReading::default(),
             bus_failures: 0,
+            overloaded_ticks: 0,
         })
     }
 
@@ -330,13 +338,18 @@ impl<B: ServoBus> Controller<B> {
         let read = self.read_bus();
         if read && matches!(self.mode, Mode::Armed | Mode::Holding) {
             let servos = self.readings[..self.n].iter().chain(core::iter::once(&self.gripper_reading));
-            let (mut overload, mut overtemp) = (false, false);
+            let (mut loaded, mut overtemp, mut servo_error) = (false, false, false);
             for r in servos {
-                overload |= !(r.load.abs() <= self.cfg.max_load);
+                loaded |= !(r.load.abs() <= self.cfg.max_load);
                 overtemp |= !(r.temperature <= self.cfg.max_temperature_c);
+                servo_error |= r.error != 0;
             }
-            if overload || overtemp {
-                let flag = if overload { fault::OVERLOAD } else { 0 } | if overtemp { fault::OVERTEMP } else { 0 };
+            self.overloaded_ticks = if loaded { self.overloaded_ticks.saturating_add(1) } else { 0 };
+            let overload = self.overloaded_ticks >= self.cfg.overload_ticks.max(1);
+            if overload || overtemp || servo_error {
+                let flag = if overload { fault::OVERLOAD } else { 0 }
+                    | if overtemp { fault::OVERTEMP } else { 0 }
+                    | if servo_error { fault::SERVO_ERROR } else { 0 };
                 self.safe_stop(Mode::Faulted, flag);
             }
         }
@@ -397,7 +410,7 @@ impl<B: ServoBus> Controller<B> {
             last_seq: self.last_seq,
         };
         // Events are reported once; latched conditions stay.
-        self.faults &= fault::ESTOP | fault::OVERLOAD | fault::OVERTEMP | fault::BUS | fault::WATCHDOG_TORQUE_OFF;
+        self.faults &= fault::LATCHING;
         report
     }
 }

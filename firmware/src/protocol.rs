@@ -95,8 +95,11 @@ pub mod fault {
     pub const BAD_FRAME: u16 = 1 << 7;
     /// The targets' validity deadline passed with no newer targets: the arm holds.
     pub const STALE_TARGETS: u16 = 1 << 8;
+    /// A servo reported an error of its own (its status byte: voltage, sensor, overheat,
+    /// overcurrent, overload).
+    pub const SERVO_ERROR: u16 = 1 << 9;
     /// The faults that leave the arm latched off until cleared: a host must stop on these.
-    pub const LATCHING: u16 = WATCHDOG_TORQUE_OFF | ESTOP | OVERLOAD | OVERTEMP | BUS;
+    pub const LATCHING: u16 = WATCHDOG_TORQUE_OFF | ESTOP | OVERLOAD | OVERTEMP | BUS | SERVO_ERROR;
 }
 
 /// Why a command was refused, in [`Message::Ack`].

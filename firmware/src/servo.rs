@@ -15,6 +15,9 @@ pub struct ServoReading {
     pub load: f32,
     /// Temperature (°C).
     pub temperature: f32,
+    /// The servo's own error bits (a Feetech status byte: voltage, angle sensor, overheat,
+    /// overcurrent, overload); 0 = none, and always 0 for servos that report none.
+    pub error: u8,
 }
 
 /// A bus failure (timeout, checksum, no answer).
@@ -57,6 +60,8 @@ pub struct MockBus {
     pub temperature: [f32; MAX_JOINTS + 1],
     /// Servos that do not move (stalled): their load grows with the error.
     pub stalled: [bool; MAX_JOINTS + 1],
+    /// Error bits each servo reports (as a Feetech status byte; 0 = none).
+    pub error: [u8; MAX_JOINTS + 1],
     /// Extra load added to every servo (fraction of rated).
     pub extra_load: f32,
     /// Fail this many bus transactions from now.
@@ -83,6 +88,7 @@ impl MockBus {
             load_gain: 2.0,
             temperature: [30.0; MAX_JOINTS + 1],
             stalled: [false; MAX_JOINTS + 1],
+            error: [0; MAX_JOINTS + 1],
             extra_load: 0.0,
             fail_next: 0,
             writes: 0,
@@ -128,6 +134,7 @@ impl ServoBus for MockBus {
                 velocity: 0.0,
                 load: self.load_gain * error + self.extra_load,
                 temperature: self.temperature[i],
+                error: self.error[i],
             };
             if i < self.n {
                 if let Some(j) = joints.get_mut(i) {

@@ -351,3 +351,40 @@ fn arm_while_holding_restarts_from_the_measured_pose() {
         assert!((c.commanded()[i] - c.bus.position[i]).abs() < 1e-6, "joint {i} starts from where it is");
     }
 }
+
+#[test]
+fn a_servo_error_bit_faults_at_the_tick_that_reads_it() {
+    let mut c = controller();
+    ok(send(&mut c, 1, Message::Arm, 0));
+    run(&mut c, 0, 200, Some(start_pose()));
+    assert_eq!(c.mode(), ModeCode::Armed);
+    c.bus.error[N] = 0x20; // the gripper reports overload (bit 5)
+    let (mode, faults) = state_mode(&c.tick(220));
+    assert_eq!(mode, ModeCode::Faulted);
+    assert!(faults & fault::SERVO_ERROR != 0 && !c.bus.torque, "faults {faults:#x}");
+    c.bus.error[N] = 0;
+    assert_eq!(status(send(&mut c, 2, Message::Arm, 240)), Status::WrongMode, "latched");
+}
+
+#[test]
+fn a_brief_overload_passes_but_a_lasting_one_faults_when_overload_ticks_asks_for_a_stall() {
+    let cfg = ControllerConfig { overload_ticks: 3, ..ControllerConfig::default() };
+    let mut c = Controller::new(MockBus::new(N, &start_pose()), &[LIMIT; N], cfg).unwrap();
+    ok(send(&mut c, 1, Message::Arm, 0));
+    let over = ControllerConfig::default().max_load + 0.5;
+    for t in [20, 40] {
+        c.bus.extra_load = over;
+        c.tick(t);
+    }
+    c.bus.extra_load = 0.0;
+    c.tick(60);
+    assert_eq!(c.mode(), ModeCode::Armed, "two ticks over the limit are not a stall");
+    c.bus.extra_load = over;
+    for t in [80, 100] {
+        c.tick(t);
+        assert_eq!(c.mode(), ModeCode::Armed);
+    }
+    let (mode, faults) = state_mode(&c.tick(120));
+    assert_eq!(mode, ModeCode::Faulted, "the third tick in a row is");
+    assert!(faults & fault::OVERLOAD != 0 && !c.bus.torque);
+}

@@ -209,6 +209,7 @@ impl ServoBus for TwinBus {
                 velocity: qd.get(i).copied().unwrap_or(0.0) as f32,
                 load: load.min(1.0) as f32,
                 temperature: TWIN_TEMPERATURE_C,
+                error: 0,
             };
         }
         // The load is the grip force per pad over one pad's force at full effort.
@@ -219,6 +220,7 @@ impl ServoBus for TwinBus {
             velocity: 0.0,
             load: if s.torque { (p.grip_force / rated.max(1e-9)).min(1.0) as f32 } else { 0.0 },
             temperature: TWIN_TEMPERATURE_C,
+            error: 0,
         };
         Ok(())
     }

@@ -186,14 +186,18 @@ fn replies_that_never_come_are_retried_then_name_the_servo() {
 fn every_servo_error_byte_is_read_and_reported() {
     let mut bus = bus();
     bus.transport().bus.servo_mut(6).unwrap().fault.error_bits = error_bit::OVERLOAD;
-    let e = bus.read_state().unwrap_err();
+    let e = bus.ping(6).unwrap_err();
     assert_eq!(e, BusFault::ServoError { id: 6, bits: error_bit::OVERLOAD });
     assert!(e.to_string().contains("servo 6 reports overload"), "{e}");
+    // The state read hands the bits to the controller core in each reading.
+    let state = bus.read_state().unwrap();
+    assert_eq!(state.iter().map(|r| r.error).collect::<Vec<_>>(), [0, 0, 0, 0, 0, error_bit::OVERLOAD]);
     assert_eq!(bus.last_errors, [0, 0, 0, 0, 0, error_bit::OVERLOAD]);
     // Over-temperature is the servo's own judgement against its EEPROM limit (70 °C).
     bus.transport().bus.servo_mut(6).unwrap().fault.error_bits = 0;
     bus.transport().bus.servo_mut(2).unwrap().temperature = 75.0;
-    assert_eq!(bus.read_state().unwrap_err(), BusFault::ServoError { id: 2, bits: error_bit::OVERHEAT });
+    assert_eq!(bus.read_state().unwrap()[1].error, error_bit::OVERHEAT);
+    assert_eq!(bus.ping(2).unwrap_err(), BusFault::ServoError { id: 2, bits: error_bit::OVERHEAT });
 }
 
 proptest! {
@@ -350,4 +354,65 @@ fn setup_clears_multi_turn_feedback_and_refuses_what_it_cannot_fix() {
     bus.transport().bus.servo_mut(3).unwrap().fault.eeprom_stuck = true;
     let e = setup(&mut bus, &cfg).unwrap_err().to_string();
     assert!(e.contains("servo 3 (elbow_flex): wrote Return_Delay_Time = 0 but it reads back 250"), "{e}");
+}
+
+/// The controller core over the Feetech bus (in process, no port): each fault kind, injected
+/// while the arm moves, ends with every servo's torque off at the tick that detects it.
+#[test]
+fn every_injected_fault_ends_in_torque_off_at_the_tick_that_detects_it() {
+    use regrasp_firmware::controller::Controller;
+    use regrasp_firmware::protocol::{Frame, JointLimit, MAX_JOINTS, Message, ModeCode, fault};
+    use regrasp_hardware::feetech::core_config;
+
+    type Inject = fn(&mut VirtualBus);
+    let kinds: [(&str, Inject, u16); 7] = [
+        ("overload bit", |b| b.servo_mut(2).unwrap().fault.error_bits = error_bit::OVERLOAD, fault::SERVO_ERROR),
+        ("voltage", |b| b.servo_mut(1).unwrap().voltage = 9.5, fault::SERVO_ERROR),
+        ("over-temperature", |b| b.servo_mut(4).unwrap().temperature = 62.0, fault::OVERTEMP),
+        ("stalled joint", |b| b.servo_mut(3).unwrap().fault.stalled = true, fault::OVERLOAD),
+        ("no status packet", |b| b.servo_mut(5).unwrap().fault.silent = true, fault::BUS),
+        ("bad checksum", |b| b.servo_mut(6).unwrap().fault.bad_checksum = true, fault::BUS),
+        ("servo gone", |b| b.servo_mut(2).unwrap().fault.gone = true, fault::BUS),
+    ];
+    let cal = calibration();
+    let limit = |m: &MotorCalibration| {
+        let (lo, hi) = m.range_radians();
+        JointLimit { min: lo as f32, max: hi as f32, max_step: 0.02 }
+    };
+    let limits: Vec<JointLimit> = cal.motors[..5].iter().map(|(_, m)| limit(m)).collect();
+    for (name, inject, expected) in kinds {
+        let cfg = core_config(limit(&cal.motors[5].1), 50);
+        let mut c = Controller::new(bus(), &limits, cfg).unwrap();
+        let armed = c.handle(&Frame { seq: 1, message: Message::Arm }, 0);
+        assert!(matches!(armed, Message::Ack { .. }), "{name}: {armed:?}");
+        let mut positions = [0.0; MAX_JOINTS];
+        positions[..5].copy_from_slice(&[0.8, -0.8, 0.8, -0.8, 0.8]);
+        let mut detected = None;
+        for tick in 1..200u32 {
+            let t = tick * 20;
+            let targets = Message::SetTargets { joints: 5, positions, gripper: 0.3, valid_for_ms: 100 };
+            c.handle(&Frame { seq: tick as u16 + 1, message: targets }, t);
+            if tick == 10 {
+                inject(&mut c.bus.transport().bus);
+            }
+            c.bus.transport().bus.step(0.02);
+            c.tick(t);
+            if c.mode() == ModeCode::Faulted {
+                detected = Some(tick);
+                break;
+            }
+        }
+        let tick = detected.unwrap_or_else(|| panic!("{name}: never faulted"));
+        assert!(c.faults() & expected != 0, "{name}: faults {:#x}", c.faults());
+        // Torque off on the wire in the same tick: a silent or gone servo cannot say so, the
+        // others must.
+        let bus = &c.bus.transport().bus;
+        let answering: Vec<&VirtualServo> = bus.servos.iter().filter(|s| !s.fault.gone).collect();
+        assert!(answering.iter().all(|s| !s.torque_on()), "{name}: torque still on after tick {tick}");
+        if name == "stalled joint" {
+            assert!(tick >= 10 + 25, "{name}: a stall is a lasting overload, faulted at tick {tick}");
+        } else {
+            assert!(tick <= 10 + 3, "{name}: detected at tick {tick}");
+        }
+    }
 }

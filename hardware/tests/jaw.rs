@@ -10,7 +10,7 @@ use regrasp_hardware::twin::Twin;
 use regrasp_sim::{ArmModel, NamedArm};
 
 fn reading() -> ServoReading {
-    ServoReading { position: 0.0, velocity: 0.0, load: 0.0, temperature: 0.0 }
+    ServoReading::default()
 }
 
 #[test]

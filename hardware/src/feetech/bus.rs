@@ -193,8 +193,18 @@ impl<T: Transport> FeetechBus<T> {
 
     /// Sends `request` and collects one status packet from each of `ids`, in that order, each
     /// carrying `data_len` bytes; retries the whole transaction on any failure. Error bits are
-    /// recorded and reported after the replies are in.
+    /// recorded in `last_errors`, and reported as [`BusFault::ServoError`] after the replies are
+    /// in.
     fn transact(&mut self, request: &[u8], ids: &[u8], data_len: usize) -> Result<Vec<Status>, BusFault> {
+        let replies = self.transact_raw(request, ids, data_len)?;
+        match replies.iter().find(|r| !r.is_ok()) {
+            Some(r) => Err(BusFault::ServoError { id: r.id, bits: r.error }),
+            None => Ok(replies),
+        }
+    }
+
+    /// [`Self::transact`] that returns replies with error bits as they are.
+    fn transact_raw(&mut self, request: &[u8], ids: &[u8], data_len: usize) -> Result<Vec<Status>, BusFault> {
         let mut last = BusFault::NoReply(ids.first().copied().unwrap_or(0));
         for attempt in 0..=self.config.retries {
             self.stats.attempts += 1;
@@ -207,9 +217,6 @@ impl<T: Transport> FeetechBus<T> {
                         if let Some(i) = self.calibration.motors.iter().position(|(_, m)| m.id == r.id) {
                             self.last_errors[i] = r.error;
                         }
-                    }
-                    if let Some(r) = replies.iter().find(|r| !r.is_ok()) {
-                        return Err(BusFault::ServoError { id: r.id, bits: r.error });
                     }
                     return Ok(replies);
                 }
@@ -313,10 +320,13 @@ impl<T: Transport> FeetechBus<T> {
         self.sync_write(addr::GOAL_POSITION, &data)
     }
 
-    /// Reads every motor's position, velocity, load and temperature (one SYNC_READ of
-    /// addresses 56–63).
+    /// Reads every motor's position, velocity, load, temperature and error bits (one SYNC_READ
+    /// of addresses 56–63); a servo's error bits are in its reading, not an error, so that the
+    /// controller core sees them and stops.
     pub fn read_state(&mut self) -> Result<Vec<ServoReading>, BusFault> {
-        let replies = self.sync_read(addr::PRESENT_POSITION, 8)?;
+        let ids = self.calibration.ids();
+        let req = self.encode(|b| sts::sync_read(addr::PRESENT_POSITION, 8, &ids, b))?;
+        let replies = self.transact_raw(&req, &ids, 8)?;
         Ok(replies
             .iter()
             .zip(&self.calibration.motors)
@@ -330,6 +340,7 @@ impl<T: Transport> FeetechBus<T> {
                     velocity: (speed * RAD_PER_COUNT) as f32,
                     load: load as f32,
                     temperature: r.params()[7] as f32,
+                    error: r.error,
                 }
             })
             .collect())
