@@ -114,9 +114,13 @@ impl RunDir {
         let stored = self.made_for()?;
         let this = arm_hash(arm);
         if stored != this {
+            let shipped = regrasp_sim::NamedArm::ALL
+                .into_iter()
+                .find(|a| a.load().is_ok_and(|m| arm_hash(&m) == stored))
+                .map_or(String::new(), |a| format!(" (the shipped `{}`: pass `--arm {}`)", a.name(), a.name()));
             return Err(CurriculumError::Run {
                 path: self.dir.clone(),
-                message: format!("the run was made for arm {stored}, not this arm {this}"),
+                message: format!("the run was made for arm {stored}{shipped}, not this arm {this}"),
             });
         }
         Ok(())
