@@ -1,7 +1,8 @@
 //! A rig: everything between the host's control loop and one arm, assembled in one place. The
 //! serial bridge to the arm's controller (or to an emulator started here, whose sim twin is
 //! the arm) is wrapped with the safety envelope in [`Guarded`], so a rig never offers an
-//! unchecked path to the arm.
+//! unchecked path to the arm. An arm on a Feetech bus (the SO-101) has no controller board: the
+//! rig runs the same controller core on the host over the bus, and the bridge talks to it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::arm::Guarded;
 use crate::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use crate::envelope::{EnvelopeConfig, SafetyEnvelope};
 use crate::error::Result;
+use crate::feetech::{self, Calibration, VirtualBusPort};
 use crate::link::{Bridge, LinkConfig};
 use crate::twin::Twin;
 
@@ -31,6 +33,22 @@ pub enum Port {
         /// The twin's first scenario.
         scenario: Scenario,
         /// Faults to inject.
+        faults: FaultConfig,
+    },
+    /// Servos on a Feetech bus at this serial port (the SO-101's USB adapter), calibrated by
+    /// this LeRobot calibration file.
+    Feetech {
+        /// The adapter's port.
+        port: String,
+        /// The calibration file.
+        calibration: std::path::PathBuf,
+    },
+    /// A virtual SO-101 started here: virtual STS3215s on a pseudo-terminal whose shafts are a
+    /// sim twin's joints, holding `scenario`'s object, driven over the Feetech path.
+    EmulatedFeetech {
+        /// The twin's first scenario.
+        scenario: Scenario,
+        /// Faults to inject into the host's core (as for `Emulated`).
         faults: FaultConfig,
     },
 }
@@ -63,9 +81,18 @@ impl EmulatedArm {
 
 /// A connected arm behind its safety envelope, with the emulator and twin when emulated.
 pub struct Rig {
-    // Fields drop in order: the bridge closes before the emulator it talks to stops.
+    // Fields drop in order: the bridge closes before the core it talks to stops, and the core
+    // before the virtual servos it drives.
     guarded: Guarded<Bridge>,
     emulated: Option<EmulatedArm>,
+    feetech: Option<FeetechParts>,
+}
+
+/// The parts of a Feetech rig: the host's core over the bus, and when emulated the virtual
+/// servos and their twin.
+struct FeetechParts {
+    core: Emulator,
+    virtual_arm: Option<(VirtualBusPort, Twin)>,
 }
 
 impl Rig {
@@ -78,16 +105,37 @@ impl Rig {
         envelope: EnvelopeConfig,
         nonce: u32,
     ) -> Result<Self> {
-        let (path, emulated) = match port {
-            Port::Serial(path) => (path.clone(), None),
+        let (mut emulated, mut feetech) = (None, None);
+        let path = match port {
+            Port::Serial(path) => path.clone(),
             Port::Emulated { scenario, faults } => {
-                let emulated = EmulatedArm::start(arm, env, scenario, faults, None)?;
-                (emulated.emulator.path.to_string_lossy().to_string(), Some(emulated))
+                let e = EmulatedArm::start(arm, env, scenario, faults, None)?;
+                let path = e.emulator.path.to_string_lossy().to_string();
+                emulated = Some(e);
+                path
+            }
+            Port::Feetech { port, calibration } => {
+                let cal = feetech::load_calibration(calibration, arm)?;
+                let f = feetech::FeetechArm::connect(arm, cal, port, EMULATOR_TICK_S, FaultConfig::default())?;
+                let path = f.core.path.to_string_lossy().to_string();
+                feetech = Some(FeetechParts { core: f.core, virtual_arm: None });
+                path
+            }
+            Port::EmulatedFeetech { scenario, faults } => {
+                faults.validate()?;
+                let twin = Twin::new(Arc::clone(arm), env, scenario, EMULATOR_TICK_S)?;
+                let cal: Calibration = feetech::virtual_calibration(arm);
+                let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, None)?;
+                let port = servos.path.to_string_lossy().to_string();
+                let f = feetech::FeetechArm::connect(arm, cal, &port, EMULATOR_TICK_S, faults.clone())?;
+                let path = f.core.path.to_string_lossy().to_string();
+                feetech = Some(FeetechParts { core: f.core, virtual_arm: Some((servos, twin)) });
+                path
             }
         };
         let bridge = Bridge::connect(LinkConfig::new(path), arm.dof(), None, nonce)?;
         let guarded = Guarded::new(bridge, SafetyEnvelope::new(Arc::clone(arm), envelope)?)?;
-        Ok(Self { guarded, emulated })
+        Ok(Self { guarded, emulated, feetech })
     }
 
     /// The guarded arm: every command goes through the envelope.
@@ -97,11 +145,18 @@ impl Rig {
 
     /// The sim twin, when emulated.
     pub fn twin(&self) -> Option<&Twin> {
-        self.emulated.as_ref().map(|e| &e.twin)
+        let feetech = self.feetech.as_ref().and_then(|f| f.virtual_arm.as_ref()).map(|(_, t)| t);
+        self.emulated.as_ref().map(|e| &e.twin).or(feetech)
     }
 
-    /// The emulator, when emulated.
+    /// The controller core when it runs here: the emulated firmware, or the host's core over a
+    /// Feetech bus.
     pub fn emulator(&self) -> Option<&Emulator> {
-        self.emulated.as_ref().map(|e| &e.emulator)
+        self.emulated.as_ref().map(|e| &e.emulator).or(self.feetech.as_ref().map(|f| &f.core))
+    }
+
+    /// The virtual servos, when a virtual SO-101 was started here.
+    pub fn virtual_servos(&self) -> Option<&VirtualBusPort> {
+        self.feetech.as_ref().and_then(|f| f.virtual_arm.as_ref()).map(|(p, _)| p)
     }
 }

@@ -256,7 +256,8 @@ fn a_hundred_thousand_adversarial_commands_write_no_goal_outside_the_ranges() {
 
 #[test]
 fn sign_magnitude_offsets_make_the_present_position_the_shaft_minus_the_offset() {
-    let m = MotorCalibration { id: 1, drive_mode: 0, homing_offset: -1021, range_min: 760, range_max: 3310 };
+    let m =
+        MotorCalibration { id: 1, drive_mode: 0, homing_offset: -1021, range_min: 760, range_max: 3310, travel: None };
     let mut s = VirtualServo::new(1, 100.0);
     let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap();
     s.set_reg(addr::HOMING_OFFSET, raw.to_le_bytes()[0]);
@@ -415,4 +416,22 @@ fn every_injected_fault_ends_in_torque_off_at_the_tick_that_detects_it() {
             assert!(tick <= 10 + 3, "{name}: detected at tick {tick}");
         }
     }
+}
+
+#[test]
+fn the_gripper_maps_its_calibrated_sweep_onto_the_jaw_travel() {
+    let cal = calibration().with_travel("gripper", -0.174533, 1.74533);
+    let g = cal.motors[5].1;
+    assert!((g.radians(2030) + 0.174533).abs() < 1e-9, "range_min is closed");
+    assert!((g.radians(3480) - 1.74533).abs() < 1e-9, "range_max is open");
+    assert_eq!(g.counts(-0.174533), 2030);
+    assert_eq!(g.counts(1.74533), 3480);
+    assert_eq!(g.counts(5.0), 3480, "clamped");
+    for c in [2030, 2500, 3000, 3480] {
+        assert_eq!(g.counts(g.radians(c)), c as u16);
+    }
+    // The body joints keep LeRobot's degrees mode.
+    assert_eq!(cal.motors[0].1.radians(2035), 0.0);
+    // Not part of the file.
+    assert_eq!(Calibration::parse(&cal.to_json(), "f", &names()).unwrap(), calibration());
 }

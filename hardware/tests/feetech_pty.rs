@@ -126,3 +126,46 @@ fn the_controller_core_runs_on_the_host_over_the_feetech_bus() {
     assert!(off <= arrived + 1, "torque off at tick {off}, e-stop arrived at tick {arrived}");
     wait_until("every servo's torque off", || port.bus().servos.iter().all(|s| !s.torque_on()));
 }
+
+/// The virtual SO-101 as `hw run` meets it: a rig on the Feetech path (virtual servos whose
+/// shafts are a sim twin's joints, the host's core over the bus, the bridge and the envelope)
+/// moves the twin where it is told, and an e-stop turns every servo's torque off.
+#[test]
+fn a_rig_drives_the_virtual_so101_through_the_feetech_path() {
+    use std::sync::Arc;
+
+    use regrasp_hardware::rig::{Port, Rig};
+    use regrasp_hardware::{EnvelopeConfig, JointCommand};
+    use regrasp_sim::ArmModel;
+
+    let arm = Arc::new(ArmModel::named("so101").unwrap());
+    let scenario = arm.task.distribution.sample(3);
+    let port = Port::EmulatedFeetech { scenario, faults: FaultConfig::default() };
+    let mut rig = Rig::connect(&arm, &arm.task.env, &port, EnvelopeConfig::default(), 7).unwrap();
+    let start = rig.twin().unwrap().truth().unwrap().q;
+    {
+        // Setup configured the factory-fresh virtual servos (return delay, gains), then armed.
+        let servos = rig.virtual_servos().unwrap().bus();
+        assert!(servos.servos.iter().all(|s| s.reg(addr::RETURN_DELAY) == 0 && s.reg(addr::P_COEFFICIENT) == 16));
+        assert!(servos.servos.iter().all(|s| s.torque_on()), "armed");
+    }
+    let mut goal = start.clone();
+    goal[0] += 0.15; // pan 0.15 rad
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        rig.guarded().command(&JointCommand { positions: goal.clone(), gripper: 0.5 }, 0.0).unwrap();
+        rig.guarded().arm().read_state().unwrap();
+        let q = rig.twin().unwrap().truth().unwrap().q;
+        if (q[0] - goal[0]).abs() < 0.01 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the twin's pan stayed at {} for a goal of {}", q[0], goal[0]);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rig.guarded().stop().unwrap();
+    wait_until("every servo's torque off", || {
+        rig.virtual_servos().unwrap().bus().servos.iter().all(|s| !s.torque_on())
+    });
+    let r = rig.emulator().unwrap().report();
+    assert!(r.largest_jump <= 4.7 * 0.025 + 1e-4, "a target jumped {} rad", r.largest_jump);
+}

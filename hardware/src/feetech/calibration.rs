@@ -29,7 +29,7 @@ pub const MAX_HOMING_OFFSET: i32 = 2047;
 pub const RAD_PER_COUNT: f64 = std::f64::consts::TAU / MAX_COUNT as f64;
 
 /// One motor's calibration, field for field as LeRobot writes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MotorCalibration {
     /// Servo ID on the bus (1–253).
@@ -42,6 +42,11 @@ pub struct MotorCalibration {
     pub range_min: u16,
     /// The highest position of the joint's travel (counts, 0–4095).
     pub range_max: u16,
+    /// A joint whose range is its whole travel rather than angles about a middle (LeRobot's
+    /// 0–100 gripper): `range_min` is this angle (rad), `range_max` that one, linearly between.
+    /// Not in the file; set by [`Calibration::with_travel`].
+    #[serde(skip)]
+    pub travel: Option<(f64, f64)>,
 }
 
 impl MotorCalibration {
@@ -50,16 +55,34 @@ impl MotorCalibration {
         (self.range_min as f64 + self.range_max as f64) / 2.0
     }
 
+    /// Radians per count of this motor.
+    fn scale(&self) -> f64 {
+        match self.travel {
+            Some((lo, hi)) => (hi - lo) / (self.range_max as f64 - self.range_min as f64),
+            None => RAD_PER_COUNT,
+        }
+    }
+
+    /// The angle (rad) at the middle of the range.
+    fn mid_radians(&self) -> f64 {
+        self.travel.map_or(0.0, |(lo, hi)| (lo + hi) / 2.0)
+    }
+
     /// The joint angle (rad) at a present position of `counts`.
     pub fn radians(&self, counts: i32) -> f64 {
-        (counts as f64 - self.mid()) * RAD_PER_COUNT
+        self.mid_radians() + (counts as f64 - self.mid()) * self.scale()
+    }
+
+    /// The shaft position (counts, not clamped) at `rad`: where the servo is for a joint there.
+    pub fn counts_unclamped(&self, rad: f64) -> f64 {
+        self.mid() + (rad - self.mid_radians()) / self.scale()
     }
 
     /// The goal position (counts) for `rad`, always inside the calibrated range: a target beyond
     /// it, or not finite, is clamped (a NaN to the range's middle, which the layers above never
     /// let through).
     pub fn counts(&self, rad: f64) -> u16 {
-        let raw = self.mid() + rad / RAD_PER_COUNT;
+        let raw = self.counts_unclamped(rad);
         let raw = if raw.is_nan() { self.mid() } else { raw };
         raw.round().clamp(self.range_min as f64, self.range_max as f64) as u16
     }
@@ -127,6 +150,19 @@ impl Calibration {
     pub fn save(&self, path: &Path) -> Result<()> {
         std::fs::write(path, self.to_json())
             .map_err(|e| HardwareError::Config(format!("calibration {}: {e}", path.display())))
+    }
+
+    /// This calibration with motor `name`'s range mapped linearly onto the joint travel
+    /// `lower`..`upper` (rad) instead of angles about its middle: LeRobot calibrates the SO-101's
+    /// gripper as 0 % (closed, `range_min`) to 100 % (open, `range_max`) of its sweep, and the
+    /// model's jaw closes at its lower limit.
+    pub fn with_travel(mut self, name: &str, lower: f64, upper: f64) -> Self {
+        for (n, m) in &mut self.motors {
+            if n == name {
+                m.travel = Some((lower, upper));
+            }
+        }
+        self
     }
 
     /// The motors' servo IDs, in order.

@@ -2,12 +2,14 @@
 //! LeRobot's format, and virtual servos that speak the real protocol for tests and the
 //! emulator. The packet codec itself is `regrasp_firmware::sts`, shared with the firmware.
 
+pub mod arm;
 pub mod bus;
 pub mod calibration;
 pub mod port;
 pub mod setup;
 pub mod virtual_servo;
 
+pub use arm::{FeetechArm, core_limits, load_calibration, motor_names, start_virtual_arm, virtual_calibration};
 pub use bus::{BusConfig, BusFault, FeetechBus, SerialTransport, Transport, VirtualLink};
 pub use calibration::{Calibration, MotorCalibration};
 pub use port::VirtualBusPort;

@@ -1,6 +1,9 @@
 //! A [`VirtualBus`] behind a pseudo-terminal: the virtual SO-101's servos answer on a device
 //! path exactly as six STS3215s behind a USB adapter would, replies delayed by their return
-//! delay and their bytes' time on a 1 Mbps wire, shafts moving in real time.
+//! delay and their bytes' time on a 1 Mbps wire. Their shafts move in real time, by the
+//! servos' own first-order model ([`FreeShafts`]) or as the joints of the simulation twin
+//! ([`TwinShafts`]: goals in, the twin's joint positions out), so a policy on the virtual
+//! SO-101 grasps the twin's object.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -13,8 +16,85 @@ use std::time::{Duration, Instant};
 use regrasp_firmware::sts::addr;
 use serialport::{SerialPort, TTYPort};
 
+use regrasp_firmware::servo::{ServoBus, ServoReading};
+
+use super::calibration::Calibration;
 use super::virtual_servo::VirtualBus;
 use crate::error::{HardwareError, Result};
+use crate::twin::TwinBus;
+
+/// What moves the virtual servos' shafts.
+pub trait ShaftDriver: Send + 'static {
+    /// Moves the shafts of `bus` for `dt` seconds.
+    fn drive(&mut self, bus: &mut VirtualBus, dt: f64);
+}
+
+/// The servos' own first-order model: each shaft goes to its goal at its speed limit.
+pub struct FreeShafts;
+
+impl ShaftDriver for FreeShafts {
+    fn drive(&mut self, bus: &mut VirtualBus, dt: f64) {
+        bus.step(dt);
+    }
+}
+
+/// The simulation twin's joints are the shafts: every `period` the servos' goals (counts,
+/// through the calibration) become the twin's joint targets, torque follows the servos' torque
+/// (on when all are on), the twin steps, and its joint positions become the shafts' positions.
+pub struct TwinShafts {
+    twin: TwinBus,
+    calibration: Calibration,
+    period: f64,
+    pending: f64,
+}
+
+impl TwinShafts {
+    /// `twin` driven every `period_s` (its tick), through `calibration` (the arm's motors).
+    pub fn new(twin: TwinBus, calibration: Calibration, period_s: f64) -> Self {
+        Self { twin, calibration, period: period_s, pending: 0.0 }
+    }
+
+    /// One exchange: the servos' goals to the twin, the twin one period on, its joints back to
+    /// the shafts. A stalled servo's joint is held where it is.
+    pub fn sync(&mut self, bus: &mut VirtualBus) {
+        let motors = &self.calibration.motors;
+        let n = motors.len().saturating_sub(1);
+        let mut goals = Vec::with_capacity(motors.len());
+        let mut torque = true;
+        for (_, m) in motors {
+            let Some(s) = bus.servo(m.id) else { return };
+            let goal = if s.fault.stalled { s.present_position() } else { s.goal() };
+            goals.push(m.radians(goal) as f32);
+            torque &= s.torque_on();
+        }
+        let _ = self.twin.set_torque(torque);
+        let _ = self.twin.write_targets(&goals[..n], goals[n]);
+        self.twin.advance(self.period);
+        let mut joints = vec![ServoReading::default(); n];
+        let mut gripper = ServoReading::default();
+        if self.twin.read(&mut joints, &mut gripper).is_err() {
+            return;
+        }
+        for ((_, m), r) in motors.iter().zip(joints.iter().chain(std::iter::once(&gripper))) {
+            if let Some(s) = bus.servo_mut(m.id) {
+                let shaft = m.counts_unclamped(r.position as f64) + s.homing_offset() as f64;
+                let counts_per_rad = (m.counts_unclamped(1.0) - m.counts_unclamped(0.0)).abs();
+                let velocity = r.velocity as f64 * counts_per_rad;
+                s.set_shaft(shaft, velocity);
+            }
+        }
+    }
+}
+
+impl ShaftDriver for TwinShafts {
+    fn drive(&mut self, bus: &mut VirtualBus, dt: f64) {
+        self.pending += dt;
+        while self.pending >= self.period {
+            self.pending -= self.period;
+            self.sync(bus);
+        }
+    }
+}
 
 /// Line rate of the virtual wire (bit/s).
 pub const BAUD: u32 = 1_000_000;
@@ -30,9 +110,14 @@ pub struct VirtualBusPort {
 }
 
 impl VirtualBusPort {
-    /// Puts `bus` on a fresh pseudo-terminal; with `link`, a symlink to it is made there
-    /// (replacing an old symlink, never a regular file).
+    /// Puts `bus` on a fresh pseudo-terminal, its shafts moved by their own model; with `link`,
+    /// a symlink to it is made there (replacing an old symlink, never a regular file).
     pub fn start(bus: VirtualBus, link: Option<&Path>) -> Result<Self> {
+        Self::start_with(bus, FreeShafts, link)
+    }
+
+    /// [`Self::start`] with `driver` moving the shafts (the twin, typically).
+    pub fn start_with(bus: VirtualBus, driver: impl ShaftDriver, link: Option<&Path>) -> Result<Self> {
         let port_err = |message: String| HardwareError::Port { port: "pseudo-terminal".into(), message };
         let (master, slave) = TTYPort::pair().map_err(|e| port_err(e.to_string()))?;
         let slave_name = slave.name().ok_or_else(|| port_err("the pseudo-terminal has no name".into()))?;
@@ -42,7 +127,7 @@ impl VirtualBusPort {
         let (b, s) = (Arc::clone(&bus), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
             .name("regrasp-virtual-bus".into())
-            .spawn(move || serve(master, slave, b, s))
+            .spawn(move || serve(master, slave, b, s, driver))
             .map_err(|e| HardwareError::Config(format!("virtual bus thread: {e}")))?;
         Ok(Self { path, symlink, bus, stop, thread: Some(thread) })
     }
@@ -65,7 +150,13 @@ impl Drop for VirtualBusPort {
     }
 }
 
-fn serve(mut master: TTYPort, _slave: TTYPort, bus: Arc<Mutex<VirtualBus>>, stop: Arc<AtomicBool>) {
+fn serve(
+    mut master: TTYPort,
+    _slave: TTYPort,
+    bus: Arc<Mutex<VirtualBus>>,
+    stop: Arc<AtomicBool>,
+    mut driver: impl ShaftDriver,
+) {
     let _ = master.set_timeout(Duration::from_millis(1));
     let byte_time = Duration::from_nanos(10_000_000_000 / BAUD as u64);
     let mut buf = [0u8; 512];
@@ -98,7 +189,7 @@ fn serve(mut master: TTYPort, _slave: TTYPort, bus: Arc<Mutex<VirtualBus>>, stop
         }
         let dt = now.duration_since(last_step);
         if dt >= Duration::from_millis(1) {
-            bus.lock().unwrap_or_else(|e| e.into_inner()).step(dt.as_secs_f64());
+            driver.drive(&mut bus.lock().unwrap_or_else(|e| e.into_inner()), dt.as_secs_f64());
             last_step = now;
         }
         if waiting == 0 && outbound.is_empty() {
