@@ -22,8 +22,10 @@ use crate::args::{ArmArgs, JsonArg, RecordArgs, ScenarioArg, toml_file};
 #[derive(Subcommand)]
 pub enum HwCommand {
     /// Create a pseudo-terminal (symlinked at --link) running the firmware core on the host,
-    /// with the sim twin as the physical arm; inject faults on request. Runs until Ctrl-C or
-    /// --seconds, then prints what it saw.
+    /// with the sim twin as the physical arm; inject faults on request. With `--bus feetech`,
+    /// the virtual SO-101 instead: six virtual STS3215 servos on the pseudo-terminal, their
+    /// shafts the twin's joints, and their calibration written for `hw run --calibration`.
+    /// Runs until Ctrl-C or --seconds, then prints what it saw.
     Emulate(EmulateArgs),
     /// Run one episode on an arm (or the emulator) with a certified policy: certificate check,
     /// pre-flight in simulation, then the 50 Hz loop through the safety envelope. Ctrl-C or
@@ -43,6 +45,14 @@ pub struct EmulateArgs {
     /// replaced, any other file is left alone and refused.
     #[arg(long)]
     link: PathBuf,
+    /// `feetech`: emulate the arm's servo bus (the virtual SO-101) instead of its controller
+    /// board.
+    #[arg(long)]
+    bus: Option<String>,
+    /// Where to write the virtual servos' calibration with --bus feetech (LeRobot's JSON);
+    /// default: LINK.calibration.json.
+    #[arg(long)]
+    calibration_out: Option<PathBuf>,
     #[command(flatten)]
     arm: ArmArgs,
     #[command(flatten)]
@@ -90,8 +100,10 @@ pub struct HwRunArgs {
     #[arg(long)]
     policy: Option<String>,
     /// Serial port of the arm's controller (or the emulator's --link).
-    #[arg(long)]
-    link: String,
+    #[arg(long, required_unless_present = "bus")]
+    link: Option<String>,
+    #[command(flatten)]
+    bus: BusArgs,
     #[command(flatten)]
     scenario: ScenarioArg,
     #[command(flatten)]
@@ -107,12 +119,15 @@ pub struct HwValidateArgs {
     #[arg(long)]
     policy: Option<String>,
     /// Serial port of the arm's controller (or the emulator's --link).
-    #[arg(long, required_unless_present = "emulate")]
+    #[arg(long, required_unless_present_any = ["emulate", "bus"])]
     link: Option<String>,
     /// Validate against an emulator started here, whose sim twin plays the operator: it places
-    /// each scenario's object and its classifier gives the verdict (no prompts).
+    /// each scenario's object and its classifier gives the verdict (no prompts). With
+    /// `--bus feetech`, the emulator is the virtual SO-101 driven over the Feetech path.
     #[arg(long, conflicts_with = "link")]
     emulate: bool,
+    #[command(flatten)]
+    bus: BusArgs,
     /// Scenario files (TOML or JSON), in order; repeat the flag for more.
     #[arg(long = "scenario")]
     scenarios: Vec<PathBuf>,
@@ -121,6 +136,55 @@ pub struct HwValidateArgs {
     seeds: Vec<u64>,
     #[command(flatten)]
     drive: DriveArgs,
+}
+
+/// Which servo bus an arm is on, for the verbs that drive one.
+#[derive(Args)]
+pub struct BusArgs {
+    /// The arm's servos on a Feetech bus, driven directly by the host (the SO-101):
+    /// `feetech:PORT` for its USB adapter (e.g. `feetech:/dev/ttyACM0`, or an emulator's link),
+    /// or `feetech` with --emulate for the virtual SO-101 started here. Without it, the arm has
+    /// regrasp's controller board on --link.
+    #[arg(long)]
+    bus: Option<String>,
+    /// The arm's calibration: LeRobot's JSON, as `lerobot-calibrate` (or `hw emulate --bus
+    /// feetech`) writes it. Needed with --bus feetech:PORT.
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+}
+
+impl BusArgs {
+    /// Where the arm is: on `link` (its controller board), on a Feetech bus, or emulated here
+    /// with `emulated`'s first scenario and faults.
+    fn port(&self, link: Option<&str>, emulated: Option<(Scenario, FaultConfig)>) -> Result<Port> {
+        let feetech = |bus: &str| -> Result<Option<String>> {
+            match bus.split_once(':') {
+                Some(("feetech", port)) if !port.is_empty() => Ok(Some(port.to_string())),
+                None if bus == "feetech" => Ok(None),
+                _ => bail!("--bus {bus}: give `feetech:PORT` (e.g. feetech:/dev/ttyACM0), or `feetech` with --emulate"),
+            }
+        };
+        Ok(match (&self.bus, link, emulated) {
+            (None, _, Some((scenario, faults))) => Port::Emulated { scenario, faults },
+            (None, Some(l), None) => Port::Serial(l.to_string()),
+            (None, None, None) => bail!("give --link PORT, --bus feetech:PORT or --emulate"),
+            (Some(b), _, Some((scenario, faults))) => match feetech(b)? {
+                None => Port::EmulatedFeetech { scenario, faults },
+                Some(_) => bail!("--emulate starts its own virtual SO-101: give `--bus feetech` without a port"),
+            },
+            (Some(b), _, None) => match feetech(b)? {
+                Some(port) => {
+                    let Some(calibration) = self.calibration.clone() else {
+                        bail!(
+                            "--bus {b} needs --calibration FILE (LeRobot's calibration JSON; `regrasp hw emulate --bus                              feetech` writes one for the virtual SO-101)"
+                        )
+                    };
+                    Port::Feetech { port, calibration }
+                }
+                None => bail!("--bus feetech needs a port (`feetech:/dev/ttyACM0`), or --emulate"),
+            },
+        })
+    }
 }
 
 /// Settings shared by the verbs that drive an arm.
@@ -149,7 +213,10 @@ impl DriveArgs {
     /// The station: `arm` at `port`, under its task's env config, with these limits.
     fn station(&self, arm: Arc<ArmModel>, port: Port) -> Result<Station> {
         let env = Arc::new(arm.task.env.clone());
-        let run: RunConfig = toml_file(&self.run_config)?;
+        let run: RunConfig = match &self.run_config {
+            Some(path) => regrasp_sim::task::overlay_file(&RunConfig::for_task(&env), path)?,
+            None => RunConfig::for_task(&env),
+        };
         run.validate()?;
         let envelope = match &self.envelope {
             Some(_) => toml_file(&self.envelope)?,
@@ -182,6 +249,13 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
         seed: a.fault_seed,
     };
     let scenario = a.scenario.load(&arm.task.distribution)?;
+    match a.bus.as_deref() {
+        None => {}
+        Some("feetech") => return emulate_feetech(&a, &arm, &scenario),
+        Some(other) => bail!(
+            "--bus {other}: the emulator speaks `feetech` (the virtual SO-101) or, without --bus, regrasp's firmware"
+        ),
+    }
     let em = EmulatedArm::start(&arm, &arm.task.env, &scenario, &faults, Some(&a.link))?;
     let path = em.emulator.path.display();
     eprintln!("regrasp emulator on {path} (firmware at {:.0} Hz, sim twin); Ctrl-C to stop", 1.0 / EMULATOR_TICK_S);
@@ -229,8 +303,55 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
     Ok(())
 }
 
+/// `hw emulate --bus feetech`: the virtual SO-101 on a pseudo-terminal until Ctrl-C.
+fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) -> Result<()> {
+    use regrasp_hardware::feetech;
+    use regrasp_hardware::twin::Twin;
+    let twin = Twin::new(Arc::clone(arm), &arm.task.env, scenario, EMULATOR_TICK_S)?;
+    let cal = feetech::virtual_calibration(arm);
+    let cal_path =
+        a.calibration_out.clone().unwrap_or_else(|| PathBuf::from(format!("{}.calibration.json", a.link.display())));
+    cal.save(&cal_path)?;
+    let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, Some(&a.link))?;
+    eprintln!(
+        "virtual SO-101 on {} ({} STS3215 servos at 1 Mbps, the sim twin's joints); calibration in {}; Ctrl-C to stop",
+        servos.path.display(),
+        cal.motors.len(),
+        cal_path.display()
+    );
+    let stop = ctrl_c_flag()?;
+    let start = Instant::now();
+    while !stop.load(Ordering::SeqCst) && a.seconds.is_none_or(|s| start.elapsed().as_secs_f64() < s) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let bus = servos.bus();
+    let torque: Vec<bool> = bus.servos.iter().map(|s| s.torque_on()).collect();
+    let outcome = twin.truth().and_then(|t| t.outcome).map(|o| format!("{:?}: {}", o.kind, o.evidence.note));
+    let v = serde_json::json!({
+        "seconds": start.elapsed().as_secs_f64(),
+        "requests": bus.requests,
+        "bad_requests": bus.bad_requests,
+        "torque": torque,
+        "outcome": outcome,
+        "twin_error": twin.error(),
+        "calibration": cal_path,
+    });
+    if a.output.json {
+        out!("{v}");
+    } else {
+        out!(
+            "{} requests ({} with a bad checksum), torque {:?}; twin outcome: {}",
+            bus.requests,
+            bus.bad_requests,
+            torque,
+            outcome.as_deref().unwrap_or("none yet")
+        );
+    }
+    Ok(())
+}
+
 pub fn run(a: HwRunArgs) -> Result<()> {
-    let station = a.drive.station(a.drive.arm.load()?, Port::Serial(a.link.clone()))?;
+    let station = a.drive.station(a.drive.arm.load()?, a.bus.port(a.link.as_deref(), None)?)?;
     let scenario = a.scenario.load(&station.arm.task.distribution)?;
     let certified = RunDir::open(&a.run)?.certify(a.policy.as_deref(), &station.arm)?;
     let c = certified.certificate();
@@ -252,7 +373,7 @@ pub fn run(a: HwRunArgs) -> Result<()> {
         return Ok(());
     }
     out!(
-        "{:?} after {:.1} s ({} ticks, {} decisions); tick lateness p99 {} µs; envelope {:.1} µs p99; gripper {:.3} m, \
+        "{:?} after {:.1} s ({} ticks, {} decisions); tick lateness p99 {} µs; envelope {:.1} µs p99; gripper {:.3} {}, \
          peak load {:.2}, held lift {:.3} m",
         r.stop,
         r.seconds,
@@ -261,6 +382,7 @@ pub fn run(a: HwRunArgs) -> Result<()> {
         r.tick_lateness_us[1],
         r.envelope_us[1],
         r.final_gripper,
+        station.arm.gripper.servo_unit(),
         r.max_gripper_load,
         r.held_lift
     );
@@ -275,11 +397,7 @@ pub fn validate(a: HwValidateArgs) -> Result<()> {
     let arm = a.drive.arm.load()?;
     scenarios.extend(a.seeds.iter().map(|s| arm.task.distribution.sample(*s)));
     let Some(first) = scenarios.first() else { bail!("no scenarios: give --scenario FILE or --seed N (repeatable)") };
-    let port = match (&a.link, a.emulate) {
-        (_, true) => Port::Emulated { scenario: *first, faults: FaultConfig::default() },
-        (Some(l), false) => Port::Serial(l.clone()),
-        (None, false) => bail!("give --link PORT or --emulate"),
-    };
+    let port = a.bus.port(a.link.as_deref(), a.emulate.then(|| (*first, FaultConfig::default())))?;
     let station = a.drive.station(arm, port)?;
     let mut run = RunDir::open(&a.run)?;
     let certified = run.certify(a.policy.as_deref(), &station.arm)?;

@@ -31,8 +31,16 @@ pub struct ControllerConfig {
     /// Fault when any servo's load exceeds this (fraction of rated torque) ...
     pub max_load: f32,
     /// ... for this many ticks in a row (1 = at once; more tells a stall, a high load with a
-    /// lasting position error, from a hard but brief acceleration).
+    /// lasting position error, from a hard but brief acceleration) ...
     pub overload_ticks: u32,
+    /// ... while the servo moves slower than this (rad/s or m/s; infinity = at any speed). A
+    /// position servo moving fast is at full duty without being blocked; a blocked one does not
+    /// move.
+    pub stall_speed: f32,
+    /// The gripper's load limit (fraction of rated torque), checked as `max_load` is. A closed
+    /// gripper holding an object is a lasting load that is no fault: where the gripper servo
+    /// protects itself (a Feetech servo's torque and current caps), infinity.
+    pub gripper_max_load: f32,
     /// Fault when any servo's temperature exceeds this (°C).
     pub max_temperature_c: f32,
     /// Fault after this many bus failures in a row.
@@ -49,6 +57,8 @@ impl Default for ControllerConfig {
             torque_off_after_ms: 500,
             max_load: 1.5,
             overload_ticks: 1,
+            stall_speed: f32::INFINITY,
+            gripper_max_load: 1.5,
             max_temperature_c: 65.0,
             bus_failures_to_fault: 3,
             gripper: JointLimit { min: 0.0, max: 0.08, max_step: 0.004 },
@@ -337,10 +347,12 @@ impl<B: ServoBus> Controller<B> {
     pub fn tick(&mut self, now_ms: u32) -> Message {
         let read = self.read_bus();
         if read && matches!(self.mode, Mode::Armed | Mode::Holding) {
+            let limits =
+                core::iter::repeat_n(self.cfg.max_load, self.n).chain(core::iter::once(self.cfg.gripper_max_load));
             let servos = self.readings[..self.n].iter().chain(core::iter::once(&self.gripper_reading));
             let (mut loaded, mut overtemp, mut servo_error) = (false, false, false);
-            for r in servos {
-                loaded |= !(r.load.abs() <= self.cfg.max_load);
+            for (r, max_load) in servos.zip(limits) {
+                loaded |= !(r.load.abs() <= max_load) && !(r.velocity.abs() >= self.cfg.stall_speed);
                 overtemp |= !(r.temperature <= self.cfg.max_temperature_c);
                 servo_error |= r.error != 0;
             }

@@ -471,6 +471,9 @@ fn run<P: Plant>(
             std::thread::sleep(wait);
         }
     }
+    // The core stops (its host is closing): servos without a watchdog of their own (a Feetech
+    // bus) would hold their last goal with torque on, so the core's last act is torque off.
+    let _ = controller.bus.set_torque(false);
 }
 
 fn encode_state(m: &Message) -> Vec<u8> {

@@ -163,20 +163,28 @@ impl Station {
                 SetUp::Skip => continue,
                 SetUp::Run => {}
             }
-            if let Err(e) =
-                preflight(pilot.certified().policy(), &self.arm, &self.env, scenario, self.max_contact_force)
-            {
-                say(&format!("skipped: {e}"));
-                continue;
+            match preflight(pilot.certified().policy(), &self.arm, &self.env, scenario, self.max_contact_force) {
+                Ok(pre) => say(&format!("pre-flight (simulation): {:?}", pre.outcome)),
+                Err(e) => {
+                    say(&format!("skipped: {e}"));
+                    continue;
+                }
             }
             rig.guarded().arm().rearm(self.nonce.wrapping_add(i as u32 + 1))?;
             let home = sim.start_configuration(scenario, "scenario")?;
-            move_to(rig.guarded(), &home, self.arm.gripper.servo_from_jaw(self.arm.gripper.open), &self.run, stop)?;
+            let (open, speed) =
+                (self.arm.gripper.servo_from_jaw(self.arm.gripper.open), self.arm.gripper.servo_speed());
+            move_to(rig.guarded(), &home, open, 0.5 * speed, &self.run, stop)?;
             operator.place(&rig, scenario)?;
             let report = self.episode(&mut rig, &mut pilot, scenario, stop, rec)?;
             say(&format!(
-                "arm: {:?} after {:.1} s; gripper {:.3} m, peak load {:.2}, held lift {:.3} m",
-                report.stop, report.seconds, report.final_gripper, report.max_gripper_load, report.held_lift
+                "arm: {:?} after {:.1} s; gripper {:.3} {}, peak load {:.2}, held lift {:.3} m",
+                report.stop,
+                report.seconds,
+                report.final_gripper,
+                self.arm.gripper.servo_unit(),
+                report.max_gripper_load,
+                report.held_lift
             ));
             let Some(kind) = operator.verdict(&rig, &report)? else {
                 return Err(HardwareError::Validation(format!(

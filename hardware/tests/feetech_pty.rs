@@ -127,6 +127,36 @@ fn the_controller_core_runs_on_the_host_over_the_feetech_bus() {
     wait_until("every servo's torque off", || port.bus().servos.iter().all(|s| !s.torque_on()));
 }
 
+/// The STS servos have no watchdog: when the host's core stops (its process closing), its last
+/// act is torque off, or the arm would hold its last goal powered with nobody watching.
+#[test]
+fn the_host_core_turns_torque_off_when_it_stops() {
+    use regrasp_hardware::feetech::{core_config, core_limits};
+    let port = VirtualBusPort::start(virtual_arm(), None).unwrap();
+    let arm = regrasp_sim::ArmModel::named("so101").unwrap();
+    let cal = calibration().with_travel("gripper", -0.174533, 1.74533);
+    let (limits, gripper) = core_limits(&arm, &cal, 0.025).unwrap();
+    let bus = FeetechBus::new(
+        SerialTransport::open(&port.path.to_string_lossy(), 1_000_000).unwrap(),
+        cal,
+        BusConfig { reply_margin: 0.05, ..BusConfig::default() },
+    );
+    let cfg = EmulatorConfig {
+        period_ms: 25,
+        start: vec![],
+        limits,
+        controller: core_config(gripper, 40),
+        faults: FaultConfig::default(),
+    };
+    let core = Emulator::start_with(cfg, bus, None).unwrap();
+    let bridge = Bridge::connect(LinkConfig::new(core.path.to_string_lossy().to_string()), 5, None, 1).unwrap();
+    wait_until("torque on", || port.bus().servos.iter().all(|s| s.torque_on()));
+    drop(bridge);
+    drop(core);
+    // The core's last write is on the wire when it has stopped; the servos read it at once.
+    wait_until("torque off after the core stopped", || port.bus().servos.iter().all(|s| !s.torque_on()));
+}
+
 /// The virtual SO-101 as `hw run` meets it: a rig on the Feetech path (virtual servos whose
 /// shafts are a sim twin's joints, the host's core over the bus, the bridge and the envelope)
 /// moves the twin where it is told, and an e-stop turns every servo's torque off.

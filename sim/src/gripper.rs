@@ -259,6 +259,14 @@ impl Gripper {
         }
     }
 
+    /// The unit of the servo coordinate: "m" (a parallel gripper's opening) or "rad" (a jaw).
+    pub fn servo_unit(&self) -> &'static str {
+        match self.kind {
+            GripperKind::Parallel => "m",
+            GripperKind::RotatingJaw(_) => "rad",
+        }
+    }
+
     /// The servo's speed limit (m/s or rad/s): the jaw target's rate limit in servo units.
     pub fn servo_speed(&self) -> f64 {
         self.servo_from_jaw(self.velocity())

@@ -20,14 +20,17 @@ use regrasp_firmware::controller::ControllerConfig;
 use regrasp_firmware::protocol::JointLimit;
 
 /// The controller core's settings for an arm on a Feetech bus: over-temperature at 60 °C (the
-/// servos' own limit is 70 °C), a stall is a load above 80 % of the servo's duty for 0.5 s
-/// (`ticks_per_second` ticks a second), the gripper's travel `gripper`; the rest as the firmware's
-/// defaults (hold after 100 ms without commands, torque off after 500 ms, three bus failures in
-/// a row fault).
+/// servos' own limit is 70 °C), a stall is a load above 80 % of the servo's duty while it moves
+/// slower than 0.05 rad/s, for 0.5 s (`ticks_per_second` ticks a second), the gripper's travel
+/// `gripper` (its load unchecked: holding an object is a lasting full load, and setup caps the
+/// gripper servo's torque and current itself); the rest as the firmware's defaults (hold after 100 ms without commands, torque
+/// off after 500 ms, three bus failures in a row fault).
 pub fn core_config(gripper: JointLimit, ticks_per_second: u32) -> ControllerConfig {
     ControllerConfig {
         max_load: 0.8,
         overload_ticks: (ticks_per_second / 2).max(1),
+        stall_speed: 0.05,
+        gripper_max_load: f32::INFINITY,
         max_temperature_c: 60.0,
         gripper,
         ..ControllerConfig::default()

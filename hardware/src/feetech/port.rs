@@ -80,6 +80,7 @@ impl TwinShafts {
                 let shaft = m.counts_unclamped(r.position as f64) + s.homing_offset() as f64;
                 let counts_per_rad = (m.counts_unclamped(1.0) - m.counts_unclamped(0.0)).abs();
                 let velocity = r.velocity as f64 * counts_per_rad;
+                s.load = Some(r.load as f64);
                 s.set_shaft(shaft, velocity);
             }
         }

@@ -61,6 +61,9 @@ pub struct VirtualServo {
     pub voltage: f64,
     /// Motor temperature (°C).
     pub temperature: f64,
+    /// The load (fraction of full duty, signed) when something else knows it (the twin's motor);
+    /// `None`: from the position error, as a position loop's duty grows with it.
+    pub load: Option<f64>,
     /// Injected faults.
     pub fault: ServoFault,
 }
@@ -98,6 +101,7 @@ impl VirtualServo {
             actual,
             velocity: 0.0,
             voltage: 7.4,
+            load: None,
             temperature: 30.0,
             fault: ServoFault::default(),
         };
@@ -212,7 +216,11 @@ impl VirtualServo {
         let v = to_sign_magnitude((self.velocity / COUNTS_PER_S_PER_SPEED_UNIT).round() as i32, sign_bit::VELOCITY)
             .unwrap_or(0);
         put_word(&mut self.regs, addr::PRESENT_VELOCITY, v);
-        let load = (self.error_counts() * 10.0).clamp(-1000.0, 1000.0) as i32;
+        let load = match (self.load, self.torque_on()) {
+            (_, false) => 0,
+            (Some(l), true) => (l * 1000.0).clamp(-1000.0, 1000.0) as i32,
+            (None, true) => (self.error_counts() * 10.0).clamp(-1000.0, 1000.0) as i32,
+        };
         put_word(&mut self.regs, addr::PRESENT_LOAD, to_sign_magnitude(load, sign_bit::LOAD).unwrap_or(0));
         self.regs[addr::PRESENT_VOLTAGE as usize] = (self.voltage * 10.0).round().clamp(0.0, 255.0) as u8;
         self.regs[addr::PRESENT_TEMPERATURE as usize] = self.temperature.round().clamp(0.0, 255.0) as u8;
