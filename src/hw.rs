@@ -37,6 +37,22 @@ pub enum HwCommand {
     /// evaluation (suite `real/N`); real failures join the failure archive that the curriculum
     /// targets. Answers are read line by line from stdin.
     Validate(HwValidateArgs),
+    /// Calibrate an arm on a Feetech bus (the SO-101) as LeRobot does, writing LeRobot's file:
+    /// torque off, you put every joint in the middle of its travel (Enter), then sweep every
+    /// joint but the wrist roll end to end (Enter). The ranges go to the servos' EEPROM too.
+    Calibrate(HwCalibrateArgs),
+}
+
+#[derive(Args)]
+pub struct HwCalibrateArgs {
+    /// The arm's bus: `feetech:PORT` (its USB adapter, e.g. feetech:/dev/ttyACM0).
+    #[arg(long)]
+    bus: String,
+    /// Where to write the calibration (LeRobot's JSON; `--calibration` of `hw run` reads it).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    arm: ArmArgs,
 }
 
 #[derive(Args)]
@@ -347,6 +363,57 @@ fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) ->
             outcome.as_deref().unwrap_or("none yet")
         );
     }
+    Ok(())
+}
+
+/// The keyboard side of `hw calibrate`: Enter confirms; during the sweep, the ranges so far
+/// are shown and Enter ends it.
+struct KeyboardCalibration {
+    lines: std::sync::mpsc::Receiver<String>,
+    shown: Instant,
+}
+
+impl regrasp_hardware::feetech::calibrate::CalibrationOperator for KeyboardCalibration {
+    fn confirm(&mut self, message: &str) -> bool {
+        eprintln!("{message}");
+        self.lines.recv().is_ok()
+    }
+
+    fn start_sweep(&mut self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    fn sweeping(&mut self, ranges: &[(String, i32, i32)]) -> bool {
+        if self.shown.elapsed() > Duration::from_millis(500) {
+            let now: Vec<String> = ranges.iter().map(|(n, lo, hi)| format!("{n} {lo}..{hi}")).collect();
+            eprintln!("  {}", now.join(", "));
+            self.shown = Instant::now();
+        }
+        self.lines.try_recv().is_err()
+    }
+}
+
+pub fn calibrate(a: HwCalibrateArgs) -> Result<()> {
+    use regrasp_hardware::feetech::{self, BusConfig, FeetechBus, SerialTransport, calibrate::calibrate};
+    let arm = a.arm.load()?;
+    let Some(("feetech", port)) = a.bus.split_once(':') else {
+        bail!("--bus {}: give `feetech:PORT` (e.g. feetech:/dev/ttyACM0)", a.bus)
+    };
+    let names = feetech::motor_names(&arm);
+    let transport = SerialTransport::open(port, feetech::port::BAUD)?;
+    let mut bus = FeetechBus::new(transport, feetech::virtual_calibration(&arm), BusConfig::default());
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            if line.is_err() || tx.send(String::new()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut operator = KeyboardCalibration { lines, shown: Instant::now() };
+    let cal = calibrate(&mut bus, &names, &mut operator, &mut std::thread::sleep)?;
+    cal.save(&a.out)?;
+    out!("calibration of {} motors written to {} (and to the servos' EEPROM)", cal.motors.len(), a.out.display());
     Ok(())
 }
 

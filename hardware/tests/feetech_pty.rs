@@ -199,3 +199,116 @@ fn a_rig_drives_the_virtual_so101_through_the_feetech_path() {
     let r = rig.emulator().unwrap().report();
     assert!(r.largest_jump <= 4.7 * 0.025 + 1e-4, "a target jumped {} rad", r.largest_jump);
 }
+
+/// An operator who moves the virtual servos' shafts as a person would move the arm: to the
+/// middle of each joint's travel (its shaft at `middle` counts), then through `sweep` counts
+/// either side, over `steps` samples.
+struct HandOperator<'a> {
+    port: &'a VirtualBusPort,
+    middle: Vec<f64>,
+    sweep: Vec<f64>,
+    steps: usize,
+    step: usize,
+}
+
+impl regrasp_hardware::feetech::calibrate::CalibrationOperator for HandOperator<'_> {
+    fn confirm(&mut self, _message: &str) -> bool {
+        let mut bus = self.port.bus();
+        for (s, m) in bus.servos.iter_mut().zip(&self.middle) {
+            s.set_shaft(*m, 0.0);
+        }
+        true
+    }
+
+    fn start_sweep(&mut self, _message: &str) {}
+
+    fn sweeping(&mut self, _ranges: &[(String, i32, i32)]) -> bool {
+        self.step += 1;
+        let phase = self.step as f64 / self.steps as f64 * std::f64::consts::TAU;
+        let mut bus = self.port.bus();
+        for ((s, m), a) in bus.servos.iter_mut().zip(&self.middle).zip(&self.sweep) {
+            s.set_shaft(m + a * phase.sin(), 0.0);
+        }
+        self.step < self.steps
+    }
+}
+
+#[test]
+fn calibration_homes_the_middle_to_2047_and_records_the_swept_ranges() {
+    use regrasp_hardware::feetech::calibrate::{CalibrateError, calibrate};
+    let names: Vec<String> = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
+        .map(String::from)
+        .to_vec();
+    let factory = || VirtualBus::new((1..=6).map(|id| VirtualServo::new(id, 100.0)).collect());
+    let run = |port: &VirtualBusPort, middle: Vec<f64>, sweep: Vec<f64>| {
+        let t = SerialTransport::open(&port.path.to_string_lossy(), 1_000_000).unwrap();
+        let mut bus = FeetechBus::new(t, calibration(), BusConfig { reply_margin: 0.05, ..BusConfig::default() });
+        let mut op = HandOperator { port, middle, sweep, steps: 40, step: 0 };
+        calibrate(&mut bus, &names, &mut op, &mut |_| {})
+    };
+    let port = VirtualBusPort::start(factory(), None).unwrap();
+    let middle = vec![1000.0, 3000.0, 2048.0, 500.0, 3500.0, 1800.0];
+    let sweep = vec![900.0, 800.0, 700.0, 400.0, 50.0, 600.0];
+    let cal = run(&port, middle.clone(), sweep.clone()).unwrap();
+    for (i, (name, m)) in cal.motors.iter().enumerate() {
+        assert_eq!(m.id, i as u8 + 1);
+        assert_eq!(m.homing_offset, middle[i] as i32 - 2047, "{name}");
+        if name == "wrist_roll" {
+            assert_eq!((m.range_min, m.range_max), (0, 4095), "the wrist roll keeps the whole turn");
+        } else {
+            let (lo, hi) = (2047 - sweep[i] as i32, 2047 + sweep[i] as i32);
+            assert!((m.range_min as i32 - lo).abs() <= 2 && (m.range_max as i32 - hi).abs() <= 2, "{name}: {m:?}");
+            assert!(m.radians(m.range_min as i32) < 0.0 && m.radians(m.range_max as i32) > 0.0);
+        }
+        // Written to the servo's EEPROM (saved: the lock was open), and the file round-trips.
+        let bus = port.bus();
+        let s = bus.servo(m.id).unwrap();
+        assert_eq!(
+            s.saved(addr::MIN_POSITION_LIMIT) as u16 | (s.saved(addr::MIN_POSITION_LIMIT + 1) as u16) << 8,
+            m.range_min
+        );
+        assert_eq!(s.reg(addr::LOCK), 1, "locked again");
+    }
+    assert_eq!(Calibration::parse(&cal.to_json(), "f", &names).unwrap(), cal);
+
+    // A joint that never moved, and a sweep across the seam, are refused.
+    let port = VirtualBusPort::start(factory(), None).unwrap();
+    let mut still = sweep.clone();
+    still[2] = 0.0;
+    assert_eq!(run(&port, middle.clone(), still).unwrap_err(), CalibrateError::NotMoved("elbow_flex".into(), 2047));
+    let port = VirtualBusPort::start(factory(), None).unwrap();
+    let mut wide = sweep;
+    wide[1] = 2500.0;
+    let e = run(&port, middle, wide).unwrap_err();
+    assert!(matches!(e, CalibrateError::Seam(ref j, _, _) if j == "shoulder_lift"), "{e}");
+    assert!(e.to_string().contains("middle of its travel"), "{e}");
+}
+
+/// The virtual SO-101's servos are mounted on the twin's joints: writing a new homing offset
+/// (as calibration does) changes what a servo reports, not where its joint is.
+#[test]
+fn a_new_homing_offset_moves_the_reading_not_the_twins_joint() {
+    use std::sync::Arc;
+
+    use regrasp_hardware::feetech::{start_virtual_arm, virtual_calibration};
+    use regrasp_hardware::twin::Twin;
+
+    let arm = Arc::new(regrasp_sim::ArmModel::named("so101").unwrap());
+    let scenario = arm.task.distribution.sample(1);
+    let twin = Twin::new(Arc::clone(&arm), &arm.task.env, &scenario, 0.025).unwrap();
+    let cal = virtual_calibration(&arm);
+    let port = start_virtual_arm(&cal, &twin, 0.025, None).unwrap();
+    let t = SerialTransport::open(&port.path.to_string_lossy(), 1_000_000).unwrap();
+    let mut bus = FeetechBus::new(t, cal.clone(), BusConfig { reply_margin: 0.05, ..BusConfig::default() });
+    let before = bus.read_counts().unwrap();
+    let q_before = twin.truth().unwrap().q;
+    // Servo 1 (shoulder_pan, offset −1021) gets offset −1000: it reads 21 counts less.
+    let raw = sts::to_sign_magnitude(-1000, sts::sign_bit::HOMING_OFFSET).unwrap();
+    bus.write_register(1, addr::HOMING_OFFSET, &raw.to_le_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // several twin exchanges
+    let after = bus.read_counts().unwrap();
+    assert_eq!(after[0], before[0] - 21, "{before:?} → {after:?}");
+    assert_eq!(&after[1..], &before[1..]);
+    let q_after = twin.truth().unwrap().q;
+    assert!((q_after[0] - q_before[0]).abs() < 1e-9, "the joint moved: {} → {}", q_before[0], q_after[0]);
+}

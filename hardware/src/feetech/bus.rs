@@ -320,6 +320,12 @@ impl<T: Transport> FeetechBus<T> {
         self.sync_write(addr::GOAL_POSITION, &data)
     }
 
+    /// Reads every motor's present position (counts, as the servo reports it).
+    pub fn read_counts(&mut self) -> Result<Vec<i32>, BusFault> {
+        let replies = self.sync_read(addr::PRESENT_POSITION, 2)?;
+        Ok(replies.iter().map(|r| from_sign_magnitude(r.word(0).unwrap_or(0), sign_bit::POSITION)).collect())
+    }
+
     /// Reads every motor's position, velocity, load, temperature and error bits (one SYNC_READ
     /// of addresses 56–63); a servo's error bits are in its reading, not an error, so that the
     /// controller core sees them and stops.

@@ -4,6 +4,7 @@
 
 pub mod arm;
 pub mod bus;
+pub mod calibrate;
 pub mod calibration;
 pub mod port;
 pub mod setup;

@@ -38,9 +38,12 @@ impl ShaftDriver for FreeShafts {
     }
 }
 
-/// The simulation twin's joints are the shafts: every `period` the servos' goals (counts,
-/// through the calibration) become the twin's joint targets, torque follows the servos' torque
-/// (on when all are on), the twin steps, and its joint positions become the shafts' positions.
+/// The simulation twin's joints are the shafts: every `period` the servos' goals become the
+/// twin's joint targets, torque follows the servos' torque (on when all are on), the twin steps,
+/// and its joint positions become the shafts' positions. `calibration` is how the virtual
+/// servos are mounted on the twin's joints (fixed, like a horn on a spline): a shaft's position
+/// is the joint's counts plus that calibration's homing offset, whatever offset the servo's
+/// register holds now (a recalibration changes what the servo reports, not where it is).
 pub struct TwinShafts {
     twin: TwinBus,
     calibration: Calibration,
@@ -64,7 +67,8 @@ impl TwinShafts {
         for (_, m) in motors {
             let Some(s) = bus.servo(m.id) else { return };
             let goal = if s.fault.stalled { s.present_position() } else { s.goal() };
-            goals.push(m.radians(goal) as f32);
+            let shaft = goal + s.homing_offset();
+            goals.push(m.radians(shaft - m.homing_offset) as f32);
             torque &= s.torque_on();
         }
         let _ = self.twin.set_torque(torque);
@@ -77,7 +81,7 @@ impl TwinShafts {
         }
         for ((_, m), r) in motors.iter().zip(joints.iter().chain(std::iter::once(&gripper))) {
             if let Some(s) = bus.servo_mut(m.id) {
-                let shaft = m.counts_unclamped(r.position as f64) + s.homing_offset() as f64;
+                let shaft = m.counts_unclamped(r.position as f64) + m.homing_offset as f64;
                 let counts_per_rad = (m.counts_unclamped(1.0) - m.counts_unclamped(0.0)).abs();
                 let velocity = r.velocity as f64 * counts_per_rad;
                 s.load = Some(r.load as f64);
