@@ -61,6 +61,10 @@ pub struct BenchHwArgs {
     /// E-stop trials.
     #[arg(long, default_value_t = 10)]
     estops: usize,
+    /// `feetech`: through the virtual SO-101's Feetech bus and the host's core (adds the bus's
+    /// own cycle rate, the core's jitter at 100 Hz and its e-stop latency).
+    #[arg(long)]
+    bus: Option<String>,
     #[command(flatten)]
     arm: ArmArgs,
     #[command(flatten)]
@@ -145,7 +149,16 @@ pub fn bench_hw(a: BenchHwArgs) -> Result<()> {
     let b = regrasp_hardware::bench::bench(
         &arm,
         &env,
-        &HwBenchConfig { seconds: a.seconds, estops: a.estops, ..Default::default() },
+        &HwBenchConfig {
+            seconds: a.seconds,
+            estops: a.estops,
+            feetech: match a.bus.as_deref() {
+                None => false,
+                Some("feetech") => true,
+                Some(other) => anyhow::bail!("--bus {other}: the benchmark knows `feetech` (the virtual SO-101)"),
+            },
+            ..Default::default()
+        },
     )?;
     if a.output.json {
         out!("{}", serde_json::to_string(&b)?);
@@ -177,5 +190,20 @@ pub fn bench_hw(a: BenchHwArgs) -> Result<()> {
         b.control_period_ms,
         b.estop_frame_to_torque_off_ticks_max.map_or("?".to_string(), |t| t.to_string())
     );
+    if let Some(f) = &b.feetech {
+        out!(
+            "feetech bus: {:.0} cycles/s (sync read + sync write of {} bytes; cycle p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs); \
+             host core at {:.0} Hz: tick jitter p99 {} µs (max {} µs), torque off {} tick(s) after the e-stop frame",
+            f.cycles_per_s,
+            f.bytes_per_cycle,
+            f.cycle_us.p50,
+            f.cycle_us.p99,
+            f.cycle_us.max,
+            f.core_rate_hz,
+            f.core_tick_jitter_us.p99,
+            f.core_tick_jitter_us.max,
+            f.estop_frame_to_torque_off_ticks.map_or("?".to_string(), |t| t.to_string())
+        );
+    }
     Ok(())
 }

@@ -26,12 +26,33 @@ pub struct HwBenchConfig {
     pub estops: usize,
     /// Random commands timed through the envelope alone.
     pub envelope_checks: usize,
+    /// Through the Feetech path (the virtual SO-101's servo bus and the host's core) instead of
+    /// an emulated controller board; adds the bus's own figures.
+    pub feetech: bool,
 }
 
 impl Default for HwBenchConfig {
     fn default() -> Self {
-        Self { seconds: 10.0, estops: 10, envelope_checks: 100_000 }
+        Self { seconds: 10.0, estops: 10, envelope_checks: 100_000, feetech: false }
     }
+}
+
+/// The Feetech bus's own figures, over a pseudo-terminal to six virtual STS3215s.
+#[derive(Clone, Debug, Serialize)]
+pub struct FeetechBench {
+    /// Bus cycles a second as fast as they go: one SYNC_READ of position, speed, load, voltage
+    /// and temperature from every servo and one SYNC_WRITE of every goal.
+    pub cycles_per_s: f64,
+    /// One cycle (µs).
+    pub cycle_us: Spread<f64>,
+    /// The host's core ticking at this rate (Hz) over the bus, commanded through the bridge.
+    pub core_rate_hz: f64,
+    /// Its tick jitter (µs).
+    pub core_tick_jitter_us: Jitter,
+    /// Core ticks from the e-stop frame's arrival to the torque-off SYNC_WRITE.
+    pub estop_frame_to_torque_off_ticks: Option<u64>,
+    /// Bytes on the wire per cycle, both ways.
+    pub bytes_per_cycle: usize,
 }
 
 /// (p50, p99, max) of a figure.
@@ -92,6 +113,8 @@ pub struct HwBench {
     pub estop_frame_to_torque_off_ticks_max: Option<u64>,
     /// The control period (ms).
     pub control_period_ms: f64,
+    /// The Feetech bus's own figures, when benchmarked through it.
+    pub feetech: Option<FeetechBench>,
 }
 
 /// A benchmark pilot: the tool sways gently along Y, gripper open.
@@ -111,7 +134,10 @@ impl Pilot for SwayPilot {
 pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> Result<HwBench> {
     let scenario = arm.task.distribution.sample(0);
     let run_cfg = RunConfig { episode_s: cfg.seconds, ..RunConfig::default() };
-    let port = Port::Emulated { scenario, faults: FaultConfig::default() };
+    let port = match cfg.feetech {
+        false => Port::Emulated { scenario, faults: FaultConfig::default() },
+        true => Port::EmulatedFeetech { scenario, faults: FaultConfig::default() },
+    };
     let envelope = EnvelopeConfig::for_arm(arm, 1.0 / run_cfg.rate_hz, env.control_dt());
     // 1. The loop at 50 Hz through the whole chain.
     let mut rig = Rig::connect(arm, env, &port, envelope.clone(), 1)?;
@@ -202,5 +228,77 @@ pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> 
         },
         estop_frame_to_torque_off_ticks_max: estop_ticks.iter().max().copied(),
         control_period_ms: 1e3 / run_cfg.rate_hz,
+        feetech: if cfg.feetech { Some(bench_feetech_bus(arm, cfg.seconds)?) } else { None },
+    })
+}
+
+/// The bus alone, then the host's core at 100 Hz over it, on the virtual SO-101's servos (their
+/// own shaft model, no twin), `seconds` each.
+fn bench_feetech_bus(arm: &ArmModel, seconds: f64) -> Result<FeetechBench> {
+    use crate::feetech::{self, BusConfig, FeetechBus, SerialTransport, VirtualBusPort, VirtualServo};
+    use crate::link::{Bridge, LinkConfig};
+    use regrasp_firmware::sts::{self, addr};
+
+    let cal = feetech::virtual_calibration(arm);
+    let servos = cal
+        .motors
+        .iter()
+        .map(|(_, m)| {
+            let mut s = VirtualServo::new(m.id, m.mid() + m.homing_offset as f64);
+            let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap_or(0).to_le_bytes();
+            s.set_reg(addr::HOMING_OFFSET, raw[0]);
+            s.set_reg(addr::HOMING_OFFSET + 1, raw[1]);
+            s.power_cycle();
+            s
+        })
+        .collect();
+    let port = VirtualBusPort::start(feetech::VirtualBus::new(servos), None)?;
+    let path = port.path.to_string_lossy().to_string();
+    // 1. Cycles as fast as they go.
+    let transport = SerialTransport::open(&path, feetech::port::BAUD)?;
+    let mut bus = FeetechBus::new(transport, cal.clone(), BusConfig::default());
+    let bus_err = |e: feetech::BusFault| HardwareError::Config(format!("feetech bench: {e}"));
+    let goals: Vec<f64> = bus.read_state().map_err(bus_err)?.iter().map(|r| r.position as f64).collect();
+    let mut cycles = Vec::new();
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds / 2.0 {
+        let t = Instant::now();
+        bus.read_state().map_err(bus_err)?;
+        bus.write_goals(&goals).map_err(bus_err)?;
+        cycles.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let cycles_per_s = cycles.len() as f64 / start.elapsed().as_secs_f64();
+    cycles.sort_by(f64::total_cmp);
+    let q = |p: f64| cycles.get(((cycles.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN);
+    let cycle_us = Spread { p50: q(0.5), p99: q(0.99), max: q(1.0) };
+    let n = cal.motors.len();
+    let bytes_per_cycle = (8 + n) + n * (6 + 8) + (7 + 3 * n + 1);
+    drop(bus);
+    // 2. The core at 100 Hz over the bus, held by the bridge, then an e-stop.
+    let tick_s = 0.01;
+    let core = feetech::FeetechArm::connect(arm, cal, &path, tick_s, FaultConfig::default())?.core;
+    let mut bridge = Bridge::connect(LinkConfig::new(core.path.to_string_lossy().to_string()), arm.dof(), None, 1)?;
+    use crate::arm::Arm;
+    let hold = bridge.read_state()?;
+    let command = JointCommand { positions: hold.positions.clone(), gripper: hold.gripper };
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds / 2.0 {
+        bridge.command(&command)?;
+        bridge.read_state()?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bridge.stop()?;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while core.report().estop_ticks.is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let r = core.report();
+    Ok(FeetechBench {
+        cycles_per_s,
+        cycle_us,
+        core_rate_hz: 1.0 / tick_s,
+        core_tick_jitter_us: Jitter { p99: r.tick_jitter_us.1, max: r.tick_jitter_us.0 },
+        estop_frame_to_torque_off_ticks: r.estop_ticks.map(|(a, o)| o - a),
+        bytes_per_cycle,
     })
 }

@@ -435,3 +435,67 @@ fn the_gripper_maps_its_calibrated_sweep_onto_the_jaw_travel() {
     // Not part of the file.
     assert_eq!(Calibration::parse(&cal.to_json(), "f", &names()).unwrap(), calibration());
 }
+
+/// Adversarial policy outputs through the core and the bus (in process, 10⁵ commands, each
+/// followed by a tick): targets that are NaN, infinite, huge or jumping. Not one goal reaches
+/// a servo outside its calibrated range, and no goal moves more than a step per tick.
+#[test]
+fn adversarial_targets_through_the_core_never_put_a_goal_outside_the_calibrated_ranges() {
+    use rand::{Rng, SeedableRng};
+    use regrasp_firmware::controller::Controller;
+    use regrasp_firmware::protocol::{Frame, MAX_JOINTS, Message};
+    use regrasp_hardware::feetech::{core_config, core_limits};
+
+    let arm = regrasp_sim::ArmModel::named("so101").unwrap();
+    let cal = calibration().with_travel("gripper", -0.174533, 1.74533);
+    let (limits, gripper) = core_limits(&arm, &cal, 0.025).unwrap();
+    let bus = FeetechBus::new(VirtualLink::new(virtual_arm()), cal.clone(), BusConfig::default());
+    let mut c = Controller::new(bus, &limits, core_config(gripper, 40)).unwrap();
+    assert!(matches!(c.handle(&Frame { seq: 0, message: Message::Arm }, 0), Message::Ack { .. }));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, 0.0];
+    let draw = |rng: &mut rand_chacha::ChaCha8Rng| {
+        if rng.random_bool(0.03) {
+            specials[rng.random_range(0..specials.len())]
+        } else {
+            rng.random_range(-10.0..10.0)
+        }
+    };
+    // Each motor's largest goal change in one tick (counts): its step limit, plus rounding.
+    let steps: Vec<f32> = limits.iter().map(|l| l.max_step).chain([gripper.max_step]).collect();
+    let allowed: Vec<i32> = cal
+        .motors
+        .iter()
+        .zip(&steps)
+        .map(|((_, m), s)| (*s as f64 * (m.counts_unclamped(1.0) - m.counts_unclamped(0.0))).ceil() as i32 + 1)
+        .collect();
+    let (mut outside, mut over_step) = (0, Vec::new());
+    let mut last: Vec<i32> =
+        cal.motors.iter().map(|(_, m)| c.bus.transport().bus.servo(m.id).unwrap().goal()).collect();
+    for k in 1..=100_000u32 {
+        let mut positions = [0.0f32; MAX_JOINTS];
+        for p in positions.iter_mut().take(5) {
+            *p = draw(&mut rng);
+        }
+        let targets = Message::SetTargets { joints: 5, positions, gripper: draw(&mut rng), valid_for_ms: 100 };
+        c.handle(&Frame { seq: k as u16, message: targets }, k * 25);
+        c.bus.transport().bus.step(0.025);
+        c.tick(k * 25);
+        for (i, (_, m)) in cal.motors.iter().enumerate() {
+            let goal = c.bus.transport().bus.servo(m.id).unwrap().goal();
+            outside += usize::from(!(m.range_min as i32..=m.range_max as i32).contains(&goal));
+            if (goal - last[i]).abs() > allowed[i] {
+                over_step.push((k, m.id, goal - last[i]));
+            }
+            last[i] = goal;
+        }
+    }
+    assert_eq!(outside, 0);
+    assert!(
+        over_step.is_empty(),
+        "goals jumped more than a step in one tick (tick, servo, counts): {:?}",
+        &over_step[..over_step.len().min(5)]
+    );
+    // About one command in six carries a special value; the rest keep the watchdog fed.
+    assert_eq!(c.mode(), regrasp_firmware::protocol::ModeCode::Armed, "nothing here is a fault");
+}
