@@ -69,6 +69,13 @@ pub struct EmulateArgs {
     /// default: LINK.calibration.json.
     #[arg(long)]
     calibration_out: Option<PathBuf>,
+    /// A fault of one virtual servo with --bus feetech, `ID:KIND` or `ID:KIND@MS` (from MS ms
+    /// after start); repeatable. KIND: `silent` (no status packets), `gone` (off the bus),
+    /// `bad-checksum`, `overload`, `overheat`, `voltage` (its error bits), `stall` (the joint is
+    /// blocked), `old-firmware` (3.9 where the others run 3.10), `multi-turn` (Phase bit 4 set,
+    /// a misconfigured servo).
+    #[arg(long = "servo-fault")]
+    servo_faults: Vec<String>,
     #[command(flatten)]
     arm: ArmArgs,
     #[command(flatten)]
@@ -319,6 +326,55 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
     Ok(())
 }
 
+/// One injected fault of a virtual servo (`--servo-fault ID:KIND[@MS]`).
+struct ServoFaultAt {
+    id: u8,
+    kind: String,
+    at_ms: u64,
+    applied: bool,
+}
+
+impl ServoFaultAt {
+    const KINDS: [&str; 9] =
+        ["silent", "gone", "bad-checksum", "overload", "overheat", "voltage", "stall", "old-firmware", "multi-turn"];
+
+    fn parse(s: &str, servos: usize) -> Result<Self> {
+        let bad = || {
+            anyhow::anyhow!(
+                "--servo-fault {s}: give ID:KIND or ID:KIND@MS with ID 1–{servos} and KIND one of {}",
+                Self::KINDS.join(", ")
+            )
+        };
+        let (id, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (kind, at_ms) = match rest.split_once('@') {
+            Some((k, ms)) => (k, ms.parse::<u64>().map_err(|_| bad())?),
+            None => (rest, 0),
+        };
+        let id: u8 = id.parse().map_err(|_| bad())?;
+        if !(1..=servos).contains(&(id as usize)) || !Self::KINDS.contains(&kind) {
+            return Err(bad());
+        }
+        Ok(Self { id, kind: kind.to_string(), at_ms, applied: false })
+    }
+
+    fn apply(&mut self, bus: &mut regrasp_hardware::feetech::VirtualBus) {
+        use regrasp_firmware::sts::{addr, error_bit};
+        self.applied = true;
+        let Some(s) = bus.servo_mut(self.id) else { return };
+        match self.kind.as_str() {
+            "silent" => s.fault.silent = true,
+            "gone" => s.fault.gone = true,
+            "bad-checksum" => s.fault.bad_checksum = true,
+            "overload" => s.fault.error_bits |= error_bit::OVERLOAD,
+            "overheat" => s.temperature = 75.0,
+            "voltage" => s.voltage = 9.5,
+            "stall" => s.fault.stalled = true,
+            "old-firmware" => s.set_reg(addr::FIRMWARE_MINOR, 9),
+            _ => s.set_reg(addr::PHASE, s.reg(addr::PHASE) | 0x10),
+        }
+    }
+}
+
 /// `hw emulate --bus feetech`: the virtual SO-101 on a pseudo-terminal until Ctrl-C.
 fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) -> Result<()> {
     use regrasp_hardware::feetech;
@@ -328,6 +384,8 @@ fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) ->
     let cal_path =
         a.calibration_out.clone().unwrap_or_else(|| PathBuf::from(format!("{}.calibration.json", a.link.display())));
     cal.save(&cal_path)?;
+    let mut plan =
+        a.servo_faults.iter().map(|s| ServoFaultAt::parse(s, cal.motors.len())).collect::<Result<Vec<_>>>()?;
     let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, Some(&a.link))?;
     eprintln!(
         "virtual SO-101 on {} ({} STS3215 servos at 1 Mbps, the sim twin's joints); calibration in {}; Ctrl-C to stop",
@@ -338,7 +396,12 @@ fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) ->
     let stop = ctrl_c_flag()?;
     let start = Instant::now();
     while !stop.load(Ordering::SeqCst) && a.seconds.is_none_or(|s| start.elapsed().as_secs_f64() < s) {
-        std::thread::sleep(Duration::from_millis(20));
+        let ms = start.elapsed().as_millis() as u64;
+        for f in plan.iter_mut().filter(|f| !f.applied && f.at_ms <= ms) {
+            f.apply(&mut servos.bus());
+            eprintln!("servo {}: {} from {} ms", f.id, f.kind, ms);
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
     let bus = servos.bus();
     let torque: Vec<bool> = bus.servos.iter().map(|s| s.torque_on()).collect();
