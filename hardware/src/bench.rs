@@ -235,24 +235,11 @@ pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> 
 /// The bus alone, then the host's core at 100 Hz over it, on the virtual SO-101's servos (their
 /// own shaft model, no twin), `seconds` each.
 fn bench_feetech_bus(arm: &ArmModel, seconds: f64) -> Result<FeetechBench> {
-    use crate::feetech::{self, BusConfig, FeetechBus, SerialTransport, VirtualBusPort, VirtualServo};
+    use crate::feetech::{self, BusConfig, FeetechBus, SerialTransport, VirtualBusPort};
     use crate::link::{Bridge, LinkConfig};
-    use regrasp_firmware::sts::{self, addr};
 
     let cal = feetech::virtual_calibration(arm);
-    let servos = cal
-        .motors
-        .iter()
-        .map(|(_, m)| {
-            let mut s = VirtualServo::new(m.id, m.mid() + m.homing_offset as f64);
-            let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap_or(0).to_le_bytes();
-            s.set_reg(addr::HOMING_OFFSET, raw[0]);
-            s.set_reg(addr::HOMING_OFFSET + 1, raw[1]);
-            s.power_cycle();
-            s
-        })
-        .collect();
-    let port = VirtualBusPort::start(feetech::VirtualBus::new(servos), None)?;
+    let port = VirtualBusPort::start(feetech::calibrated_servos(&cal), None)?;
     let path = port.path.to_string_lossy().to_string();
     // 1. Cycles as fast as they go.
     let transport = SerialTransport::open(&path, feetech::port::BAUD)?;

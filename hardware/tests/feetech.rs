@@ -11,42 +11,9 @@ use regrasp_hardware::feetech::{
     VirtualServo, setup,
 };
 
-const NAMES: [&str; 6] = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"];
+mod common;
 
-fn names() -> Vec<String> {
-    NAMES.iter().map(|s| s.to_string()).collect()
-}
-
-/// A LeRobot calibration file of the kind `lerobot-calibrate` writes for an SO-101.
-const LEROBOT_FILE: &str = r#"{
-    "shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": -1021, "range_min": 760, "range_max": 3310},
-    "shoulder_lift": {"id": 2, "drive_mode": 0, "homing_offset": 1401, "range_min": 830, "range_max": 3180},
-    "elbow_flex": {"id": 3, "drive_mode": 0, "homing_offset": -402, "range_min": 880, "range_max": 3080},
-    "wrist_flex": {"id": 4, "drive_mode": 0, "homing_offset": 33, "range_min": 860, "range_max": 3200},
-    "wrist_roll": {"id": 5, "drive_mode": 0, "homing_offset": -1700, "range_min": 0, "range_max": 4095},
-    "gripper": {"id": 6, "drive_mode": 0, "homing_offset": 950, "range_min": 2030, "range_max": 3480}
-}"#;
-
-fn calibration() -> Calibration {
-    Calibration::parse(LEROBOT_FILE, "test", &names()).unwrap()
-}
-
-/// Six virtual servos calibrated as `calibration()`, each shaft at the middle of its range.
-fn virtual_arm() -> VirtualBus {
-    let servos = calibration()
-        .motors
-        .iter()
-        .map(|(_, m)| {
-            let mut s = VirtualServo::new(m.id, m.mid() + m.homing_offset as f64);
-            let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap();
-            s.set_reg(addr::HOMING_OFFSET, raw.to_le_bytes()[0]);
-            s.set_reg(addr::HOMING_OFFSET + 1, raw.to_le_bytes()[1]);
-            s.power_cycle();
-            s
-        })
-        .collect();
-    VirtualBus::new(servos)
-}
+use common::{LEROBOT_FILE, calibration, names, virtual_arm};
 
 fn bus() -> FeetechBus<VirtualLink> {
     FeetechBus::new(VirtualLink::new(virtual_arm()), calibration(), BusConfig::default())

@@ -15,38 +15,9 @@ use regrasp_hardware::feetech::{
 use regrasp_hardware::link::{Bridge, LinkConfig};
 use regrasp_hardware::{Arm, JointCommand};
 
-const FILE: &str = r#"{
-    "shoulder_pan": {"id": 1, "drive_mode": 0, "homing_offset": -1021, "range_min": 760, "range_max": 3310},
-    "shoulder_lift": {"id": 2, "drive_mode": 0, "homing_offset": 1401, "range_min": 830, "range_max": 3180},
-    "elbow_flex": {"id": 3, "drive_mode": 0, "homing_offset": -402, "range_min": 880, "range_max": 3080},
-    "wrist_flex": {"id": 4, "drive_mode": 0, "homing_offset": 33, "range_min": 860, "range_max": 3200},
-    "wrist_roll": {"id": 5, "drive_mode": 0, "homing_offset": -1700, "range_min": 0, "range_max": 4095},
-    "gripper": {"id": 6, "drive_mode": 0, "homing_offset": 950, "range_min": 2030, "range_max": 3480}
-}"#;
+mod common;
 
-fn calibration() -> Calibration {
-    let names: Vec<String> = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
-        .map(String::from)
-        .to_vec();
-    Calibration::parse(FILE, "test", &names).unwrap()
-}
-
-fn virtual_arm() -> VirtualBus {
-    VirtualBus::new(
-        calibration()
-            .motors
-            .iter()
-            .map(|(_, m)| {
-                let mut s = VirtualServo::new(m.id, m.mid() + m.homing_offset as f64);
-                let raw = sts::to_sign_magnitude(m.homing_offset, sts::sign_bit::HOMING_OFFSET).unwrap().to_le_bytes();
-                s.set_reg(addr::HOMING_OFFSET, raw[0]);
-                s.set_reg(addr::HOMING_OFFSET + 1, raw[1]);
-                s.power_cycle();
-                s
-            })
-            .collect(),
-    )
-}
+use common::{calibration, virtual_arm};
 
 fn host_bus(port: &VirtualBusPort) -> FeetechBus<SerialTransport> {
     let t = SerialTransport::open(&port.path.to_string_lossy(), 1_000_000).unwrap();

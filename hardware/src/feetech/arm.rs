@@ -135,9 +135,9 @@ pub fn virtual_calibration(arm: &ArmModel) -> Calibration {
     for_arm(Calibration { motors }, arm)
 }
 
-/// The virtual SO-101: calibrated, configured STS3215s (as a previous setup left them) whose
-/// shafts are `twin`'s joints, on a pseudo-terminal (symlinked at `link` when given).
-pub fn start_virtual_arm(cal: &Calibration, twin: &Twin, tick_s: f64, link: Option<&Path>) -> Result<VirtualBusPort> {
+/// Virtual STS3215s calibrated as `cal` says (their IDs, their homing offsets saved in EEPROM),
+/// each shaft at the middle of its range; otherwise factory-fresh.
+pub fn calibrated_servos(cal: &Calibration) -> VirtualBus {
     let servos = cal
         .motors
         .iter()
@@ -150,7 +150,13 @@ pub fn start_virtual_arm(cal: &Calibration, twin: &Twin, tick_s: f64, link: Opti
             s
         })
         .collect();
-    let mut bus = VirtualBus::new(servos);
+    VirtualBus::new(servos)
+}
+
+/// The virtual SO-101: [`calibrated_servos`] whose shafts are `twin`'s joints, on a
+/// pseudo-terminal (symlinked at `link` when given).
+pub fn start_virtual_arm(cal: &Calibration, twin: &Twin, tick_s: f64, link: Option<&Path>) -> Result<VirtualBusPort> {
+    let mut bus = calibrated_servos(cal);
     let mut shafts = TwinShafts::new(twin.bus(), cal.clone(), tick_s);
     shafts.sync(&mut bus);
     VirtualBusPort::start_with(bus, shafts, link)

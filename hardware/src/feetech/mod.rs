@@ -10,7 +10,9 @@ pub mod port;
 pub mod setup;
 pub mod virtual_servo;
 
-pub use arm::{FeetechArm, core_limits, load_calibration, motor_names, start_virtual_arm, virtual_calibration};
+pub use arm::{
+    FeetechArm, calibrated_servos, core_limits, load_calibration, motor_names, start_virtual_arm, virtual_calibration,
+};
 pub use bus::{BusConfig, BusFault, FeetechBus, SerialTransport, Transport, VirtualLink};
 pub use calibration::{Calibration, MotorCalibration};
 pub use port::VirtualBusPort;
