@@ -386,7 +386,8 @@ fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) ->
     cal.save(&cal_path)?;
     let mut plan =
         a.servo_faults.iter().map(|s| ServoFaultAt::parse(s, cal.motors.len())).collect::<Result<Vec<_>>>()?;
-    let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, Some(&a.link))?;
+    let wire = feetech::WireFaults { drop: a.drop, corrupt: a.corrupt, seed: a.fault_seed };
+    let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, wire, Some(&a.link))?;
     eprintln!(
         "virtual SO-101 on {} ({} STS3215 servos at 1 Mbps, the sim twin's joints); calibration in {}; Ctrl-C to stop",
         servos.path.display(),
@@ -410,6 +411,7 @@ fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) ->
         "seconds": start.elapsed().as_secs_f64(),
         "requests": bus.requests,
         "bad_requests": bus.bad_requests,
+        "injected_faults": bus.injected,
         "torque": torque,
         "outcome": outcome,
         "twin_error": twin.error(),
@@ -419,9 +421,11 @@ fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) ->
         out!("{v}");
     } else {
         out!(
-            "{} requests ({} with a bad checksum), torque {:?}; twin outcome: {}",
+            "{} requests ({} with a bad checksum), {} packets dropped or corrupted by injection, torque {:?}; twin \
+             outcome: {}",
             bus.requests,
             bus.bad_requests,
+            bus.injected,
             torque,
             outcome.as_deref().unwrap_or("none yet")
         );

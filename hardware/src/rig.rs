@@ -48,7 +48,8 @@ pub enum Port {
     EmulatedFeetech {
         /// The twin's first scenario.
         scenario: Scenario,
-        /// Faults to inject into the host's core (as for `Emulated`).
+        /// Faults to inject: drop and corrupt on the servo bus's wire, the rest as for
+        /// `Emulated`.
         faults: FaultConfig,
     },
 }
@@ -125,9 +126,13 @@ impl Rig {
                 faults.validate()?;
                 let twin = Twin::new(Arc::clone(arm), env, scenario, EMULATOR_TICK_S)?;
                 let cal: Calibration = feetech::virtual_calibration(arm);
-                let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, None)?;
+                // The wire faults go on the servo bus; the rest (latency, disconnect, servo
+                // faults) to the host's core as for an emulated board.
+                let wire = feetech::WireFaults { drop: faults.drop, corrupt: faults.corrupt, seed: faults.seed };
+                let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, wire, None)?;
                 let port = servos.path.to_string_lossy().to_string();
-                let f = feetech::FeetechArm::connect(arm, cal, &port, EMULATOR_TICK_S, faults.clone())?;
+                let core_faults = FaultConfig { drop: 0.0, corrupt: 0.0, ..faults.clone() };
+                let f = feetech::FeetechArm::connect(arm, cal, &port, EMULATOR_TICK_S, core_faults)?;
                 let path = f.core.path.to_string_lossy().to_string();
                 feetech = Some(FeetechParts { core: f.core, virtual_arm: Some((servos, twin)) });
                 path

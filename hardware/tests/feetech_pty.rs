@@ -261,14 +261,14 @@ fn calibration_homes_the_middle_to_2047_and_records_the_swept_ranges() {
 fn a_new_homing_offset_moves_the_reading_not_the_twins_joint() {
     use std::sync::Arc;
 
-    use regrasp_hardware::feetech::{start_virtual_arm, virtual_calibration};
+    use regrasp_hardware::feetech::{WireFaults, start_virtual_arm, virtual_calibration};
     use regrasp_hardware::twin::Twin;
 
     let arm = Arc::new(regrasp_sim::ArmModel::named("so101").unwrap());
     let scenario = arm.task.distribution.sample(1);
     let twin = Twin::new(Arc::clone(&arm), &arm.task.env, &scenario, 0.025).unwrap();
     let cal = virtual_calibration(&arm);
-    let port = start_virtual_arm(&cal, &twin, 0.025, None).unwrap();
+    let port = start_virtual_arm(&cal, &twin, 0.025, WireFaults::default(), None).unwrap();
     let t = SerialTransport::open(&port.path.to_string_lossy(), 1_000_000).unwrap();
     let mut bus = FeetechBus::new(t, cal.clone(), BusConfig { reply_margin: 0.05, ..BusConfig::default() });
     let before = bus.read_counts().unwrap();
@@ -282,4 +282,29 @@ fn a_new_homing_offset_moves_the_reading_not_the_twins_joint() {
     assert_eq!(&after[1..], &before[1..]);
     let q_after = twin.truth().unwrap().q;
     assert!((q_after[0] - q_before[0]).abs() < 1e-9, "the joint moved: {} → {}", q_before[0], q_after[0]);
+}
+
+/// Packets lost or corrupted on the wire, both ways: the host's retries carry most reads
+/// through, every failure is a named `BusFault`, and nothing panics.
+#[test]
+fn a_lossy_wire_is_retried_and_every_failure_named() {
+    use regrasp_hardware::feetech::port::FreeShafts;
+    use regrasp_hardware::feetech::{BusFault, WireFaults};
+    let faults = WireFaults { drop: 0.1, corrupt: 0.1, seed: 3 };
+    let port = VirtualBusPort::start_with(virtual_arm(), FreeShafts, faults, None).unwrap();
+    let mut bus = host_bus(&port);
+    let (mut ok, mut failed) = (0, 0);
+    for _ in 0..200 {
+        match bus.read_state() {
+            Ok(s) => {
+                assert_eq!(s.len(), 6);
+                ok += 1;
+            }
+            Err(BusFault::NoReply(_) | BusFault::BadChecksum(_)) => failed += 1,
+            Err(other) => panic!("an unexpected fault: {other}"),
+        }
+    }
+    assert!(port.bus().injected > 10, "faults were injected: {}", port.bus().injected);
+    assert!(bus.stats.retries > 0, "{:?}", bus.stats);
+    assert!(ok >= 160, "{ok} of 200 reads came through (retries: {}), {failed} failed", bus.stats.retries);
 }

@@ -12,7 +12,7 @@ use regrasp_sim::ArmModel;
 
 use super::bus::{BusConfig, FeetechBus, SerialTransport};
 use super::calibration::{Calibration, MAX_COUNT, MotorCalibration, RAD_PER_COUNT};
-use super::port::{BAUD, TwinShafts, VirtualBusPort};
+use super::port::{BAUD, TwinShafts, VirtualBusPort, WireFaults};
 use super::setup::{SetupConfig, SetupReport, setup};
 use super::virtual_servo::{VirtualBus, VirtualServo};
 use crate::emulator::{Emulator, EmulatorConfig, FaultConfig};
@@ -154,10 +154,16 @@ pub fn calibrated_servos(cal: &Calibration) -> VirtualBus {
 }
 
 /// The virtual SO-101: [`calibrated_servos`] whose shafts are `twin`'s joints, on a
-/// pseudo-terminal (symlinked at `link` when given).
-pub fn start_virtual_arm(cal: &Calibration, twin: &Twin, tick_s: f64, link: Option<&Path>) -> Result<VirtualBusPort> {
+/// pseudo-terminal (symlinked at `link` when given) with `faults` on its wire.
+pub fn start_virtual_arm(
+    cal: &Calibration,
+    twin: &Twin,
+    tick_s: f64,
+    faults: WireFaults,
+    link: Option<&Path>,
+) -> Result<VirtualBusPort> {
     let mut bus = calibrated_servos(cal);
     let mut shafts = TwinShafts::new(twin.bus(), cal.clone(), tick_s);
     shafts.sync(&mut bus);
-    VirtualBusPort::start_with(bus, shafts, link)
+    VirtualBusPort::start_with(bus, shafts, faults, link)
 }

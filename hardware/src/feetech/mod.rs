@@ -15,7 +15,7 @@ pub use arm::{
 };
 pub use bus::{BusConfig, BusFault, FeetechBus, SerialTransport, Transport, VirtualLink};
 pub use calibration::{Calibration, MotorCalibration};
-pub use port::VirtualBusPort;
+pub use port::{VirtualBusPort, WireFaults};
 pub use setup::{ServoCaps, SetupConfig, SetupError, SetupReport, setup};
 pub use virtual_servo::{ServoFault, VirtualBus, VirtualServo};
 

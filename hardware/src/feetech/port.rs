@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use regrasp_firmware::sts::addr;
 use serialport::{SerialPort, TTYPort};
 
@@ -104,6 +106,35 @@ impl ShaftDriver for TwinShafts {
 /// Line rate of the virtual wire (bit/s).
 pub const BAUD: u32 = 1_000_000;
 
+/// Faults on the virtual wire, each direction: a packet lost, or one bit of it flipped (the
+/// servos then ignore the request, the host refuses the reply by its checksum). Every choice
+/// comes from `seed`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WireFaults {
+    /// Fraction of packets dropped.
+    pub drop: f64,
+    /// Fraction of packets with one bit flipped.
+    pub corrupt: f64,
+    /// Seed of the injected faults.
+    pub seed: u64,
+}
+
+impl WireFaults {
+    /// Drops or corrupts `bytes` as the fractions say; false when dropped.
+    fn inject(&self, bytes: &mut [u8], rng: &mut ChaCha8Rng, injected: &mut u64) -> bool {
+        if self.drop > 0.0 && rng.random::<f64>() < self.drop {
+            *injected += 1;
+            return false;
+        }
+        if self.corrupt > 0.0 && rng.random::<f64>() < self.corrupt && !bytes.is_empty() {
+            let i = rng.random_range(0..bytes.len());
+            bytes[i] ^= 1 << rng.random_range(0..8);
+            *injected += 1;
+        }
+        true
+    }
+}
+
 /// A running virtual bus on a pseudo-terminal.
 pub struct VirtualBusPort {
     /// The device path a host opens.
@@ -118,11 +149,23 @@ impl VirtualBusPort {
     /// Puts `bus` on a fresh pseudo-terminal, its shafts moved by their own model; with `link`,
     /// a symlink to it is made there (replacing an old symlink, never a regular file).
     pub fn start(bus: VirtualBus, link: Option<&Path>) -> Result<Self> {
-        Self::start_with(bus, FreeShafts, link)
+        Self::start_with(bus, FreeShafts, WireFaults::default(), link)
     }
 
-    /// [`Self::start`] with `driver` moving the shafts (the twin, typically).
-    pub fn start_with(bus: VirtualBus, driver: impl ShaftDriver, link: Option<&Path>) -> Result<Self> {
+    /// [`Self::start`] with `driver` moving the shafts (the twin, typically) and `faults` on the
+    /// wire.
+    pub fn start_with(
+        bus: VirtualBus,
+        driver: impl ShaftDriver,
+        faults: WireFaults,
+        link: Option<&Path>,
+    ) -> Result<Self> {
+        if !((0.0..=1.0).contains(&faults.drop) && (0.0..=1.0).contains(&faults.corrupt)) {
+            return Err(HardwareError::Config(format!(
+                "wire faults: drop {} and corrupt {} must be fractions in [0, 1]",
+                faults.drop, faults.corrupt
+            )));
+        }
         let port_err = |message: String| HardwareError::Port { port: "pseudo-terminal".into(), message };
         let (master, slave) = TTYPort::pair().map_err(|e| port_err(e.to_string()))?;
         let slave_name = slave.name().ok_or_else(|| port_err("the pseudo-terminal has no name".into()))?;
@@ -132,7 +175,7 @@ impl VirtualBusPort {
         let (b, s) = (Arc::clone(&bus), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
             .name("regrasp-virtual-bus".into())
-            .spawn(move || serve(master, slave, b, s, driver))
+            .spawn(move || serve(master, slave, b, s, driver, faults))
             .map_err(|e| HardwareError::Config(format!("virtual bus thread: {e}")))?;
         Ok(Self { path, symlink, bus, stop, thread: Some(thread) })
     }
@@ -161,8 +204,10 @@ fn serve(
     bus: Arc<Mutex<VirtualBus>>,
     stop: Arc<AtomicBool>,
     mut driver: impl ShaftDriver,
+    faults: WireFaults,
 ) {
     let _ = master.set_timeout(Duration::from_millis(1));
+    let mut rng = ChaCha8Rng::seed_from_u64(faults.seed);
     let byte_time = Duration::from_nanos(10_000_000_000 / BAUD as u64);
     let mut buf = [0u8; 512];
     let mut outbound: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
@@ -177,11 +222,16 @@ fn serve(
             let mut out = Vec::new();
             let return_delay = {
                 let mut b = bus.lock().unwrap_or_else(|e| e.into_inner());
-                b.receive(&buf[..n], &mut out);
+                let mut request = buf[..n].to_vec();
+                if faults.inject(&mut request, &mut rng, &mut b.injected) {
+                    b.receive(&request, &mut out);
+                }
                 // Register 7 counts 2 µs units (the servos on one bus share the setting).
                 b.servos.first().map_or(0, |s| s.reg(addr::RETURN_DELAY)) as u32 * 2
             };
-            if !out.is_empty() {
+            if !out.is_empty()
+                && faults.inject(&mut out, &mut rng, &mut bus.lock().unwrap_or_else(|e| e.into_inner()).injected)
+            {
                 let due = arrived + Duration::from_micros(return_delay as u64) + byte_time * out.len() as u32;
                 outbound.push_back((due, out));
             }

@@ -335,12 +335,14 @@ pub struct VirtualBus {
     pub requests: u64,
     /// Requests with a bad checksum (ignored, as a servo does).
     pub bad_requests: u64,
+    /// Packets dropped or corrupted on the wire by injection (`port::WireFaults`).
+    pub injected: u64,
 }
 
 impl VirtualBus {
     /// A bus with `servos`.
     pub fn new(servos: Vec<VirtualServo>) -> Self {
-        Self { servos, decoder: InstructionDecoder::new(), requests: 0, bad_requests: 0 }
+        Self { servos, decoder: InstructionDecoder::new(), requests: 0, bad_requests: 0, injected: 0 }
     }
 
     /// The servo with ID `id`.
