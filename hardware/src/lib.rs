@@ -8,7 +8,9 @@
 //! real serial link without an arm. [`rig`] assembles bridge, envelope and (when emulated)
 //! emulator and sim twin in one place; [`session`] is the run loop; [`trial`] holds the use
 //! cases — one episode of a certified policy and the validation protocol behind an
-//! [`trial::Operator`] — and [`bench`] the control-loop benchmark. Only a
+//! [`trial::Operator`] — and [`bench`] the control-loop benchmark. [`feetech`] drives an arm
+//! whose servos sit on a Feetech bus with no controller board (the SO-101): the host runs the
+//! firmware's controller core over the bus, and virtual servos stand in for the arm. Only a
 //! `regrasp_curriculum::run::Certified` policy, which only the certificate rule produces, can
 //! pilot an arm.
 
