@@ -18,6 +18,7 @@ use regrasp_hardware::trial::{KeyboardOperator, Operator, Station, TwinOperator}
 use regrasp_sim::{ArmModel, Scenario};
 
 use crate::args::{ArmArgs, JsonArg, RecordArgs, ScenarioArg, toml_file};
+use crate::hw_feetech::{BusArgs, HwCalibrateArgs};
 
 #[derive(Subcommand)]
 pub enum HwCommand {
@@ -44,23 +45,11 @@ pub enum HwCommand {
 }
 
 #[derive(Args)]
-pub struct HwCalibrateArgs {
-    /// The arm's bus: `feetech:PORT` (its USB adapter, e.g. feetech:/dev/ttyACM0).
-    #[arg(long)]
-    bus: String,
-    /// Where to write the calibration (LeRobot's JSON; `--calibration` of `hw run` reads it).
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    arm: ArmArgs,
-}
-
-#[derive(Args)]
 pub struct EmulateArgs {
     /// Where to symlink the pseudo-terminal (e.g. /tmp/ttyREGRASP0); an existing symlink is
     /// replaced, any other file is left alone and refused.
     #[arg(long)]
-    link: PathBuf,
+    pub(crate) link: PathBuf,
     /// `feetech`: emulate the arm's servo bus (the virtual SO-101) instead of its controller
     /// board.
     #[arg(long)]
@@ -68,27 +57,27 @@ pub struct EmulateArgs {
     /// Where to write the virtual servos' calibration with --bus feetech (LeRobot's JSON);
     /// default: LINK.calibration.json.
     #[arg(long)]
-    calibration_out: Option<PathBuf>,
+    pub(crate) calibration_out: Option<PathBuf>,
     /// A fault of one virtual servo with --bus feetech, `ID:KIND` or `ID:KIND@MS` (from MS ms
     /// after start); repeatable. KIND: `silent` (no status packets), `gone` (off the bus),
     /// `bad-checksum`, `overload`, `overheat`, `voltage` (its error bits), `stall` (the joint is
     /// blocked), `old-firmware` (3.9 where the others run 3.10), `multi-turn` (Phase bit 4 set,
     /// a misconfigured servo).
     #[arg(long = "servo-fault")]
-    servo_faults: Vec<String>,
+    pub(crate) servo_faults: Vec<String>,
     #[command(flatten)]
     arm: ArmArgs,
     #[command(flatten)]
     scenario: ScenarioArg,
     /// Stop after this long (s); default: until Ctrl-C.
     #[arg(long)]
-    seconds: Option<f64>,
+    pub(crate) seconds: Option<f64>,
     /// Fraction of frames dropped, each direction.
     #[arg(long, default_value_t = 0.0)]
-    drop: f64,
+    pub(crate) drop: f64,
     /// Fraction of frames with one bit flipped, each direction.
     #[arg(long, default_value_t = 0.0)]
-    corrupt: f64,
+    pub(crate) corrupt: f64,
     /// Latency added to every frame (ms).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -109,9 +98,9 @@ pub struct EmulateArgs {
     sensor_noise: f32,
     /// Seed of the injected faults.
     #[arg(long, default_value_t = 0)]
-    fault_seed: u64,
+    pub(crate) fault_seed: u64,
     #[command(flatten)]
-    output: JsonArg,
+    pub(crate) output: JsonArg,
 }
 
 #[derive(Args)]
@@ -161,55 +150,6 @@ pub struct HwValidateArgs {
     drive: DriveArgs,
 }
 
-/// Which servo bus an arm is on, for the verbs that drive one.
-#[derive(Args)]
-pub struct BusArgs {
-    /// The arm's servos on a Feetech bus, driven directly by the host (the SO-101):
-    /// `feetech:PORT` for its USB adapter (e.g. `feetech:/dev/ttyACM0`, or an emulator's link),
-    /// or `feetech` with --emulate for the virtual SO-101 started here. Without it, the arm has
-    /// regrasp's controller board on --link.
-    #[arg(long)]
-    bus: Option<String>,
-    /// The arm's calibration: LeRobot's JSON, as `lerobot-calibrate` (or `hw emulate --bus
-    /// feetech`) writes it. Needed with --bus feetech:PORT.
-    #[arg(long)]
-    calibration: Option<PathBuf>,
-}
-
-impl BusArgs {
-    /// Where the arm is: on `link` (its controller board), on a Feetech bus, or emulated here
-    /// with `emulated`'s first scenario and faults.
-    fn port(&self, link: Option<&str>, emulated: Option<(Scenario, FaultConfig)>) -> Result<Port> {
-        let feetech = |bus: &str| -> Result<Option<String>> {
-            match bus.split_once(':') {
-                Some(("feetech", port)) if !port.is_empty() => Ok(Some(port.to_string())),
-                None if bus == "feetech" => Ok(None),
-                _ => bail!("--bus {bus}: give `feetech:PORT` (e.g. feetech:/dev/ttyACM0), or `feetech` with --emulate"),
-            }
-        };
-        Ok(match (&self.bus, link, emulated) {
-            (None, _, Some((scenario, faults))) => Port::Emulated { scenario, faults },
-            (None, Some(l), None) => Port::Serial(l.to_string()),
-            (None, None, None) => bail!("give --link PORT, --bus feetech:PORT or --emulate"),
-            (Some(b), _, Some((scenario, faults))) => match feetech(b)? {
-                None => Port::EmulatedFeetech { scenario, faults },
-                Some(_) => bail!("--emulate starts its own virtual SO-101: give `--bus feetech` without a port"),
-            },
-            (Some(b), _, None) => match feetech(b)? {
-                Some(port) => {
-                    let Some(calibration) = self.calibration.clone() else {
-                        bail!(
-                            "--bus {b} needs --calibration FILE (LeRobot's calibration JSON; `regrasp hw emulate --bus                              feetech` writes one for the virtual SO-101)"
-                        )
-                    };
-                    Port::Feetech { port, calibration }
-                }
-                None => bail!("--bus feetech needs a port (`feetech:/dev/ttyACM0`), or --emulate"),
-            },
-        })
-    }
-}
-
 /// Settings shared by the verbs that drive an arm.
 #[derive(Args)]
 pub struct DriveArgs {
@@ -251,7 +191,7 @@ impl DriveArgs {
 }
 
 /// A stop flag raised by Ctrl-C.
-fn ctrl_c_flag() -> Result<Arc<AtomicBool>> {
+pub fn ctrl_c_flag() -> Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = Arc::clone(&flag);
     ctrlc::set_handler(move || f.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
@@ -274,7 +214,7 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
     let scenario = a.scenario.load(&arm.task.distribution)?;
     match a.bus.as_deref() {
         None => {}
-        Some("feetech") => return emulate_feetech(&a, &arm, &scenario),
+        Some("feetech") => return crate::hw_feetech::emulate(&a, &arm, &scenario),
         Some(other) => bail!(
             "--bus {other}: the emulator speaks `feetech` (the virtual SO-101) or, without --bus, regrasp's firmware"
         ),
@@ -323,164 +263,6 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
             outcome.as_deref().unwrap_or("none yet")
         );
     }
-    Ok(())
-}
-
-/// One injected fault of a virtual servo (`--servo-fault ID:KIND[@MS]`).
-struct ServoFaultAt {
-    id: u8,
-    kind: String,
-    at_ms: u64,
-    applied: bool,
-}
-
-impl ServoFaultAt {
-    const KINDS: [&str; 9] =
-        ["silent", "gone", "bad-checksum", "overload", "overheat", "voltage", "stall", "old-firmware", "multi-turn"];
-
-    fn parse(s: &str, servos: usize) -> Result<Self> {
-        let bad = || {
-            anyhow::anyhow!(
-                "--servo-fault {s}: give ID:KIND or ID:KIND@MS with ID 1–{servos} and KIND one of {}",
-                Self::KINDS.join(", ")
-            )
-        };
-        let (id, rest) = s.split_once(':').ok_or_else(bad)?;
-        let (kind, at_ms) = match rest.split_once('@') {
-            Some((k, ms)) => (k, ms.parse::<u64>().map_err(|_| bad())?),
-            None => (rest, 0),
-        };
-        let id: u8 = id.parse().map_err(|_| bad())?;
-        if !(1..=servos).contains(&(id as usize)) || !Self::KINDS.contains(&kind) {
-            return Err(bad());
-        }
-        Ok(Self { id, kind: kind.to_string(), at_ms, applied: false })
-    }
-
-    fn apply(&mut self, bus: &mut regrasp_hardware::feetech::VirtualBus) {
-        use regrasp_firmware::sts::{addr, error_bit};
-        self.applied = true;
-        let Some(s) = bus.servo_mut(self.id) else { return };
-        match self.kind.as_str() {
-            "silent" => s.fault.silent = true,
-            "gone" => s.fault.gone = true,
-            "bad-checksum" => s.fault.bad_checksum = true,
-            "overload" => s.fault.error_bits |= error_bit::OVERLOAD,
-            "overheat" => s.temperature = 75.0,
-            "voltage" => s.voltage = 9.5,
-            "stall" => s.fault.stalled = true,
-            "old-firmware" => s.set_reg(addr::FIRMWARE_MINOR, 9),
-            _ => s.set_reg(addr::PHASE, s.reg(addr::PHASE) | 0x10),
-        }
-    }
-}
-
-/// `hw emulate --bus feetech`: the virtual SO-101 on a pseudo-terminal until Ctrl-C.
-fn emulate_feetech(a: &EmulateArgs, arm: &Arc<ArmModel>, scenario: &Scenario) -> Result<()> {
-    use regrasp_hardware::feetech;
-    use regrasp_hardware::twin::Twin;
-    let twin = Twin::new(Arc::clone(arm), &arm.task.env, scenario, EMULATOR_TICK_S)?;
-    let cal = feetech::virtual_calibration(arm);
-    let cal_path =
-        a.calibration_out.clone().unwrap_or_else(|| PathBuf::from(format!("{}.calibration.json", a.link.display())));
-    cal.save(&cal_path)?;
-    let mut plan =
-        a.servo_faults.iter().map(|s| ServoFaultAt::parse(s, cal.motors.len())).collect::<Result<Vec<_>>>()?;
-    let wire = feetech::WireFaults { drop: a.drop, corrupt: a.corrupt, seed: a.fault_seed };
-    let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, wire, Some(&a.link))?;
-    eprintln!(
-        "virtual SO-101 on {} ({} STS3215 servos at 1 Mbps, the sim twin's joints); calibration in {}; Ctrl-C to stop",
-        servos.path.display(),
-        cal.motors.len(),
-        cal_path.display()
-    );
-    let stop = ctrl_c_flag()?;
-    let start = Instant::now();
-    while !stop.load(Ordering::SeqCst) && a.seconds.is_none_or(|s| start.elapsed().as_secs_f64() < s) {
-        let ms = start.elapsed().as_millis() as u64;
-        for f in plan.iter_mut().filter(|f| !f.applied && f.at_ms <= ms) {
-            f.apply(&mut servos.bus());
-            eprintln!("servo {}: {} from {} ms", f.id, f.kind, ms);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let bus = servos.bus();
-    let torque: Vec<bool> = bus.servos.iter().map(|s| s.torque_on()).collect();
-    let outcome = twin.truth().and_then(|t| t.outcome).map(|o| format!("{:?}: {}", o.kind, o.evidence.note));
-    let v = serde_json::json!({
-        "seconds": start.elapsed().as_secs_f64(),
-        "requests": bus.requests,
-        "bad_requests": bus.bad_requests,
-        "injected_faults": bus.injected,
-        "torque": torque,
-        "outcome": outcome,
-        "twin_error": twin.error(),
-        "calibration": cal_path,
-    });
-    if a.output.json {
-        out!("{v}");
-    } else {
-        out!(
-            "{} requests ({} with a bad checksum), {} packets dropped or corrupted by injection, torque {:?}; twin \
-             outcome: {}",
-            bus.requests,
-            bus.bad_requests,
-            bus.injected,
-            torque,
-            outcome.as_deref().unwrap_or("none yet")
-        );
-    }
-    Ok(())
-}
-
-/// The keyboard side of `hw calibrate`: Enter confirms; during the sweep, the ranges so far
-/// are shown and Enter ends it.
-struct KeyboardCalibration {
-    lines: std::sync::mpsc::Receiver<String>,
-    shown: Instant,
-}
-
-impl regrasp_hardware::feetech::calibrate::CalibrationOperator for KeyboardCalibration {
-    fn confirm(&mut self, message: &str) -> bool {
-        eprintln!("{message}");
-        self.lines.recv().is_ok()
-    }
-
-    fn start_sweep(&mut self, message: &str) {
-        eprintln!("{message}");
-    }
-
-    fn sweeping(&mut self, ranges: &[(String, i32, i32)]) -> bool {
-        if self.shown.elapsed() > Duration::from_millis(500) {
-            let now: Vec<String> = ranges.iter().map(|(n, lo, hi)| format!("{n} {lo}..{hi}")).collect();
-            eprintln!("  {}", now.join(", "));
-            self.shown = Instant::now();
-        }
-        self.lines.try_recv().is_err()
-    }
-}
-
-pub fn calibrate(a: HwCalibrateArgs) -> Result<()> {
-    use regrasp_hardware::feetech::{self, BusConfig, FeetechBus, SerialTransport, calibrate::calibrate};
-    let arm = a.arm.load()?;
-    let Some(("feetech", port)) = a.bus.split_once(':') else {
-        bail!("--bus {}: give `feetech:PORT` (e.g. feetech:/dev/ttyACM0)", a.bus)
-    };
-    let names = feetech::motor_names(&arm);
-    let transport = SerialTransport::open(port, feetech::port::BAUD)?;
-    let mut bus = FeetechBus::new(transport, feetech::virtual_calibration(&arm), BusConfig::default());
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            if line.is_err() || tx.send(String::new()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut operator = KeyboardCalibration { lines, shown: Instant::now() };
-    let cal = calibrate(&mut bus, &names, &mut operator, &mut std::thread::sleep)?;
-    cal.save(&a.out)?;
-    out!("calibration of {} motors written to {} (and to the servos' EEPROM)", cal.motors.len(), a.out.display());
     Ok(())
 }
 

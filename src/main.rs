@@ -22,6 +22,7 @@ macro_rules! out {
 mod args;
 mod bench;
 mod hw;
+mod hw_feetech;
 mod improve;
 mod learn;
 mod replay;
@@ -95,7 +96,7 @@ fn main() -> Result<()> {
         Command::Hw { what: hw::HwCommand::Emulate(a) } => hw::emulate(a),
         Command::Hw { what: hw::HwCommand::Run(a) } => hw::run(a),
         Command::Hw { what: hw::HwCommand::Validate(a) } => hw::validate(a),
-        Command::Hw { what: hw::HwCommand::Calibrate(a) } => hw::calibrate(a),
+        Command::Hw { what: hw::HwCommand::Calibrate(a) } => hw_feetech::calibrate(a),
         Command::Train(a) => learn::train(a),
         Command::Eval(a) => learn::eval(a),
         Command::Improve(a) => improve::improve(a),

@@ -13,7 +13,7 @@ use crate::arm::Guarded;
 use crate::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use crate::envelope::{EnvelopeConfig, SafetyEnvelope};
 use crate::error::Result;
-use crate::feetech::{self, Calibration, VirtualBusPort};
+use crate::feetech::{self, VirtualBusPort};
 use crate::link::{Bridge, LinkConfig};
 use crate::twin::Twin;
 
@@ -93,7 +93,7 @@ pub struct Rig {
 /// servos and their twin.
 struct FeetechParts {
     core: Emulator,
-    virtual_arm: Option<(VirtualBusPort, Twin)>,
+    virtual_arm: Option<feetech::VirtualArm>,
 }
 
 impl Rig {
@@ -124,17 +124,16 @@ impl Rig {
             }
             Port::EmulatedFeetech { scenario, faults } => {
                 faults.validate()?;
-                let twin = Twin::new(Arc::clone(arm), env, scenario, EMULATOR_TICK_S)?;
-                let cal: Calibration = feetech::virtual_calibration(arm);
                 // The wire faults go on the servo bus; the rest (latency, disconnect, servo
                 // faults) to the host's core as for an emulated board.
                 let wire = feetech::WireFaults { drop: faults.drop, corrupt: faults.corrupt, seed: faults.seed };
-                let servos = feetech::start_virtual_arm(&cal, &twin, EMULATOR_TICK_S, wire, None)?;
-                let port = servos.path.to_string_lossy().to_string();
+                let virtual_arm = feetech::VirtualArm::start(arm, env, scenario, EMULATOR_TICK_S, wire, None)?;
+                let port = virtual_arm.servos.path.to_string_lossy().to_string();
                 let core_faults = FaultConfig { drop: 0.0, corrupt: 0.0, ..faults.clone() };
+                let cal = virtual_arm.calibration.clone();
                 let f = feetech::FeetechArm::connect(arm, cal, &port, EMULATOR_TICK_S, core_faults)?;
                 let path = f.core.path.to_string_lossy().to_string();
-                feetech = Some(FeetechParts { core: f.core, virtual_arm: Some((servos, twin)) });
+                feetech = Some(FeetechParts { core: f.core, virtual_arm: Some(virtual_arm) });
                 path
             }
         };
@@ -150,7 +149,7 @@ impl Rig {
 
     /// The sim twin, when emulated.
     pub fn twin(&self) -> Option<&Twin> {
-        let feetech = self.feetech.as_ref().and_then(|f| f.virtual_arm.as_ref()).map(|(_, t)| t);
+        let feetech = self.feetech.as_ref().and_then(|f| f.virtual_arm.as_ref()).map(|v| &v.twin);
         self.emulated.as_ref().map(|e| &e.twin).or(feetech)
     }
 
@@ -162,6 +161,6 @@ impl Rig {
 
     /// The virtual servos, when a virtual SO-101 was started here.
     pub fn virtual_servos(&self) -> Option<&VirtualBusPort> {
-        self.feetech.as_ref().and_then(|f| f.virtual_arm.as_ref()).map(|(p, _)| p)
+        self.feetech.as_ref().and_then(|f| f.virtual_arm.as_ref()).map(|v| &v.servos)
     }
 }

@@ -466,3 +466,26 @@ fn adversarial_targets_through_the_core_never_put_a_goal_outside_the_calibrated_
     // About one command in six carries a special value; the rest keep the watchdog fed.
     assert_eq!(c.mode(), regrasp_firmware::protocol::ModeCode::Armed, "nothing here is a fault");
 }
+
+#[test]
+fn scheduled_servo_faults_parse_strictly_and_do_what_they_name() {
+    use regrasp_hardware::feetech::ScheduledFault;
+    let f = ScheduledFault::parse("3:stall@1500", 6).unwrap();
+    assert_eq!((f.id, f.kind, f.at_ms), (3, "stall", 1500));
+    assert_eq!(ScheduledFault::parse("6:old-firmware", 6).unwrap().at_ms, 0);
+    for bad in ["7:stall", "0:gone", "3", "3:melt", "3:stall@soon", "x:gone"] {
+        let e = ScheduledFault::parse(bad, 6).unwrap_err();
+        assert!(e.contains("ID:KIND") && e.contains("multi-turn"), "{bad}: {e}");
+    }
+    let mut bus = virtual_arm();
+    for (kind, id) in ScheduledFault::KINDS.iter().zip([1u8, 2, 3, 4, 5, 6, 1, 2, 3]) {
+        ScheduledFault::parse(&format!("{id}:{kind}"), 6).unwrap().apply(&mut bus);
+    }
+    let s = |id: u8| bus.servo(id).unwrap();
+    assert!(s(1).fault.silent && s(1).fault.stalled && s(2).fault.gone && s(3).fault.bad_checksum);
+    assert_eq!(s(4).fault.error_bits, error_bit::OVERLOAD);
+    assert_eq!(s(5).error_bits(), error_bit::OVERHEAT);
+    assert_eq!(s(6).error_bits(), error_bit::VOLTAGE);
+    assert_eq!(s(2).reg(addr::FIRMWARE_MINOR), 9);
+    assert_eq!(s(3).reg(addr::PHASE) & 0x10, 0x10);
+}

@@ -135,6 +135,35 @@ pub fn virtual_calibration(arm: &ArmModel) -> Calibration {
     for_arm(Calibration { motors }, arm)
 }
 
+/// The virtual SO-101 (or any Feetech arm's stand-in): a sim twin holding a scenario's object,
+/// and calibrated virtual servos mounted on its joints, on a pseudo-terminal.
+pub struct VirtualArm {
+    /// The servos on their pseudo-terminal.
+    pub servos: VirtualBusPort,
+    /// The twin whose joints the servos' shafts are.
+    pub twin: Twin,
+    /// How the servos are calibrated (the file a host needs).
+    pub calibration: Calibration,
+}
+
+impl VirtualArm {
+    /// `arm` holding `scenario`'s object under `env`, its servos exchanging with the twin every
+    /// `tick_s` (s), `faults` on the wire, the pseudo-terminal symlinked at `link` when given.
+    pub fn start(
+        arm: &std::sync::Arc<ArmModel>,
+        env: &regrasp_sim::EnvConfig,
+        scenario: &regrasp_sim::Scenario,
+        tick_s: f64,
+        faults: WireFaults,
+        link: Option<&Path>,
+    ) -> Result<Self> {
+        let twin = Twin::new(std::sync::Arc::clone(arm), env, scenario, tick_s)?;
+        let calibration = virtual_calibration(arm);
+        let servos = start_virtual_arm(&calibration, &twin, tick_s, faults, link)?;
+        Ok(Self { servos, twin, calibration })
+    }
+}
+
 /// Virtual STS3215s calibrated as `cal` says (their IDs, their homing offsets saved in EEPROM),
 /// each shaft at the middle of its range; otherwise factory-fresh.
 pub fn calibrated_servos(cal: &Calibration) -> VirtualBus {

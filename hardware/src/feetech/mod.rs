@@ -11,13 +11,14 @@ pub mod setup;
 pub mod virtual_servo;
 
 pub use arm::{
-    FeetechArm, calibrated_servos, core_limits, load_calibration, motor_names, start_virtual_arm, virtual_calibration,
+    FeetechArm, VirtualArm, calibrated_servos, core_limits, load_calibration, motor_names, start_virtual_arm,
+    virtual_calibration,
 };
 pub use bus::{BusConfig, BusFault, FeetechBus, SerialTransport, Transport, VirtualLink};
 pub use calibration::{Calibration, MotorCalibration};
 pub use port::{VirtualBusPort, WireFaults};
 pub use setup::{ServoCaps, SetupConfig, SetupError, SetupReport, setup};
-pub use virtual_servo::{ServoFault, VirtualBus, VirtualServo};
+pub use virtual_servo::{ScheduledFault, ServoFault, VirtualBus, VirtualServo};
 
 use regrasp_firmware::controller::ControllerConfig;
 use regrasp_firmware::protocol::JointLimit;

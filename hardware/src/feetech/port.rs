@@ -86,7 +86,9 @@ impl TwinShafts {
                 let shaft = m.counts_unclamped(r.position as f64) + m.homing_offset as f64;
                 let counts_per_rad = (m.counts_unclamped(1.0) - m.counts_unclamped(0.0)).abs();
                 let velocity = r.velocity as f64 * counts_per_rad;
-                s.load = Some(r.load as f64);
+                // A blocked joint's servo pushes towards its goal: its load is its own loop's
+                // (from the position error), not the twin motor's that only holds the joint.
+                s.load = (!s.fault.stalled).then_some(r.load as f64);
                 s.set_shaft(shaft, velocity);
             }
         }

@@ -435,3 +435,57 @@ fn reply(s: &mut VirtualServo, instr: u8, p: &[u8], broadcast: bool, out: &mut V
     }
     out.extend_from_slice(&buf[..n]);
 }
+
+/// A fault given to one virtual servo from a moment on (`ID:KIND` or `ID:KIND@MS`, as
+/// `hw emulate --bus feetech --servo-fault` takes it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduledFault {
+    /// The servo's ID.
+    pub id: u8,
+    /// Which fault (one of [`ScheduledFault::KINDS`]).
+    pub kind: &'static str,
+    /// From this long after start (ms).
+    pub at_ms: u64,
+}
+
+impl ScheduledFault {
+    /// The faults by name: no status packets, off the bus, corrupted replies, the overload
+    /// error bit, over-temperature (75 °C, over the servo's 70 °C limit), over-voltage (9.5 V),
+    /// a blocked joint, another firmware version (3.9), multi-turn feedback (Phase bit 4).
+    pub const KINDS: [&'static str; 9] =
+        ["silent", "gone", "bad-checksum", "overload", "overheat", "voltage", "stall", "old-firmware", "multi-turn"];
+
+    /// Parses `ID:KIND` or `ID:KIND@MS` for a bus of servos 1..=`servos`; the error says what
+    /// is accepted.
+    pub fn parse(s: &str, servos: usize) -> Result<Self, String> {
+        let bad =
+            || format!("{s}: give ID:KIND or ID:KIND@MS with ID 1–{servos} and KIND one of {}", Self::KINDS.join(", "));
+        let (id, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (kind, at_ms) = match rest.split_once('@') {
+            Some((k, ms)) => (k, ms.parse::<u64>().map_err(|_| bad())?),
+            None => (rest, 0),
+        };
+        let id: u8 = id.parse().map_err(|_| bad())?;
+        let kind = Self::KINDS.iter().find(|k| **k == kind).ok_or_else(bad)?;
+        if !(1..=servos).contains(&(id as usize)) {
+            return Err(bad());
+        }
+        Ok(Self { id, kind, at_ms })
+    }
+
+    /// Gives the fault to its servo on `bus`.
+    pub fn apply(&self, bus: &mut VirtualBus) {
+        let Some(s) = bus.servo_mut(self.id) else { return };
+        match self.kind {
+            "silent" => s.fault.silent = true,
+            "gone" => s.fault.gone = true,
+            "bad-checksum" => s.fault.bad_checksum = true,
+            "overload" => s.fault.error_bits |= error_bit::OVERLOAD,
+            "overheat" => s.temperature = 75.0,
+            "voltage" => s.voltage = 9.5,
+            "stall" => s.fault.stalled = true,
+            "old-firmware" => s.set_reg(addr::FIRMWARE_MINOR, FIRMWARE.1 - 1),
+            _ => s.set_reg(addr::PHASE, s.reg(addr::PHASE) | 0x10),
+        }
+    }
+}
