@@ -37,6 +37,11 @@ pub struct ControllerConfig {
     /// position servo moving fast is at full duty without being blocked; a blocked one does not
     /// move.
     pub stall_speed: f32,
+    /// An arm joint more than this (rad or m) from its commanded position while moving slower
+    /// than `stall_speed`, for `overload_ticks` ticks in a row, is stalled (infinity = never):
+    /// a blocked joint whose servo is not pushed hard enough to overload. The gripper is not
+    /// checked: closed on an object, it is short of its command by design.
+    pub stall_error: f32,
     /// The gripper's load limit (fraction of rated torque), checked as `max_load` is. A closed
     /// gripper holding an object is a lasting load that is no fault: where the gripper servo
     /// protects itself (a Feetech servo's torque and current caps), infinity.
@@ -58,6 +63,7 @@ impl Default for ControllerConfig {
             max_load: 1.5,
             overload_ticks: 1,
             stall_speed: f32::INFINITY,
+            stall_error: f32::INFINITY,
             gripper_max_load: 1.5,
             max_temperature_c: 65.0,
             bus_failures_to_fault: 3,
@@ -99,6 +105,8 @@ pub struct Controller<B: ServoBus> {
     bus_failures: u32,
     /// Ticks in a row with a servo over `max_load`.
     overloaded_ticks: u32,
+    /// Ticks in a row with an arm joint stalled (see `stall_error`).
+    stalled_ticks: u32,
 }
 
 /// `v` within `l` (callers pass finite values only).
@@ -148,6 +156,7 @@ impl<B: ServoBus> Controller<B> {
             gripper_reading: ServoReading::default(),
             bus_failures: 0,
             overloaded_ticks: 0,
+            stalled_ticks: 0,
         })
     }
 
@@ -358,10 +367,19 @@ impl<B: ServoBus> Controller<B> {
             }
             self.overloaded_ticks = if loaded { self.overloaded_ticks.saturating_add(1) } else { 0 };
             let overload = self.overloaded_ticks >= self.cfg.overload_ticks.max(1);
-            if overload || overtemp || servo_error {
+            let blocked = self.cfg.stall_error.is_finite()
+                && (0..self.n).any(|i| {
+                    let r = &self.readings[i];
+                    !((self.commanded[i] - r.position).abs() <= self.cfg.stall_error)
+                        && !(r.velocity.abs() >= self.cfg.stall_speed)
+                });
+            self.stalled_ticks = if blocked { self.stalled_ticks.saturating_add(1) } else { 0 };
+            let stall = self.stalled_ticks >= self.cfg.overload_ticks.max(1);
+            if overload || overtemp || servo_error || stall {
                 let flag = if overload { fault::OVERLOAD } else { 0 }
                     | if overtemp { fault::OVERTEMP } else { 0 }
-                    | if servo_error { fault::SERVO_ERROR } else { 0 };
+                    | if servo_error { fault::SERVO_ERROR } else { 0 }
+                    | if stall { fault::STALL } else { 0 };
                 self.safe_stop(Mode::Faulted, flag);
             }
         }

@@ -98,8 +98,10 @@ pub mod fault {
     /// A servo reported an error of its own (its status byte: voltage, sensor, overheat,
     /// overcurrent, overload).
     pub const SERVO_ERROR: u16 = 1 << 9;
+    /// An arm joint stayed away from its commanded position without moving (a blocked joint).
+    pub const STALL: u16 = 1 << 10;
     /// The faults that leave the arm latched off until cleared: a host must stop on these.
-    pub const LATCHING: u16 = WATCHDOG_TORQUE_OFF | ESTOP | OVERLOAD | OVERTEMP | BUS | SERVO_ERROR;
+    pub const LATCHING: u16 = WATCHDOG_TORQUE_OFF | ESTOP | OVERLOAD | OVERTEMP | BUS | SERVO_ERROR | STALL;
 }
 
 /// Why a command was refused, in [`Message::Ack`].

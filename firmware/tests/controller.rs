@@ -388,3 +388,29 @@ fn a_brief_overload_passes_but_a_lasting_one_faults_when_overload_ticks_asks_for
     assert_eq!(mode, ModeCode::Faulted, "the third tick in a row is");
     assert!(faults & fault::OVERLOAD != 0 && !c.bus.torque);
 }
+
+#[test]
+fn a_joint_that_stays_away_from_its_command_without_moving_is_a_stall() {
+    let cfg =
+        ControllerConfig { overload_ticks: 3, stall_error: 0.05, stall_speed: 0.05, ..ControllerConfig::default() };
+    let mut c = Controller::new(MockBus::new(N, &start_pose()), &[LIMIT; N], cfg).unwrap();
+    ok(send(&mut c, 1, Message::Arm, 0));
+    // Moving freely: the servos follow the command, nothing is flagged.
+    run(&mut c, 0, 1000, Some([0.5, -0.2, 0.6, -0.8, 0.3]));
+    assert_eq!(c.mode(), ModeCode::Armed);
+    // Joint 2 blocked: the command walks away from it; once it is 0.05 rad behind for three
+    // ticks in a row, the arm stops, latched.
+    c.bus.stalled[2] = true;
+    let mut t = 1000;
+    while c.mode() == ModeCode::Armed {
+        t += TICK;
+        send(&mut c, (t / TICK) as u16, targets([0.5, -0.2, -1.0, -0.8, 0.3], 100), t);
+        c.bus.step();
+        c.tick(t);
+        assert!(t < 3000, "never flagged");
+    }
+    assert_eq!(c.mode(), ModeCode::Faulted);
+    assert!(c.faults() & fault::STALL != 0 && !c.bus.torque);
+    let behind = (c.commanded()[2] - c.bus.position[2]).abs();
+    assert!(behind > 0.05 && behind < 0.05 + 4.0 * LIMIT.max_step, "flagged {behind} rad behind");
+}

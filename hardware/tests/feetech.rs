@@ -337,7 +337,7 @@ fn every_injected_fault_ends_in_torque_off_at_the_tick_that_detects_it() {
         ("overload bit", |b| b.servo_mut(2).unwrap().fault.error_bits = error_bit::OVERLOAD, fault::SERVO_ERROR),
         ("voltage", |b| b.servo_mut(1).unwrap().voltage = 9.5, fault::SERVO_ERROR),
         ("over-temperature", |b| b.servo_mut(4).unwrap().temperature = 62.0, fault::OVERTEMP),
-        ("stalled joint", |b| b.servo_mut(3).unwrap().fault.stalled = true, fault::OVERLOAD),
+        ("stalled joint", |b| b.servo_mut(3).unwrap().fault.stalled = true, fault::OVERLOAD | fault::STALL),
         ("no status packet", |b| b.servo_mut(5).unwrap().fault.silent = true, fault::BUS),
         ("bad checksum", |b| b.servo_mut(6).unwrap().fault.bad_checksum = true, fault::BUS),
         ("servo gone", |b| b.servo_mut(2).unwrap().fault.gone = true, fault::BUS),
