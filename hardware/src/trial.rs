@@ -143,6 +143,14 @@ impl Station {
         }
         FrozenSuites::load(&run.config()?, &self.arm.task)?.firewall().check("real trials", scenarios)?;
         let generation = run.ledger().champion()?.map_or(0, |(_, g)| g);
+        // Every pre-flight first, before the arm is connected: simulating takes seconds, and
+        // between trials the host would be silent that long, so the core's watchdog would drop
+        // the torque of an arm still holding the last object.
+        say(&format!("pre-flight: simulating the {} scenarios with the policy", scenarios.len()));
+        let preflights: Vec<Result<_>> = scenarios
+            .iter()
+            .map(|s| preflight(certified.policy(), &self.arm, &self.env, s, self.max_contact_force))
+            .collect();
         let mut rig = Rig::connect(&self.arm, &self.env, &self.port, self.envelope.clone(), self.nonce)?;
         let certificate = certified.certificate().clone();
         let policy_hash = certified.policy().hash.clone();
@@ -163,7 +171,7 @@ impl Station {
                 SetUp::Skip => continue,
                 SetUp::Run => {}
             }
-            match preflight(pilot.certified().policy(), &self.arm, &self.env, scenario, self.max_contact_force) {
+            match &preflights[i] {
                 Ok(pre) => say(&format!("pre-flight (simulation): {:?}", pre.outcome)),
                 Err(e) => {
                     say(&format!("skipped: {e}"));

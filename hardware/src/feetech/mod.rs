@@ -24,7 +24,7 @@ use regrasp_firmware::controller::ControllerConfig;
 use regrasp_firmware::protocol::JointLimit;
 
 /// The controller core's settings for an arm on a Feetech bus: over-temperature at 60 °C (the
-/// servos' own limit is 70 °C), a stall is a load above 80 % of the servo's duty, or an arm
+/// servos' own limit is 70 °C), a stall is a load above 95 % of the servo's duty, or an arm
 /// joint more than 0.05 rad from its command, while it moves slower than 0.05 rad/s, for 0.5 s
 /// (`ticks_per_second` ticks a second), the gripper's travel
 /// `gripper` (its load unchecked: holding an object is a lasting full load, and setup caps the
@@ -32,7 +32,7 @@ use regrasp_firmware::protocol::JointLimit;
 /// off after 500 ms, three bus failures in a row fault).
 pub fn core_config(gripper: JointLimit, ticks_per_second: u32) -> ControllerConfig {
     ControllerConfig {
-        max_load: 0.8,
+        max_load: 0.95,
         overload_ticks: (ticks_per_second / 2).max(1),
         stall_speed: 0.05,
         stall_error: 0.05,
