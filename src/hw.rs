@@ -289,9 +289,9 @@ pub fn run(a: HwRunArgs) -> Result<()> {
         return Ok(());
     }
     out!(
-        "{:?} after {:.1} s ({} ticks, {} decisions); tick lateness p99 {} µs; envelope {:.1} µs p99; gripper {:.3} {}, \
+        "{} after {:.1} s ({} ticks, {} decisions); tick lateness p99 {} µs; envelope {:.1} µs p99; gripper {:.3} {}, \
          peak load {:.2}, held lift {:.3} m",
-        r.stop,
+        r.stop.describe(),
         r.seconds,
         r.ticks,
         r.decisions,

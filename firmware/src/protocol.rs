@@ -102,6 +102,26 @@ pub mod fault {
     pub const STALL: u16 = 1 << 10;
     /// The faults that leave the arm latched off until cleared: a host must stop on these.
     pub const LATCHING: u16 = WATCHDOG_TORQUE_OFF | ESTOP | OVERLOAD | OVERTEMP | BUS | SERVO_ERROR | STALL;
+
+    /// Every flag with its name, in bit order.
+    pub const NAMES: [(u16, &str); 11] = [
+        (WATCHDOG_HOLD, "watchdog hold"),
+        (WATCHDOG_TORQUE_OFF, "watchdog torque off"),
+        (ESTOP, "e-stop"),
+        (OVERLOAD, "overload"),
+        (OVERTEMP, "over-temperature"),
+        (BUS, "servo bus failure"),
+        (CLAMPED, "target clamped"),
+        (BAD_FRAME, "bad frame"),
+        (STALE_TARGETS, "stale targets"),
+        (SERVO_ERROR, "servo error bits"),
+        (STALL, "stall"),
+    ];
+
+    /// The names of the flags set in `faults`, in bit order.
+    pub fn names(faults: u16) -> impl Iterator<Item = &'static str> {
+        NAMES.into_iter().filter(move |(bit, _)| faults & bit != 0).map(|(_, name)| name)
+    }
 }
 
 /// Why a command was refused, in [`Message::Ack`].

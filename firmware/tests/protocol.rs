@@ -159,3 +159,17 @@ proptest! {
         prop_assert_eq!(f.message, m);
     }
 }
+
+#[test]
+fn every_fault_flag_has_one_name() {
+    use regrasp_firmware::protocol::fault;
+    let all = fault::NAMES.iter().fold(0u16, |acc, (bit, _)| {
+        assert_eq!(bit.count_ones(), 1, "one bit per flag");
+        assert_eq!(acc & bit, 0, "each bit once");
+        acc | bit
+    });
+    assert_eq!(all & fault::LATCHING, fault::LATCHING, "every latching flag is named");
+    let names: Vec<&str> = fault::names(fault::SERVO_ERROR | fault::STALL).collect();
+    assert_eq!(names, ["servo error bits", "stall"]);
+    assert_eq!(fault::names(0).count(), 0);
+}

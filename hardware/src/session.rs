@@ -276,6 +276,17 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// The reason in words; an arm fault names its flags.
+    pub fn describe(&self) -> String {
+        match self {
+            StopReason::ArmFault { faults } => {
+                let names: Vec<&str> = regrasp_firmware::protocol::fault::names(*faults).collect();
+                format!("arm fault: {}", if names.is_empty() { "torque dropped".to_string() } else { names.join(", ") })
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
     /// Whether the arm was stopped for safety (everything but a normal end).
     pub fn is_safety_stop(&self) -> bool {
         !matches!(self, StopReason::Lifted | StopReason::Timeout)
@@ -609,8 +620,12 @@ pub fn move_to<A: Arm>(
             return Err(HardwareError::Refused {
                 command: "homing".into(),
                 status: format!(
-                    "arm fault flags {:#x} (joint loads {:.2?}, gripper load {:.2}, positions {:.3?})",
-                    s.faults, s.loads, s.gripper_load, s.positions
+                    "arm fault flags {:#x}: {} (joint loads {:.2?}, gripper load {:.2}, positions {:.3?})",
+                    s.faults,
+                    regrasp_firmware::protocol::fault::names(s.faults).collect::<Vec<_>>().join(", "),
+                    s.loads,
+                    s.gripper_load,
+                    s.positions
                 ),
             });
         }

@@ -186,8 +186,8 @@ impl Station {
             operator.place(&rig, scenario)?;
             let report = self.episode(&mut rig, &mut pilot, scenario, stop, rec)?;
             say(&format!(
-                "arm: {:?} after {:.1} s; gripper {:.3} {}, peak load {:.2}, held lift {:.3} m",
-                report.stop,
+                "arm: {} after {:.1} s; gripper {:.3} {}, peak load {:.2}, held lift {:.3} m",
+                report.stop.describe(),
                 report.seconds,
                 report.final_gripper,
                 self.arm.gripper.servo_unit(),
@@ -225,7 +225,7 @@ impl Station {
             let evidence = serde_json::to_value(&report).map_err(|e| HardwareError::Validation(e.to_string()))?;
             trials.push(RealTrial { verdict: kind.name().into(), evidence });
             if report.stop.is_safety_stop() {
-                say(&format!("the arm was stopped for safety ({:?}); the protocol ends here", report.stop));
+                say(&format!("the arm was stopped for safety ({}); the protocol ends here", report.stop.describe()));
                 break;
             }
         }
