@@ -212,12 +212,11 @@ pub fn emulate(a: EmulateArgs) -> Result<()> {
         seed: a.fault_seed,
     };
     let scenario = a.scenario.load(&arm.task.distribution)?;
-    match a.bus.as_deref() {
-        None => {}
-        Some("feetech") => return crate::hw_feetech::emulate(&a, &arm, &scenario),
-        Some(other) => bail!(
-            "--bus {other}: the emulator speaks `feetech` (the virtual SO-101) or, without --bus, regrasp's firmware"
-        ),
+    if let Some(bus) = a.bus.as_deref() {
+        if regrasp_hardware::rig::feetech_bus(bus)?.is_some() {
+            bail!("--bus {bus}: the emulator serves its own port (--link): give `--bus feetech`");
+        }
+        return crate::hw_feetech::emulate(&a, &arm, &scenario);
     }
     let em = EmulatedArm::start(&arm, &arm.task.env, &scenario, &faults, Some(&a.link))?;
     let path = em.emulator.path.display();

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use regrasp_hardware::emulator::FaultConfig;
 use regrasp_hardware::feetech::{self, ScheduledFault};
-use regrasp_hardware::rig::{EMULATOR_TICK_S, Port};
+use regrasp_hardware::rig::{EMULATOR_TICK_S, Port, feetech_bus};
 use regrasp_sim::{ArmModel, Scenario};
 
 use crate::args::ArmArgs;
@@ -47,33 +47,7 @@ impl BusArgs {
     /// Where the arm is: on `link` (its controller board), on a Feetech bus, or emulated here
     /// with `emulated`'s first scenario and faults.
     pub fn port(&self, link: Option<&str>, emulated: Option<(Scenario, FaultConfig)>) -> Result<Port> {
-        let feetech = |bus: &str| -> Result<Option<String>> {
-            match bus.split_once(':') {
-                Some(("feetech", port)) if !port.is_empty() => Ok(Some(port.to_string())),
-                None if bus == "feetech" => Ok(None),
-                _ => bail!("--bus {bus}: give `feetech:PORT` (e.g. feetech:/dev/ttyACM0), or `feetech` with --emulate"),
-            }
-        };
-        Ok(match (&self.bus, link, emulated) {
-            (None, _, Some((scenario, faults))) => Port::Emulated { scenario, faults },
-            (None, Some(l), None) => Port::Serial(l.to_string()),
-            (None, None, None) => bail!("give --link PORT, --bus feetech:PORT or --emulate"),
-            (Some(b), _, Some((scenario, faults))) => match feetech(b)? {
-                None => Port::EmulatedFeetech { scenario, faults },
-                Some(_) => bail!("--emulate starts its own virtual SO-101: give `--bus feetech` without a port"),
-            },
-            (Some(b), _, None) => match feetech(b)? {
-                Some(port) => {
-                    let Some(calibration) = self.calibration.clone() else {
-                        bail!(
-                            "--bus {b} needs --calibration FILE (LeRobot's calibration JSON; `regrasp hw emulate --bus                              feetech` writes one for the virtual SO-101)"
-                        )
-                    };
-                    Port::Feetech { port, calibration }
-                }
-                None => bail!("--bus feetech needs a port (`feetech:/dev/ttyACM0`), or --emulate"),
-            },
-        })
+        Ok(Port::choose(self.bus.as_deref(), link, self.calibration.as_deref(), emulated)?)
     }
 }
 
@@ -169,11 +143,11 @@ impl regrasp_hardware::feetech::calibrate::CalibrationOperator for KeyboardCalib
 pub fn calibrate(a: HwCalibrateArgs) -> Result<()> {
     use regrasp_hardware::feetech::{BusConfig, FeetechBus, SerialTransport, calibrate::calibrate};
     let arm = a.arm.load()?;
-    let Some(("feetech", port)) = a.bus.split_once(':') else {
-        bail!("--bus {}: give `feetech:PORT` (e.g. feetech:/dev/ttyACM0)", a.bus)
+    let Some(port) = feetech_bus(&a.bus)? else {
+        bail!("--bus feetech: give the arm's port, `feetech:PORT` (e.g. feetech:/dev/ttyACM0)")
     };
     let names = feetech::motor_names(&arm);
-    let transport = SerialTransport::open(port, feetech::port::BAUD)?;
+    let transport = SerialTransport::open(&port, feetech::port::BAUD)?;
     let mut bus = FeetechBus::new(transport, feetech::virtual_calibration(&arm), BusConfig::default());
     let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

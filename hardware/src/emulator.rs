@@ -250,12 +250,11 @@ pub struct EmulatorReport {
 pub struct Emulator {
     /// The device path clients open (the pty's slave, or the symlink made for it).
     pub path: PathBuf,
-    symlink: Option<PathBuf>,
-    stop: Arc<AtomicBool>,
     report: Arc<Mutex<EmulatorReport>>,
     /// Lateness of every tick (µs); summarised when a report is asked for, not every tick.
     lateness: Arc<Mutex<Vec<u64>>>,
-    thread: Option<JoinHandle<()>>,
+    /// Held for its drop: stops the core's thread, removes the symlink.
+    _server: PtyServer,
 }
 
 impl Emulator {
@@ -268,22 +267,16 @@ impl Emulator {
 
     /// Starts the emulator with `plant` as the servos (the sim twin's bus, typically).
     pub fn start_with<P: Plant>(cfg: EmulatorConfig, plant: P, link: Option<&Path>) -> Result<Self> {
-        let port_err = |message: String| HardwareError::Port { port: "pseudo-terminal".into(), message };
-        let (master, slave) = TTYPort::pair().map_err(|e| port_err(e.to_string()))?;
-        let slave_name = slave.name().ok_or_else(|| port_err("the pseudo-terminal has no name".into()))?;
         let bus = Servos::new(plant, &cfg.faults);
         let controller = Controller::new(bus, &cfg.limits, cfg.controller)
             .map_err(|e| HardwareError::Config(format!("emulated firmware: {e:?}")))?;
-        let (path, symlink) = link_pty(&slave_name, link)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let report = Arc::new(Mutex::new(EmulatorReport::default()));
         let lateness = Arc::new(Mutex::new(Vec::new()));
-        let (s, r, l) = (Arc::clone(&stop), Arc::clone(&report), Arc::clone(&lateness));
-        let thread = std::thread::Builder::new()
-            .name("regrasp-emulator".into())
-            .spawn(move || run(cfg, master, slave, controller, s, r, l))
-            .map_err(|e| HardwareError::Config(format!("emulator thread: {e}")))?;
-        Ok(Self { path, symlink, stop, report, lateness, thread: Some(thread) })
+        let (r, l) = (Arc::clone(&report), Arc::clone(&lateness));
+        let server = PtyServer::start("regrasp-emulator", link, move |master, slave, stop| {
+            run(cfg, master, slave, controller, stop, r, l)
+        })?;
+        Ok(Self { path: server.path.clone(), report, lateness, _server: server })
     }
 
     /// What it has seen so far.
@@ -296,7 +289,40 @@ impl Emulator {
     }
 }
 
-impl Drop for Emulator {
+/// A thread serving a fresh pseudo-terminal (the emulator's firmware core, or virtual servos):
+/// the path clients open (the pty's slave, or a symlink to it at `link`), and a stop flag the
+/// thread polls. Dropping it stops and joins the thread, then removes the symlink.
+pub(crate) struct PtyServer {
+    /// The device path clients open.
+    pub path: PathBuf,
+    symlink: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PtyServer {
+    /// Opens a pseudo-terminal pair and runs `serve(master, slave, stop)` on a thread named
+    /// `name`; with `link`, a symlink to the slave is made there.
+    pub(crate) fn start(
+        name: &str,
+        link: Option<&Path>,
+        serve: impl FnOnce(TTYPort, TTYPort, Arc<AtomicBool>) + Send + 'static,
+    ) -> Result<Self> {
+        let port_err = |message: String| HardwareError::Port { port: "pseudo-terminal".into(), message };
+        let (master, slave) = TTYPort::pair().map_err(|e| port_err(e.to_string()))?;
+        let slave_name = slave.name().ok_or_else(|| port_err("the pseudo-terminal has no name".into()))?;
+        let (path, symlink) = link_pty(&slave_name, link)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || serve(master, slave, s))
+            .map_err(|e| HardwareError::Config(format!("{name} thread: {e}")))?;
+        Ok(Self { path, symlink, stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for PtyServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
@@ -311,7 +337,7 @@ impl Drop for Emulator {
 /// The path clients open for a pseudo-terminal named `slave_name`: a symlink to it at `link`
 /// (replacing an old symlink, never a regular file), or the name itself; with the symlink to
 /// remove when done.
-pub(crate) fn link_pty(slave_name: &str, link: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>)> {
+fn link_pty(slave_name: &str, link: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>)> {
     let Some(p) = link else { return Ok((PathBuf::from(slave_name), None)) };
     if let Ok(meta) = std::fs::symlink_metadata(p) {
         if !meta.file_type().is_symlink() {

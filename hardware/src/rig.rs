@@ -12,7 +12,7 @@ use regrasp_sim::{ArmModel, EnvConfig, Scenario};
 use crate::arm::Guarded;
 use crate::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use crate::envelope::{EnvelopeConfig, SafetyEnvelope};
-use crate::error::Result;
+use crate::error::{HardwareError, Result};
 use crate::feetech::{self, VirtualBusPort};
 use crate::link::{Bridge, LinkConfig};
 use crate::twin::Twin;
@@ -52,6 +52,51 @@ pub enum Port {
         /// `Emulated`.
         faults: FaultConfig,
     },
+}
+
+/// Reads a servo-bus name as the command line gives it: `feetech:PORT` is a Feetech bus at
+/// that port (`Some(PORT)`), a bare `feetech` the virtual one started here (`None`); anything
+/// else is an error saying what is accepted.
+pub fn feetech_bus(bus: &str) -> Result<Option<String>> {
+    match bus.split_once(':') {
+        Some(("feetech", port)) if !port.is_empty() => Ok(Some(port.to_string())),
+        None if bus == "feetech" => Ok(None),
+        _ => Err(HardwareError::Config(format!(
+            "--bus {bus}: give `feetech:PORT` (e.g. feetech:/dev/ttyACM0), or `feetech` with --emulate"
+        ))),
+    }
+}
+
+impl Port {
+    /// Where the arm is, from the command line: on `link` (its controller board), on the
+    /// Feetech bus `bus` (with its `calibration` file), or, with `emulated`'s first scenario
+    /// and faults, emulated here (a controller board, or the virtual SO-101 when `bus` is
+    /// `feetech`). Every combination that names no arm, or two, is an error saying what to give.
+    pub fn choose(
+        bus: Option<&str>,
+        link: Option<&str>,
+        calibration: Option<&Path>,
+        emulated: Option<(Scenario, FaultConfig)>,
+    ) -> Result<Port> {
+        let config = |m: &str| Err(HardwareError::Config(m.to_string()));
+        match (bus, link, emulated) {
+            (None, _, Some((scenario, faults))) => Ok(Port::Emulated { scenario, faults }),
+            (None, Some(l), None) => Ok(Port::Serial(l.to_string())),
+            (None, None, None) => config("give --link PORT, --bus feetech:PORT or --emulate"),
+            (Some(b), _, Some((scenario, faults))) => match feetech_bus(b)? {
+                None => Ok(Port::EmulatedFeetech { scenario, faults }),
+                Some(_) => config("--emulate starts its own virtual SO-101: give `--bus feetech` without a port"),
+            },
+            (Some(b), _, None) => match (feetech_bus(b)?, calibration) {
+                (Some(port), Some(c)) => Ok(Port::Feetech { port, calibration: c.to_path_buf() }),
+                (Some(_), None) => Err(HardwareError::Config(format!(
+                    "--bus {b} needs --calibration FILE (LeRobot's calibration JSON; `regrasp hw emulate --bus \
+                     feetech` writes one for the virtual SO-101)"
+                ))),
+                (None, _) => config("--bus feetech needs a port (`feetech:/dev/ttyACM0`), or --emulate"),
+            },
+        }
+    }
 }
 
 /// An arm emulated here: the firmware core behind a pseudo-terminal, driving a sim twin.

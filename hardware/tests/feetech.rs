@@ -489,3 +489,32 @@ fn scheduled_servo_faults_parse_strictly_and_do_what_they_name() {
     assert_eq!(s(2).reg(addr::FIRMWARE_MINOR), 9);
     assert_eq!(s(3).reg(addr::PHASE) & 0x10, 0x10);
 }
+
+#[test]
+fn the_command_line_names_one_arm_or_says_what_to_give() {
+    use regrasp_hardware::emulator::FaultConfig;
+    use regrasp_hardware::rig::{Port, feetech_bus};
+    use std::path::Path;
+    assert_eq!(feetech_bus("feetech:/dev/ttyACM0").unwrap().as_deref(), Some("/dev/ttyACM0"));
+    assert_eq!(feetech_bus("feetech").unwrap(), None);
+    for bad in ["dynamixel:/dev/x", "feetech:", "FEETECH"] {
+        assert!(feetech_bus(bad).unwrap_err().to_string().contains("feetech:PORT"), "{bad}");
+    }
+    let cal = Path::new("so101.json");
+    let sc = regrasp_sim::ScenarioDistribution::default().sample(0);
+    let emulated = || Some((sc, FaultConfig::default()));
+    assert!(matches!(Port::choose(None, Some("/dev/ttyUSB0"), None, None).unwrap(), Port::Serial(_)));
+    assert!(matches!(Port::choose(None, None, None, emulated()).unwrap(), Port::Emulated { .. }));
+    assert!(matches!(Port::choose(Some("feetech"), None, None, emulated()).unwrap(), Port::EmulatedFeetech { .. }));
+    match Port::choose(Some("feetech:/dev/ttyACM0"), None, Some(cal), None).unwrap() {
+        Port::Feetech { port, calibration } => {
+            assert_eq!((port.as_str(), calibration.as_path()), ("/dev/ttyACM0", cal))
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = |b, c, e| Port::choose(b, None, c, e).unwrap_err().to_string();
+    assert!(err(None, None, None).contains("give --link PORT"));
+    assert!(err(Some("feetech:/dev/ttyACM0"), None, None).contains("needs --calibration FILE"));
+    assert!(err(Some("feetech"), Some(cal), None).contains("needs a port"));
+    assert!(err(Some("feetech:/dev/x"), None, emulated()).contains("without a port"));
+}

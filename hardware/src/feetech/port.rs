@@ -10,7 +10,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -22,6 +21,7 @@ use regrasp_firmware::servo::{ServoBus, ServoReading};
 
 use super::calibration::Calibration;
 use super::virtual_servo::VirtualBus;
+use crate::emulator::PtyServer;
 use crate::error::{HardwareError, Result};
 use crate::twin::TwinBus;
 
@@ -141,10 +141,9 @@ impl WireFaults {
 pub struct VirtualBusPort {
     /// The device path a host opens.
     pub path: PathBuf,
-    symlink: Option<PathBuf>,
     bus: Arc<Mutex<VirtualBus>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Held for its drop (last): stops the serving thread, removes the symlink.
+    _server: PtyServer,
 }
 
 impl VirtualBusPort {
@@ -168,35 +167,17 @@ impl VirtualBusPort {
                 faults.drop, faults.corrupt
             )));
         }
-        let port_err = |message: String| HardwareError::Port { port: "pseudo-terminal".into(), message };
-        let (master, slave) = TTYPort::pair().map_err(|e| port_err(e.to_string()))?;
-        let slave_name = slave.name().ok_or_else(|| port_err("the pseudo-terminal has no name".into()))?;
-        let (path, symlink) = crate::emulator::link_pty(&slave_name, link)?;
         let bus = Arc::new(Mutex::new(bus));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (b, s) = (Arc::clone(&bus), Arc::clone(&stop));
-        let thread = std::thread::Builder::new()
-            .name("regrasp-virtual-bus".into())
-            .spawn(move || serve(master, slave, b, s, driver, faults))
-            .map_err(|e| HardwareError::Config(format!("virtual bus thread: {e}")))?;
-        Ok(Self { path, symlink, bus, stop, thread: Some(thread) })
+        let b = Arc::clone(&bus);
+        let server = PtyServer::start("regrasp-virtual-bus", link, move |master, slave, stop| {
+            serve(master, slave, b, stop, driver, faults)
+        })?;
+        Ok(Self { path: server.path.clone(), bus, _server: server })
     }
 
     /// The servos, to inspect them or inject faults while the bus runs.
     pub fn bus(&self) -> std::sync::MutexGuard<'_, VirtualBus> {
         self.bus.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Drop for VirtualBusPort {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        if let Some(p) = &self.symlink {
-            let _ = std::fs::remove_file(p);
-        }
     }
 }
 
