@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::EnvConfig;
 use crate::error::{Result, SimError};
 use crate::scenario::ScenarioDistribution;
+use crate::scripted::ExpertSettings;
 
 /// What an arm profile says about its task (the `[task]` table; omitted = the global defaults).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -30,6 +31,9 @@ pub struct TaskSpec {
     /// absent = the shipped suites of `suites/`.
     #[serde(default)]
     pub suites: Option<String>,
+    /// How the grasp expert behaves for this arm.
+    #[serde(default)]
+    pub expert: ExpertSettings,
 }
 
 /// An arm's resolved task.
@@ -41,12 +45,14 @@ pub struct Task {
     pub env: EnvConfig,
     /// The folder of the arm's frozen suites under `suites/`, if it has its own.
     pub suites: Option<String>,
+    /// How the grasp expert behaves for this arm.
+    pub expert: ExpertSettings,
 }
 
 impl Default for Task {
     /// The global defaults (regrasp-arm5's task).
     fn default() -> Self {
-        Self { distribution: ScenarioDistribution::default(), env: EnvConfig::default(), suites: None }
+        Self { distribution: ScenarioDistribution::default(), env: EnvConfig::default(), suites: None, expert: ExpertSettings::default() }
     }
 }
 
@@ -71,7 +77,7 @@ impl Task {
                 ),
             ));
         }
-        Ok(Self { distribution, env, suites: spec.suites.clone() })
+        Ok(Self { distribution, env, suites: spec.suites.clone(), expert: spec.expert })
     }
 
     /// The env config: the arm's, or `path`'s fields over it (validated).

@@ -128,6 +128,8 @@ fn the_so101_lifts_a_lying_capsule_it_used_to_leave_behind() {
     let arm = Arc::new(ArmModel::named("so101").unwrap());
     let mut capsules = arm.task.distribution.clone();
     capsules.shapes = vec![regrasp_sim::scenario::ShapeKind::Capsule];
+    // The task's masses when the bug was found (20–250 g), so the scenario stays the one it was.
+    capsules.mass = regrasp_sim::scenario::Interval { lo: 0.02, hi: 0.25 };
     let scenario = capsules.sample(62);
     assert!(matches!(scenario.object.shape, Shape::Capsule { .. }) && scenario.object.pose.lying);
     assert!(arm.task.env.contact.exact_capsule_normals, "the SO-101's task uses the exact normals");
@@ -141,4 +143,55 @@ fn the_so101_lifts_a_lying_capsule_it_used_to_leave_behind() {
     assert_eq!(with.kind, OutcomeKind::Success, "{}", with.evidence.note);
     let without = run(false);
     assert_ne!(without.kind, OutcomeKind::Success, "parry's own normals held it: {}", without.evidence.note);
+}
+
+/// The SO-101's grasp expert closed on objects its own jaws had swept aside: it descended while
+/// the wrist roll was still turning the jaws through more than a quarter turn to the grasp yaw.
+/// This lying capsule (seed 28 of the SO-101's training distribution) is lifted by the expert
+/// that waits for the yaw (`[task.expert] wait_for_yaw`, the SO-101's setting) and missed by
+/// the one that does not (regrasp-arm5's, kept so its demonstrations stay as they were).
+#[test]
+fn the_so101_expert_waits_for_its_jaws_to_turn_before_it_descends() {
+    use regrasp_sim::scenario::Format;
+    use regrasp_sim::scripted::ScriptedParams;
+    use regrasp_sim::vec_env::run_expert_episode;
+    use regrasp_sim::{ArmModel, GraspEnv, OutcomeKind, Scenario};
+    use std::sync::Arc;
+
+    let scenario = Scenario::parse(
+        r#"
+seed = 28
+[object]
+mass = 0.06475242619861649
+friction = 0.8560197090154402
+shape = { kind = "capsule", radius = 0.019032312733630055, length = 0.04806462546726011 }
+pose = { x = 0.1370295131921748, y = -0.13791455707834102, yaw = -0.5659529784967736, lying = true }
+[arm_start]
+tool_offset = [0.002900947069794723, 0.0017361044380547128, 0.0039414942733535276]
+tool_yaw = 0.14605067721434756
+[physics]
+friction_scale = 1.093895834491472
+gripper_force_scale = 1.092392589066544
+joint_damping_scale = 1.1376561816196946
+[sensing]
+observation_noise = 0.0004425493400106215
+action_latency = 0
+"#,
+        "seed 28",
+        Format::Toml,
+    )
+    .unwrap();
+    let so101 = ArmModel::named("so101").unwrap();
+    assert!(so101.task.expert.wait_for_yaw, "the SO-101's task waits for the yaw");
+    let run = |wait: bool| {
+        let mut arm = so101.clone();
+        arm.task.expert.wait_for_yaw = wait;
+        let arm = Arc::new(arm);
+        let mut env = GraspEnv::new(Arc::clone(&arm), Arc::new(arm.task.env.clone())).unwrap();
+        run_expert_episode(&mut env, &scenario, ScriptedParams::default()).unwrap().outcome
+    };
+    let waits = run(true);
+    assert_eq!(waits.kind, OutcomeKind::Success, "{}", waits.evidence.note);
+    let turns_while_descending = run(false);
+    assert_eq!(turns_while_descending.kind, OutcomeKind::MissedGrasp, "{}", turns_while_descending.evidence.note);
 }
