@@ -295,8 +295,9 @@ impl ScriptedGrasp {
         let tool = p.tool.translation.vector;
         let xy_err = (obj.xy() - tool.xy()).norm();
         let timeout = self.phase_steps > self.params.phase_timeout;
-        let yaw_ok =
-            crate::kinematics::wrap_angle(self.grasp_yaw - crate::kinematics::tool_yaw(&p.tool.rotation)).abs() < ALIGNED_YAW;
+        let yaw_ok = crate::kinematics::wrap_angle(self.grasp_yaw - crate::kinematics::tool_yaw(&p.tool.rotation))
+            .abs()
+            < ALIGNED_YAW;
         match self.phase {
             Phase::Approach => {
                 let goal = Vector3::new(obj.x, obj.y, capped(self.grasp_z + self.params.approach_height, p));

@@ -52,7 +52,12 @@ pub struct Task {
 impl Default for Task {
     /// The global defaults (regrasp-arm5's task).
     fn default() -> Self {
-        Self { distribution: ScenarioDistribution::default(), env: EnvConfig::default(), suites: None, expert: ExpertSettings::default() }
+        Self {
+            distribution: ScenarioDistribution::default(),
+            env: EnvConfig::default(),
+            suites: None,
+            expert: ExpertSettings::default(),
+        }
     }
 }
 
