@@ -21,6 +21,9 @@ pub struct BenchSimArgs {
     /// Control steps per env.
     #[arg(long, default_value_t = 1000)]
     steps: usize,
+    /// Only the one-thread figure and its breakdown (skip the all-cores run).
+    #[arg(long)]
+    single_thread: bool,
     #[command(flatten)]
     output: JsonArg,
     #[command(flatten)]
@@ -75,7 +78,11 @@ pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
     let (arm, cfg, _) = a.world.load()?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let single = regrasp_sim::bench::measure(Arc::clone(&arm), Arc::clone(&cfg), 1, 1, a.steps)?;
-    let multi = regrasp_sim::bench::measure(arm, Arc::clone(&cfg), a.envs, cores, a.steps)?;
+    let multi = if a.single_thread {
+        None
+    } else {
+        Some(regrasp_sim::bench::measure(arm, Arc::clone(&cfg), a.envs, cores, a.steps)?)
+    };
     if a.output.json {
         let report = serde_json::json!({
             "physics_hz": cfg.physics_hz,
@@ -88,7 +95,7 @@ pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
         return Ok(());
     }
     out!("physics {} Hz, control {} Hz", cfg.physics_hz, cfg.control_hz);
-    for t in [&single, &multi] {
+    for t in std::iter::once(&single).chain(&multi) {
         out!(
             "  {} thread(s), {} env(s): {:.0} control steps/s ({:.0} per thread), {:.0} physics steps/s",
             t.threads,
@@ -97,6 +104,17 @@ pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
             t.control_steps_per_s_per_thread,
             t.physics_steps_per_s
         );
+        if let Some(b) = &t.breakdown {
+            out!(
+                "    physics alone {:.0} steps/s; time: physics {:.0} %, resets {:.0} %, controller {:.0} %, the rest of \
+                 the env step (IK, classifier, reward, observation) {:.0} %",
+                b.physics_only_steps_per_s,
+                100.0 * b.physics,
+                100.0 * b.reset,
+                100.0 * b.controller,
+                100.0 * b.env_rest
+            );
+        }
     }
     Ok(())
 }

@@ -29,6 +29,21 @@ fn bench_sim_json_reports_one_thread_and_all_cores() {
     let ratio = v["all_cores"]["physics_steps_per_s"].as_f64().unwrap()
         / v["all_cores"]["control_steps_per_s"].as_f64().unwrap();
     assert!((ratio - 12.0).abs() < 1e-6, "240 Hz physics / 20 Hz control");
+    // The one-thread breakdown: shares of the wall time that add up to at most the whole, and
+    // the physics alone no slower than the whole control step around it.
+    let b = &v["single_thread"]["breakdown"];
+    let share = |k: &str| b[k].as_f64().unwrap();
+    let parts = ["physics", "reset", "controller", "env_rest"].map(share);
+    assert!(parts.iter().all(|p| (0.0..=1.0).contains(p)), "{b}");
+    assert!(parts.iter().sum::<f64>() <= 1.0 + 1e-9, "{b}");
+    assert!(share("physics") > 0.0, "{b}");
+    assert!(share("physics_only_steps_per_s") >= v["single_thread"]["physics_steps_per_s"].as_f64().unwrap(), "{b}");
+    assert!(v["all_cores"]["breakdown"].is_null(), "no breakdown across threads");
+
+    let out = regrasp(&["bench", "sim", "--single-thread", "--steps", "20", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["all_cores"].is_null() && v["single_thread"]["breakdown"].is_object(), "{v}");
 }
 
 #[test]

@@ -25,6 +25,27 @@ pub struct Throughput {
     pub physics_steps_per_s: f64,
     /// Control steps per second per thread.
     pub control_steps_per_s_per_thread: f64,
+    /// Where one thread's time went (measured on one thread only; `None` on several).
+    pub breakdown: Option<Breakdown>,
+}
+
+/// Where the wall time of a one-thread run went, as fractions of it, and the physics alone as
+/// a rate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// Physics steps per second of the physics alone (motor commands, rapier's step, contact
+    /// readout): the figure to set beside another engine's bare step.
+    pub physics_only_steps_per_s: f64,
+    /// Fraction of the wall time in the physics steps.
+    pub physics: f64,
+    /// Fraction in resets: the world rebuilt for the next scenario, the start pose's inverse
+    /// kinematics, the first observation.
+    pub reset: f64,
+    /// Fraction in the scripted controller choosing actions.
+    pub controller: f64,
+    /// The rest: per control step the tool controller's inverse kinematics, the outcome
+    /// classifier, the reward, the observation and the vector env's bookkeeping.
+    pub env_rest: f64,
 }
 
 /// Steps `envs` envs for `control_steps` steps each under the scripted grasp (so contacts,
@@ -54,34 +75,51 @@ pub fn measure(
         for r in v.reset(&scen) {
             r?;
         }
+        let physics_before: u64 = v.envs().iter().map(|e| e.counters().physics_nanos).sum();
+        let (mut controller_s, mut reset_s) = (0.0, 0.0);
         let mut ctls: Vec<ScriptedGrasp> =
             scen.iter().map(|s| ScriptedGrasp::new(s, &arm, ScriptedParams::default())).collect();
         let start = Instant::now();
         for _ in 0..control_steps {
+            let t = Instant::now();
             let actions: Vec<_> = v
                 .envs()
                 .iter()
                 .zip(ctls.iter_mut())
                 .map(|(e, c)| e.privileged().map(|p| c.act(&p, &limits)).unwrap_or(crate::action::Action::HOLD_OPEN))
                 .collect();
+            controller_s += t.elapsed().as_secs_f64();
             let steps = v.step(&actions);
             for (i, s) in steps.into_iter().enumerate() {
                 if s?.done {
+                    let t = Instant::now();
                     next_seed += 1;
                     scen[i] = dist.sample(next_seed);
                     v.envs_mut()[i].reset(&scen[i])?;
                     ctls[i] = ScriptedGrasp::new(&scen[i], &arm, ScriptedParams::default());
+                    reset_s += t.elapsed().as_secs_f64();
                 }
             }
         }
         let secs = start.elapsed().as_secs_f64();
         let total = (control_steps * envs) as f64;
+        let physics_s =
+            (v.envs().iter().map(|e| e.counters().physics_nanos).sum::<u64>() - physics_before) as f64 * 1e-9;
+        let physics_steps = total * cfg.substeps() as f64;
+        let breakdown = (threads == 1).then(|| Breakdown {
+            physics_only_steps_per_s: physics_steps / physics_s.max(1e-12),
+            physics: physics_s / secs,
+            reset: reset_s / secs,
+            controller: controller_s / secs,
+            env_rest: (1.0 - (physics_s + reset_s + controller_s) / secs).max(0.0),
+        });
         Ok(Throughput {
             threads,
             envs,
             control_steps_per_s: total / secs,
-            physics_steps_per_s: total * cfg.substeps() as f64 / secs,
+            physics_steps_per_s: physics_steps / secs,
             control_steps_per_s_per_thread: total / secs / threads as f64,
+            breakdown,
         })
     })
 }

@@ -87,6 +87,10 @@ pub struct EnvCounters {
     pub control_steps: u64,
     /// Physics steps taken.
     pub physics_steps: u64,
+    /// Wall time (ns) spent in the physics steps: motor commands, rapier's step and the contact
+    /// readout, nothing of the control step around them. A benchmark figure (`bench sim`'s
+    /// breakdown); it never feeds the simulation.
+    pub physics_nanos: u64,
 }
 
 struct Episode {
@@ -375,6 +379,7 @@ impl GraspEnv {
         let mut finite = true;
         let force_scale = ep.scenario.physics.gripper_force_scale;
         let mut cmds = vec![MotorCommand { position: 0.0, velocity: 0.0 }; q_new.len()];
+        let physics_start = std::time::Instant::now();
         for k in 1..=n {
             let a = k as f64 / n as f64;
             for ((c, &from), &to) in cmds.iter_mut().zip(&ep.ctl.q_cmd).zip(&q_new) {
@@ -401,6 +406,7 @@ impl GraspEnv {
                 break;
             }
         }
+        self.counters.physics_nanos += physics_start.elapsed().as_nanos() as u64;
         self.counters.physics_steps += n as u64;
         self.counters.control_steps += 1;
         if torque {

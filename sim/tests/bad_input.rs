@@ -95,6 +95,10 @@ fn profile_errors_name_the_field() {
     // Unknown fields are typos, not silently ignored.
     let e = err_text(load(DEFAULT_URDF, &format!("{DEFAULT_PROFILE}\nfinger_fricton = 2.0\n")));
     assert!(e.contains("finger_fricton"), "{e}");
+    let e = err_text(load(DEFAULT_URDF, &format!("{DEFAULT_PROFILE}\n[task.expert]\nwait_for_yew = true\n")));
+    assert!(e.contains("arm.toml") && e.contains("wait_for_yew"), "{e}");
+    let e = err_text(load(DEFAULT_URDF, &format!("{DEFAULT_PROFILE}\n[task.expert]\nwait_for_yaw = 1\n")));
+    assert!(e.contains("arm.toml") && e.contains("wait_for_yaw"), "{e}");
 }
 
 #[test]
