@@ -224,7 +224,8 @@ def main():
             b = rg["breakdown"]
             print(
                 f"round {r + 1}: regrasp {rg['physics_steps_per_s']:7.0f} physics steps/s "
-                f"(physics alone {b['physics_only_steps_per_s']:7.0f}: {100 * b['physics']:.0f} % of its time), "
+                f"(physics alone {b['physics_only_steps_per_s']:7.0f}: {100 * b['physics']:.0f} % of its time; "
+                f"{b['contacts_per_step']:.1f} contacts/step), "
                 f"MuJoCo {mj['physics_steps_per_s']:7.0f} "
                 f"({mj['contacts_per_step']:.1f} contacts/step, box lifted {mj['lifted']})",
                 flush=True,

@@ -106,9 +106,10 @@ pub fn bench_sim(a: BenchSimArgs) -> Result<()> {
         );
         if let Some(b) = &t.breakdown {
             out!(
-                "    physics alone {:.0} steps/s; time: physics {:.0} %, resets {:.0} %, controller {:.0} %, the rest of \
+                "    physics alone {:.0} steps/s ({:.1} contact points per step); time: physics {:.0} %, resets {:.0} %, controller {:.0} %, the rest of \
                  the env step (IK, classifier, reward, observation) {:.0} %",
                 b.physics_only_steps_per_s,
+                b.contacts_per_step,
                 100.0 * b.physics,
                 100.0 * b.reset,
                 100.0 * b.controller,

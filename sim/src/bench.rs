@@ -46,6 +46,8 @@ pub struct Breakdown {
     /// The rest: per control step the tool controller's inverse kinematics, the outcome
     /// classifier, the reward, the observation and the vector env's bookkeeping.
     pub env_rest: f64,
+    /// Contact points the solver worked with, on average, sampled after each control step.
+    pub contacts_per_step: f64,
 }
 
 /// Steps `envs` envs for `control_steps` steps each under the scripted grasp (so contacts,
@@ -77,6 +79,7 @@ pub fn measure(
         }
         let physics_before: u64 = v.envs().iter().map(|e| e.counters().physics_nanos).sum();
         let (mut controller_s, mut reset_s) = (0.0, 0.0);
+        let mut contact_points = 0usize;
         let mut ctls: Vec<ScriptedGrasp> =
             scen.iter().map(|s| ScriptedGrasp::new(s, &arm, ScriptedParams::default())).collect();
         let start = Instant::now();
@@ -90,6 +93,10 @@ pub fn measure(
                 .collect();
             controller_s += t.elapsed().as_secs_f64();
             let steps = v.step(&actions);
+            if threads == 1 {
+                contact_points +=
+                    v.envs().iter().filter_map(|e| e.world()).map(|w| w.active_contact_points()).sum::<usize>();
+            }
             for (i, s) in steps.into_iter().enumerate() {
                 if s?.done {
                     let t = Instant::now();
@@ -112,6 +119,7 @@ pub fn measure(
             reset: reset_s / secs,
             controller: controller_s / secs,
             env_rest: (1.0 - (physics_s + reset_s + controller_s) / secs).max(0.0),
+            contacts_per_step: contact_points as f64 / total,
         });
         Ok(Throughput {
             threads,

@@ -409,6 +409,12 @@ impl SimWorld {
         r
     }
 
+    /// Contact points the solver is working with now, over every pair (a benchmark figure).
+    pub fn active_contact_points(&self) -> usize {
+        let np = &self.physics.narrow_phase;
+        np.contact_pairs().flat_map(|p| p.manifolds()).map(|m| m.data.solver_contacts.len()).sum()
+    }
+
     /// The object's pose (m, world).
     pub fn object_pose(&self) -> Isometry3<f64> {
         self.physics.bodies.get(self.object).map(|b| to_iso(b.position())).unwrap_or_else(|| {
