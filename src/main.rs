@@ -21,6 +21,7 @@ macro_rules! out {
 
 mod args;
 mod bench;
+mod export;
 mod hw;
 mod hw_feetech;
 mod improve;
@@ -65,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         what: hw::HwCommand,
     },
+    /// Export a policy for other tools (safetensors, ONNX).
+    Export {
+        #[command(subcommand)]
+        what: export::ExportCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -103,5 +109,6 @@ fn main() -> Result<()> {
         Command::Report(a) => improve::report(a),
         Command::Locality(a) => learn::locality(a),
         Command::Replay(a) => replay::replay(a),
+        Command::Export { what: export::ExportCommand::Policy(a) } => export::export_policy(a),
     }
 }

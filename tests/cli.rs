@@ -201,6 +201,30 @@ fn train_then_eval_stores_replayable_episodes() {
         String::from_utf8_lossy(&r.stderr)
     );
 
+    // `export policy`: the three files, the sidecar's layouts and test vectors, the same bytes
+    // twice; a checkpoint for another arm, or no checkpoint, is refused naming the problem.
+    let export = dir.join("export");
+    let args = ["export", "policy", ckpt.to_str().unwrap(), "--out", export.to_str().unwrap(), "--json"];
+    let r = regrasp(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let side: serde_json::Value = serde_json::from_slice(&std::fs::read(export.join("policy.json")).unwrap()).unwrap();
+    assert_eq!(side["policy"].as_str(), Some(hash.trim()));
+    assert_eq!(side["observation"].as_array().unwrap().len(), 43, "the 5-joint arm's observation");
+    assert_eq!(side["observation"][0]["name"], "base_yaw.pos");
+    assert_eq!(side["action"][4]["name"], "gripper");
+    assert_eq!(side["test_vectors"][0]["observation"].as_array().unwrap().len(), 43);
+    let onnx = std::fs::read(export.join("policy.onnx")).unwrap();
+    let weights = std::fs::read(export.join("policy.safetensors")).unwrap();
+    assert!(regrasp(&args).status.success());
+    assert_eq!(std::fs::read(export.join("policy.onnx")).unwrap(), onnx, "an export is deterministic");
+    assert_eq!(std::fs::read(export.join("policy.safetensors")).unwrap(), weights);
+    let r = regrasp(&["export", "policy", ckpt.to_str().unwrap(), "--arm", "so101", "--out", export.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("arm description hash") && err.contains("regrasp-arm5"), "{err}");
+    let r = regrasp(&["export", "policy", dir.join("nothing").to_str().unwrap(), "--out", export.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("nothing") && err.contains("not a checkpoint directory"), "{err}");
+
     // `locality`: every scenario's neighbours are tallied under its own outcome, repeatably.
     let args = ["locality", "--policy", ckpt.to_str().unwrap(), "--scenarios", "6", "--neighbours", "2", "--json"];
     let r = regrasp(&args);

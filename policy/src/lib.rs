@@ -12,6 +12,7 @@ pub mod device;
 pub mod envs;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod inference;
 pub mod model;
 pub mod normalizer;

@@ -9,6 +9,10 @@ use crate::error::{Result, SimError};
 /// Number of action components.
 pub const ACTION_DIM: usize = 5;
 
+/// Names of the action's components, in order: the tool's displacement along world x, y, z,
+/// its yaw change, and the gripper command.
+pub const ACTION_NAMES: [&str; ACTION_DIM] = ["dx", "dy", "dz", "dyaw", "gripper"];
+
 /// One control-step action.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct Action {

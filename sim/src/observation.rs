@@ -81,6 +81,55 @@ impl ObsLayout {
     pub fn is_empty(&self) -> bool {
         false
     }
+
+    /// Every entry's name and unit, in order, for `arm` (whose joint count must be `n`): what
+    /// exported datasets and policies document about the observation.
+    pub fn entries(&self, arm: &crate::arm::ArmModel) -> Vec<ObsEntry> {
+        let mut v = Vec::with_capacity(self.len());
+        let mut push = |name: String, unit: &'static str| v.push(ObsEntry { name, unit });
+        for j in &arm.arm_joints {
+            push(format!("{}.pos", j.name), if j.prismatic { "m" } else { "rad" });
+        }
+        for j in &arm.arm_joints {
+            push(format!("{}.vel", j.name), if j.prismatic { "m/s" } else { "rad/s" });
+        }
+        push("gripper.opening".into(), "m");
+        for a in ["x", "y", "z"] {
+            push(format!("tool.pos.{a}"), "m");
+        }
+        for c in ["r00", "r10", "r20", "r01", "r11", "r21"] {
+            push(format!("tool.rot.{c}"), "1");
+        }
+        for a in ["x", "y", "z"] {
+            push(format!("object.pos_in_tool.{a}"), "m");
+        }
+        for c in ["r00", "r10", "r20", "r01", "r11", "r21"] {
+            push(format!("object.rot_in_tool.{c}"), "1");
+        }
+        for a in ["x", "y", "z"] {
+            push(format!("object.extent.{a}"), "m");
+        }
+        for s in ["box", "cylinder", "sphere", "capsule"] {
+            push(format!("object.shape.{s}"), "1");
+        }
+        for p in ["first_pad", "second_pad"] {
+            push(format!("contact.{p}"), "1");
+        }
+        for a in crate::action::ACTION_NAMES {
+            push(format!("prev_action.{a}"), "1");
+        }
+        v
+    }
+}
+
+/// One observation entry: its name (`shoulder_pan.pos`, `tool.pos.x`, …) and unit (`1` for
+/// dimensionless).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ObsEntry {
+    /// Name.
+    pub name: String,
+    /// Unit.
+    pub unit: &'static str,
 }
 
 #[cfg(test)]
