@@ -90,6 +90,7 @@ pub struct EnvCounters {
     /// Wall time (ns) spent in the physics steps: motor commands, rapier's step and the contact
     /// readout, nothing of the control step around them. A benchmark figure (`bench sim`'s
     /// breakdown); it never feeds the simulation.
+    #[serde(default)]
     pub physics_nanos: u64,
 }
 
