@@ -11,7 +11,8 @@ use crate::args::{JsonArg, WorldArgs};
 pub enum ExportCommand {
     /// A checkpoint as policy.safetensors (every weight, PyTorch layout), policy.onnx (the
     /// actor: raw observation → action, normaliser and action scaling included) and
-    /// policy.json (observation and action layouts with units, arm, control rate, test vectors).
+    /// policy.json (observation and action layouts with units, arm, control rate), and
+    /// test_vectors.safetensors (observations from real episodes, regrasp's actions for them).
     Policy(ExportPolicyArgs),
 }
 
@@ -22,9 +23,13 @@ pub struct ExportPolicyArgs {
     /// Output directory (created if needed).
     #[arg(long)]
     out: PathBuf,
-    /// Training scenarios run with the policy to collect test vectors for policy.json.
-    #[arg(long, default_value_t = 2)]
-    test_episodes: u64,
+    /// Observations (at least) collected as test vectors from whole episodes of the arm's
+    /// training distribution run with the policy.
+    #[arg(long, default_value_t = 1000)]
+    test_vectors: usize,
+    /// Replace the output directory if it is not empty.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     world: WorldArgs,
     #[command(flatten)]
@@ -33,7 +38,7 @@ pub struct ExportPolicyArgs {
 
 pub fn export_policy(a: ExportPolicyArgs) -> Result<()> {
     let (arm, env, _) = a.world.load()?;
-    let s = regrasp_policy::export::export_policy(&a.policy, &arm, &env, &a.out, a.test_episodes)?;
+    let s = regrasp_policy::export::export_policy(&a.policy, &arm, &env, &a.out, a.test_vectors, a.force)?;
     if a.output.json {
         out!("{}", serde_json::to_string(&s)?);
         return Ok(());

@@ -1,9 +1,11 @@
 //! A policy exported for use outside regrasp: every weight as **safetensors** in PyTorch's
 //! layout (`policy.safetensors`), the actor as an **ONNX** graph that maps a raw observation to
 //! an action with nothing else needed (`policy.onnx`: the observation normaliser, the MLP and
-//! the action scaling in one graph), and a JSON sidecar (`policy.json`) that documents the
-//! observation and action layouts with units, the arm, the control rate, and carries test
-//! vectors (observations from real episodes with the actions regrasp's own inference gives).
+//! the action scaling in one graph), a JSON sidecar (`policy.json`) that documents the
+//! observation and action layouts with units, the arm and the control rate, and test vectors
+//! (`test_vectors.safetensors`: observations from real episodes with the actions regrasp's own
+//! inference gives for them). The directory is written aside and renamed into place, so a
+//! failed export never looks complete.
 //!
 //! burn has no ONNX exporter, and the actor is a fixed family (three dense layers, tanh after
 //! each), so the graph is written here directly: a minimal protobuf encoder for the few ONNX
@@ -39,14 +41,17 @@ pub struct ExportSummary {
     pub test_vectors: usize,
 }
 
-/// One observation with the action regrasp's inference gives for it.
-#[derive(Clone, Debug, Serialize)]
-struct TestVector {
+/// Observations with the actions regrasp's inference gives for them, row-major.
+#[derive(Clone, Debug, Default)]
+struct TestVectors {
+    /// `[n, obs_dim]`.
     observation: Vec<f32>,
-    /// Normalised action mean, each in [−1, 1].
-    action_normalized: [f32; 5],
-    /// The action in its units (m, m, m, rad, command).
-    action: [f32; 5],
+    /// `[n, 5]`: the normalised action mean, each in [−1, 1].
+    action_normalized: Vec<f32>,
+    /// `[n, 5]`: the action in its units (m, m, m, rad, command).
+    action: Vec<f32>,
+    /// Rows.
+    n: usize,
 }
 
 #[derive(Serialize)]
@@ -77,24 +82,32 @@ struct Sidecar<'a> {
     action: Vec<ActionEntry>,
     onnx: serde_json::Value,
     safetensors: serde_json::Value,
-    test_vectors: Vec<TestVector>,
+    test_vectors: serde_json::Value,
 }
 
-/// Exports the checkpoint `ckpt` (loaded from `path`, trained for `arm` under `env`) into
-/// `out`. `scenarios` episodes of the arm's training distribution are run with the policy to
-/// collect test vectors (a few observations from each).
+/// Exports the checkpoint at `path` (trained for `arm` under `env`) into the directory `out`,
+/// which must not exist or be empty unless `force`. Episodes of the arm's training
+/// distribution are run with the policy until at least `min_test_vectors` observations are
+/// collected as test vectors.
 pub fn export_policy(
     path: &Path,
     arm: &std::sync::Arc<ArmModel>,
     env: &std::sync::Arc<EnvConfig>,
     out: &Path,
-    scenarios: u64,
+    min_test_vectors: usize,
+    force: bool,
 ) -> Result<ExportSummary> {
     let layout = ObsLayout::new(arm.dof());
     let ckpt = Checkpoint::load(path)?;
     ckpt.check_fits(path, arm, layout.len())?;
     let policy = LoadedPolicy::from_checkpoint(&ckpt)?;
-    std::fs::create_dir_all(out).map_err(|source| PolicyError::Io { path: out.to_path_buf(), source })?;
+    let occupied = std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if occupied && !force {
+        return Err(PolicyError::Config {
+            source_name: out.display().to_string(),
+            message: "the output directory is not empty; choose another or pass --force to replace it".into(),
+        });
+    }
 
     let obs_mean: Vec<f32> = policy.norm.mean.iter().map(|&m| m as f32).collect();
     let obs_std: Vec<f32> = (0..policy.norm.dim()).map(|i| policy.norm.std(i) as f32).collect();
@@ -121,7 +134,16 @@ pub fn export_policy(
     let st = safetensors(&tensors, &metadata);
     let onnx = onnx_actor(&policy.net.actor, &obs_mean, &obs_std, clip, &scale, &policy.hash, &arm.profile.name);
 
-    let vectors = test_vectors(&policy, arm, env, scenarios)?;
+    let vectors = test_vectors(&policy, arm, env, min_test_vectors)?;
+    let obs_dim = layout.len();
+    let tv = safetensors(
+        &[
+            ("observation".into(), vec![vectors.n, obs_dim], vectors.observation),
+            ("action_normalized".into(), vec![vectors.n, 5], vectors.action_normalized),
+            ("action".into(), vec![vectors.n, 5], vectors.action),
+        ],
+        &[("policy", policy.hash.clone())],
+    );
     let entries = layout.entries(arm);
     let sidecar = Sidecar {
         format: "regrasp-policy-export",
@@ -163,18 +185,40 @@ pub fn export_policy(
             "layout": "PyTorch: each <layer>.weight is [out, in]; actor = tanh(actor_out(tanh(actor_hidden(tanh(actor_in(z)))))) with z the normalised observation; action = actor × action_scale; critic likewise without the last tanh; log_std is the Gaussian's log standard deviation in normalised action units",
             "tensors": tensors.iter().map(|(n, s, _)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
         }),
-        test_vectors: vectors,
+        test_vectors: serde_json::json!({
+            "file": "test_vectors.safetensors",
+            "rows": vectors.n,
+            "tensors": {"observation": [vectors.n, obs_dim], "action_normalized": [vectors.n, 5], "action": [vectors.n, 5]},
+            "source": "every control step of episodes of the arm's training distribution run with this policy; the actions are regrasp's own inference",
+        }),
     };
     let json = serde_json::to_string_pretty(&sidecar)
         .map_err(|e| PolicyError::Config { source_name: "policy.json".into(), message: e.to_string() })?;
+    // Written aside, then renamed into place.
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PolicyError::Io { path, source }
+    };
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
+    let aside = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&aside);
+    std::fs::create_dir_all(&aside).map_err(io(&aside))?;
     let mut files = Vec::new();
-    for (name, bytes) in [("policy.safetensors", st), ("policy.onnx", onnx), ("policy.json", json.into_bytes())] {
-        let p = out.join(name);
-        std::fs::write(&p, bytes).map_err(|source| PolicyError::Io { path: p.clone(), source })?;
-        files.push(p);
+    for (file, bytes) in [
+        ("policy.safetensors", st),
+        ("policy.onnx", onnx),
+        ("test_vectors.safetensors", tv),
+        ("policy.json", json.into_bytes()),
+    ] {
+        let p = aside.join(file);
+        std::fs::write(&p, bytes).map_err(io(&p))?;
+        files.push(out.join(file));
     }
-    let test_vectors = sidecar.test_vectors.len();
-    Ok(ExportSummary { policy: policy.hash.clone(), files, test_vectors })
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(io(out))?;
+    }
+    std::fs::rename(&aside, out).map_err(io(out))?;
+    Ok(ExportSummary { policy: policy.hash.clone(), files, test_vectors: vectors.n })
 }
 
 /// Per-component scale from the normalised action to its units.
@@ -194,29 +238,36 @@ fn transposed(l: &Dense) -> Vec<f32> {
     w
 }
 
-/// Observations from `scenarios` episodes of the arm's training distribution (every 10th
-/// control step), run with the policy, and the policy's actions for them.
+/// Every control step's observation of episodes of the arm's training distribution run with
+/// the policy (whole episodes, until at least `min` are collected), and the policy's actions.
 fn test_vectors(
     policy: &LoadedPolicy,
     arm: &std::sync::Arc<ArmModel>,
     env: &std::sync::Arc<EnvConfig>,
-    scenarios: u64,
-) -> Result<Vec<TestVector>> {
+    min: usize,
+) -> Result<TestVectors> {
     let mut sim = GraspEnv::new(std::sync::Arc::clone(arm), std::sync::Arc::clone(env))?;
     let dist = &arm.task.distribution;
     let mut s = Scratch::default();
-    let mut out = Vec::new();
-    for i in 0..scenarios {
-        let scenario = dist.sample(regrasp_sim::suite::SeedSpace::training_seed(0, i));
+    let mut out = TestVectors::default();
+    let mut episode = 0;
+    while out.n < min {
+        let scenario = dist.sample(regrasp_sim::suite::SeedSpace::training_seed(0, episode));
+        episode += 1;
         let mut obs = sim.reset(&scenario)?;
-        for step in 0.. {
+        loop {
             let mean = policy.net.act(&policy.norm, &obs, &mut s);
             let action = policy.act(&obs, &env.action, &mut s)?;
-            if step % 10 == 0 {
-                let a =
-                    [action.translation[0], action.translation[1], action.translation[2], action.yaw, action.gripper];
-                out.push(TestVector { observation: obs.clone(), action_normalized: mean, action: a });
-            }
+            out.observation.extend_from_slice(&obs);
+            out.action_normalized.extend_from_slice(&mean);
+            out.action.extend_from_slice(&[
+                action.translation[0],
+                action.translation[1],
+                action.translation[2],
+                action.yaw,
+                action.gripper,
+            ]);
+            out.n += 1;
             let st = sim.step(&action)?;
             if st.done {
                 break;
