@@ -1,4 +1,4 @@
-//! `regrasp export`: regrasp's policies in formats other tools read.
+//! `regrasp export`: regrasp's policies and episodes in formats other tools read.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,109 @@ pub enum ExportCommand {
     /// policy.json (observation and action layouts with units, arm, control rate), and
     /// test_vectors.safetensors (observations from real episodes, regrasp's actions for them).
     Policy(ExportPolicyArgs),
+    /// Episodes as a LeRobotDataset v3.0 (Parquet; state, object pose, regrasp's observation,
+    /// action, reward, done, success per control step; provenance per episode). Every episode
+    /// is replayed exactly first, so the dataset cannot disagree with its source.
+    Lerobot(ExportLerobotArgs),
+}
+
+#[derive(Args)]
+pub struct ExportLerobotArgs {
+    /// An episode file (JSON lines, as `eval` writes them) or a directory holding
+    /// `episodes.jsonl`; or none, with --controller expert or --policy and --suite.
+    source: Option<PathBuf>,
+    /// Make fresh episodes with a privileged controller (`expert`: the grasp expert that labels
+    /// DAgger's states) on the arm's training distribution.
+    #[arg(long, value_parser = ["expert", "scripted"], conflicts_with_all = ["source", "policy"])]
+    controller: Option<String>,
+    /// How many fresh episodes (--controller).
+    #[arg(long, default_value_t = 100)]
+    episodes: u64,
+    /// Seed of the fresh episodes' training scenarios (--controller).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Make fresh episodes by evaluating this checkpoint on --suite.
+    #[arg(long, requires = "suite", conflicts_with = "source")]
+    policy: Option<PathBuf>,
+    /// Suite for --policy: `train`, `heldout`, `ood`, … or a suite file.
+    #[arg(long, requires = "policy")]
+    suite: Option<String>,
+    /// Keep only episodes with this outcome: `success`, `failure`, or a failure mode.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Output directory (the dataset root, `LeRobotDataset(repo_id, root=OUT)`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace the output directory if it is not empty.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    world: WorldArgs,
+    #[command(flatten)]
+    output: JsonArg,
+}
+
+pub fn export_lerobot(a: ExportLerobotArgs) -> Result<()> {
+    use regrasp_policy::eval::{EpisodeRecord, LoadedPolicy, evaluate, read_episodes};
+    use regrasp_sim::suite::{EvalSuite, SeedSpace};
+    let (arm, env, dist) = a.world.load()?;
+    let records: Vec<EpisodeRecord> = if let Some(c) = &a.controller {
+        let scenarios: Vec<_> = (0..a.episodes).map(|i| dist.sample(SeedSpace::training_seed(a.seed, i))).collect();
+        let runs =
+            regrasp_sim::vec_env::run_controller(arm.clone(), env.clone(), &scenarios, 0, &|| {}, c == "expert")?;
+        runs.into_iter()
+            .zip(scenarios)
+            .map(|(r, scenario)| EpisodeRecord {
+                scenario,
+                policy_hash: c.clone(),
+                actions: r.actions,
+                final_state_hash: r.final_state_hash,
+                outcome: r.outcome,
+                metrics: Default::default(),
+            })
+            .collect()
+    } else if let (Some(p), Some(s)) = (&a.policy, &a.suite) {
+        let suite = EvalSuite::load(s, &arm.task)?;
+        let policy = LoadedPolicy::load(p, &arm, regrasp_sim::ObsLayout::new(arm.dof()).len())?;
+        evaluate(&policy, &arm, &env, &suite.name, &suite.scenarios(), &|| {})?.1
+    } else if let Some(src) = &a.source {
+        let file = if src.is_dir() { src.join("episodes.jsonl") } else { src.clone() };
+        if !file.is_file() {
+            anyhow::bail!(
+                "{}: not an episode file (JSON lines, as `eval` writes them) nor a directory holding episodes.jsonl",
+                src.display()
+            );
+        }
+        read_episodes(&file)?
+    } else {
+        anyhow::bail!("nothing to export: give an episode file, --controller expert, or --policy with --suite");
+    };
+    let records: Vec<EpisodeRecord> = match a.outcome.as_deref() {
+        None => records,
+        Some("success") => records.into_iter().filter(|r| !r.outcome.kind.is_failure()).collect(),
+        Some("failure") => records.into_iter().filter(|r| r.outcome.kind.is_failure()).collect(),
+        Some(m) => {
+            let kind: regrasp_sim::OutcomeKind =
+                m.parse().map_err(|e| anyhow::anyhow!("--outcome {m}: {e} (or `success`, `failure`)"))?;
+            records.into_iter().filter(|r| r.outcome.kind == kind).collect()
+        }
+    };
+    let s = regrasp_logs::lerobot::write_dataset(&arm, &env, &records, &a.out, a.force)?;
+    if a.output.json {
+        out!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    out!(
+        "LeRobot dataset v3.0 at {}: {} episodes, {} frames, {} tasks, {:.1} MB in {:.1} s ({:.0} episodes/s)",
+        s.dir.display(),
+        s.episodes,
+        s.frames,
+        s.tasks,
+        s.bytes as f64 / 1e6,
+        s.seconds,
+        s.episodes_per_s
+    );
+    Ok(())
 }
 
 #[derive(Args)]

@@ -66,7 +66,7 @@ enum Command {
         #[command(subcommand)]
         what: hw::HwCommand,
     },
-    /// Export a policy for other tools (safetensors, ONNX).
+    /// Export a policy (safetensors, ONNX) or episodes (a LeRobot dataset) for other tools.
     Export {
         #[command(subcommand)]
         what: export::ExportCommand,
@@ -110,5 +110,6 @@ fn main() -> Result<()> {
         Command::Locality(a) => learn::locality(a),
         Command::Replay(a) => replay::replay(a),
         Command::Export { what: export::ExportCommand::Policy(a) } => export::export_policy(a),
+        Command::Export { what: export::ExportCommand::Lerobot(a) } => export::export_lerobot(a),
     }
 }
