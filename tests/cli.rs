@@ -298,6 +298,37 @@ fn train_then_eval_stores_replayable_episodes() {
         rrd.entity_paths.contains("/world/object") && rrd.entity_paths.contains("/episode/signals/value"),
         "{rrd:?}"
     );
+    // `export lerobot` of the stored episodes: all three, each replayed; what selects nothing,
+    // a source that is not there, or an unknown outcome is an error naming it.
+    let ds = dir.join("dataset");
+    let r = regrasp(&["export", "lerobot", episodes.to_str().unwrap(), "--out", ds.to_str().unwrap(), "--json"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["episodes"], 3);
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(ds.join("meta/info.json")).unwrap()).unwrap();
+    assert_eq!((info["total_episodes"].as_u64(), info["codebase_version"].as_str()), (Some(3), Some("v3.0")));
+    let none = dir.join("dataset-none");
+    let mode = if text.contains("\"physics_unstable\"") { "knocked_over" } else { "physics_unstable" };
+    let r =
+        regrasp(&["export", "lerobot", episodes.to_str().unwrap(), "--outcome", mode, "--out", none.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("selects nothing") && !none.exists(), "{err}");
+    let r =
+        regrasp(&["export", "lerobot", dir.join("missing.jsonl").to_str().unwrap(), "--out", none.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("missing.jsonl") && err.contains("not an episode file"), "{err}");
+    let r = regrasp(&[
+        "export",
+        "lerobot",
+        episodes.to_str().unwrap(),
+        "--outcome",
+        "wobble",
+        "--out",
+        none.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("--outcome wobble"), "{err}");
+
     // `replay` re-simulates a stored episode exactly and writes a recording.
     let r = regrasp(&["replay", episodes.to_str().unwrap(), "--episode", "2", "--json"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
