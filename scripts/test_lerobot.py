@@ -57,9 +57,12 @@ def main():
         check(int(eps["length"].sum()) == info["total_frames"], "episode lengths add up to the frames")
         check(list(eps["dataset_from_index"][1:]) == list(eps["dataset_to_index"][:-1]), "frame ranges are contiguous")
         check(all(len(t) == 1 and t[0] in tasks.index for t in eps["tasks"]), "each episode names a known task")
-        for col in ["regrasp/seed", "regrasp/outcome", "regrasp/policy_hash", "regrasp/state_hash", "regrasp/scenario"]:
+        for col in ["regrasp/seed", "regrasp/outcome", "regrasp/failure_mode", "regrasp/policy_hash",
+                    "regrasp/state_hash", "regrasp/scenario"]:
             check(col in eps.columns, f"provenance column {col}")
         check(set(eps["regrasp/policy_hash"]) == {"expert"}, "the demonstrations name their controller")
+        check(all((o == "success") == (m == "") for o, m in zip(eps["regrasp/outcome"], eps["regrasp/failure_mode"])),
+              "a failure mode exactly where the episode failed")
 
         feats = info["features"]
         ds = datasets.load_dataset("parquet", data_files=os.path.join(root, "data", "*", "*.parquet"), split="train")

@@ -22,7 +22,8 @@ pub enum ExportCommand {
 
 #[derive(Args)]
 pub struct ExportLerobotArgs {
-    /// An episode file (JSON lines, as `eval` writes them) or a directory holding
+    /// An `improve` run directory (its evaluated episodes; --suite and --outcome filter them),
+    /// an episode file (JSON lines, as `eval` writes them) or a directory holding
     /// `episodes.jsonl`; or none, with --controller expert or --policy and --suite.
     source: Option<PathBuf>,
     /// Make fresh episodes with a privileged controller (`expert`: the grasp expert that labels
@@ -38,8 +39,10 @@ pub struct ExportLerobotArgs {
     /// Make fresh episodes by evaluating this checkpoint on --suite.
     #[arg(long, requires = "suite", conflicts_with = "source")]
     policy: Option<PathBuf>,
-    /// Suite for --policy: `train`, `heldout`, `ood`, … or a suite file.
-    #[arg(long, requires = "policy")]
+    /// With --policy, the suite to evaluate on (`train`, `heldout`, `ood`, … or a suite file);
+    /// with a run, only its episodes of this suite (probe, heldout, ood, canary, boundary/<g>,
+    /// test-heldout, test-ood).
+    #[arg(long)]
     suite: Option<String>,
     /// Keep only episodes with this outcome: `success`, `failure`, or a failure mode.
     #[arg(long)]
@@ -79,7 +82,23 @@ pub fn export_lerobot(a: ExportLerobotArgs) -> Result<()> {
         let suite = EvalSuite::load(s, &arm.task)?;
         let policy = LoadedPolicy::load(p, &arm, regrasp_sim::ObsLayout::new(arm.dof()).len())?;
         evaluate(&policy, &arm, &env, &suite.name, &suite.scenarios(), &|| {})?.1
+    } else if let Some(src) = a.source.as_ref().filter(|s| s.join(regrasp_curriculum::run::LEDGER_FILE).exists()) {
+        let run = regrasp_curriculum::run::RunDir::open(src)?;
+        run.check_arm(&arm)?;
+        let suite: Option<regrasp_curriculum::vocabulary::Suite> =
+            a.suite.as_deref().map(|s| s.parse().map_err(|e| anyhow::anyhow!("--suite {s}: {e}"))).transpose()?;
+        run.episodes()?
+            .into_iter()
+            .filter(|e| match (&e.id, suite) {
+                (regrasp_policy::eval::EpisodeId::InRun { suite: s, .. }, Some(want)) => *s == want.to_string(),
+                _ => true,
+            })
+            .map(|e| e.record)
+            .collect()
     } else if let Some(src) = &a.source {
+        if a.suite.is_some() {
+            anyhow::bail!("--suite filters a run's episodes or names the suite for --policy; an episode file has none");
+        }
         let file = if src.is_dir() { src.join("episodes.jsonl") } else { src.clone() };
         if !file.is_file() {
             anyhow::bail!(

@@ -401,6 +401,30 @@ fn improve_killed_at_any_moment_resumes_to_the_same_result() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["generations"], 2);
     assert!(straight.join("report.png").exists() && straight.join("report.txt").exists());
+    // `export lerobot` of a run: its held-out episodes, every policy's, replayed exactly.
+    let heldout_lines: usize = std::fs::read_dir(straight.join("episodes"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with("-heldout.jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+        .sum();
+    let ds = base.join("dataset");
+    let args = ["export", "lerobot", straight.to_str().unwrap(), "--suite", "heldout", "--out", ds.to_str().unwrap()];
+    let o = regrasp(&[&args[..], &["--json"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(heldout_lines > 0 && d["episodes"].as_u64() == Some(heldout_lines as u64), "{d} vs {heldout_lines}");
+    let o = regrasp(&[
+        "export",
+        "lerobot",
+        straight.to_str().unwrap(),
+        "--suite",
+        "nonsense",
+        "--out",
+        ds.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--suite nonsense"), "{err}");
 
     // kill -9 as soon as each of these appears: the ledger (warm start running), the first
     // challenger's first checkpoint (training), its episode files (evaluating), the second

@@ -323,6 +323,10 @@ pub fn write_dataset(
         ("meta/episodes/file_index", int_col(zeros)),
         ("regrasp/seed", int_col(records.iter().map(|r| r.scenario.seed as i64).collect())),
         ("regrasp/outcome", str_col(&|r| r.outcome.kind.name().to_string())),
+        (
+            "regrasp/failure_mode",
+            str_col(&|r| if r.outcome.kind.is_failure() { r.outcome.kind.name().to_string() } else { String::new() }),
+        ),
         ("regrasp/evidence", str_col(&|r| r.outcome.evidence.note.clone())),
         ("regrasp/policy_hash", str_col(&|r| r.policy_hash.clone())),
         ("regrasp/state_hash", str_col(&|r| format!("{:016x}", r.final_state_hash))),
