@@ -46,7 +46,7 @@ pub struct ExportLerobotArgs {
     suite: Option<String>,
     /// Keep only episodes with this outcome: `success`, `failure`, or a failure mode.
     #[arg(long)]
-    outcome: Option<String>,
+    outcome: Option<regrasp_policy::eval::OutcomeFilter>,
     /// Output directory (the dataset root, `LeRobotDataset(repo_id, root=OUT)`).
     #[arg(long)]
     out: PathBuf,
@@ -67,17 +67,7 @@ pub fn export_lerobot(a: ExportLerobotArgs) -> Result<()> {
         let scenarios: Vec<_> = (0..a.episodes).map(|i| dist.sample(SeedSpace::training_seed(a.seed, i))).collect();
         let runs =
             regrasp_sim::vec_env::run_controller(arm.clone(), env.clone(), &scenarios, 0, &|| {}, c == "expert")?;
-        runs.into_iter()
-            .zip(scenarios)
-            .map(|(r, scenario)| EpisodeRecord {
-                scenario,
-                policy_hash: c.clone(),
-                actions: r.actions,
-                final_state_hash: r.final_state_hash,
-                outcome: r.outcome,
-                metrics: Default::default(),
-            })
-            .collect()
+        runs.into_iter().zip(scenarios).map(|(r, s)| EpisodeRecord::of_controller(s, r, c)).collect()
     } else if let (Some(p), Some(s)) = (&a.policy, &a.suite) {
         let suite = EvalSuite::load(s, &arm.task)?;
         let policy = LoadedPolicy::load(p, &arm, regrasp_sim::ObsLayout::new(arm.dof()).len())?;
@@ -110,16 +100,8 @@ pub fn export_lerobot(a: ExportLerobotArgs) -> Result<()> {
     } else {
         anyhow::bail!("nothing to export: give an episode file, --controller expert, or --policy with --suite");
     };
-    let records: Vec<EpisodeRecord> = match a.outcome.as_deref() {
-        None => records,
-        Some("success") => records.into_iter().filter(|r| !r.outcome.kind.is_failure()).collect(),
-        Some("failure") => records.into_iter().filter(|r| r.outcome.kind.is_failure()).collect(),
-        Some(m) => {
-            let kind: regrasp_sim::OutcomeKind =
-                m.parse().map_err(|e| anyhow::anyhow!("--outcome {m}: {e} (or `success`, `failure`)"))?;
-            records.into_iter().filter(|r| r.outcome.kind == kind).collect()
-        }
-    };
+    let records: Vec<EpisodeRecord> =
+        records.into_iter().filter(|r| a.outcome.is_none_or(|f| f.keeps(r.outcome.kind))).collect();
     let s = regrasp_logs::lerobot::write_dataset(&arm, &env, &records, &a.out, a.force)?;
     if a.output.json {
         out!("{}", serde_json::to_string(&s)?);

@@ -15,17 +15,7 @@ fn expert_records(arm: &Arc<ArmModel>, n: u64) -> Vec<EpisodeRecord> {
     let env = Arc::new(arm.task.env.clone());
     let scenarios: Vec<_> = (0..n).map(|i| arm.task.distribution.sample(SeedSpace::training_seed(7, i))).collect();
     let runs = run_controller(Arc::clone(arm), env, &scenarios, 1, &|| {}, true).unwrap();
-    runs.into_iter()
-        .zip(scenarios)
-        .map(|(r, scenario)| EpisodeRecord {
-            scenario,
-            policy_hash: "expert".into(),
-            actions: r.actions,
-            final_state_hash: r.final_state_hash,
-            outcome: r.outcome,
-            metrics: Default::default(),
-        })
-        .collect()
+    runs.into_iter().zip(scenarios).map(|(r, s)| EpisodeRecord::of_controller(s, r, "expert")).collect()
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {

@@ -217,6 +217,56 @@ pub struct EpisodeRecord {
     pub metrics: EpisodeMetrics,
 }
 
+impl EpisodeRecord {
+    /// The record of an episode of `scenario` run by a privileged controller named `label`
+    /// (`expert`, `scripted`: its "policy").
+    pub fn of_controller(scenario: Scenario, run: regrasp_sim::vec_env::EpisodeSummary, label: &str) -> Self {
+        EpisodeRecord {
+            scenario,
+            policy_hash: label.to_string(),
+            actions: run.actions,
+            final_state_hash: run.final_state_hash,
+            outcome: run.outcome,
+            metrics: EpisodeMetrics::default(),
+        }
+    }
+}
+
+/// Which episodes to keep by how they ended: `success`, `failure`, or one outcome kind by
+/// name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeFilter {
+    /// Successes.
+    Success,
+    /// Every failure.
+    Failure,
+    /// One outcome kind.
+    Kind(OutcomeKind),
+}
+
+impl OutcomeFilter {
+    /// Whether an episode that ended as `kind` is kept.
+    pub fn keeps(self, kind: OutcomeKind) -> bool {
+        match self {
+            OutcomeFilter::Success => !kind.is_failure(),
+            OutcomeFilter::Failure => kind.is_failure(),
+            OutcomeFilter::Kind(k) => k == kind,
+        }
+    }
+}
+
+impl std::str::FromStr for OutcomeFilter {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "success" => Ok(OutcomeFilter::Success),
+            "failure" => Ok(OutcomeFilter::Failure),
+            _ => s.parse().map(OutcomeFilter::Kind).map_err(|e| format!("{e} (or `success`, `failure`)")),
+        }
+    }
+}
+
 /// The result of evaluating a policy on a suite.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EvalReport {
