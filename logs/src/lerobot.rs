@@ -6,7 +6,7 @@
 //! Exact replay is the source of truth: every episode is re-simulated from its scenario and
 //! actions, and its final state hash must match its record before a frame is written, so an
 //! exported dataset cannot disagree with the episodes it came from. The directory is written
-//! aside and renamed into place.
+//! aside and renamed into place (`ExportDir`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ use regrasp_sim::{Action, ArmModel, EnvConfig, GraspEnv, ObsLayout, Step};
 use serde::Serialize;
 
 use crate::error::{LogsError, Result};
+use regrasp_policy::export::ExportDir;
 
 /// The LeRobot dataset format version written.
 pub const CODEBASE_VERSION: &str = "v3.0";
@@ -130,9 +131,6 @@ fn vectors<'a>(rows: impl Iterator<Item = &'a [f32]>, width: usize) -> Result<Ar
 }
 
 fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<u64> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-    }
     let file = File::create(path).map_err(io(path))?;
     let mut w = ArrowWriter::try_new(file, batch.schema(), None).map_err(parquet_err(path))?;
     w.write(batch).map_err(parquet_err(path))?;
@@ -174,13 +172,7 @@ pub fn write_dataset(
     if records.is_empty() {
         return Err(LogsError::NotFound("no episodes to export: the source or its filter selects nothing".into()));
     }
-    let occupied = std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
-    if occupied && !force {
-        return Err(LogsError::NotFound(format!(
-            "{}: the output directory is not empty; choose another or pass --force to replace it",
-            out.display()
-        )));
-    }
+    let dir = ExportDir::claim(out, force)?;
     let layout = ObsLayout::new(arm.dof());
     let n = arm.dof();
     let fps = cfg.control_hz.round() as i64;
@@ -376,24 +368,16 @@ pub fn write_dataset(
         "features": features,
     });
 
-    // Written aside, then renamed into place.
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
-    let aside = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&aside);
     let mut bytes = 0u64;
-    bytes += write_parquet(&aside.join("data/chunk-000/file-000.parquet"), &data)?;
-    bytes += write_parquet(&aside.join("meta/episodes/chunk-000/file-000.parquet"), &meta)?;
-    bytes += write_parquet(&aside.join("meta/tasks.parquet"), &tasks_batch)?;
+    bytes += write_parquet(&dir.path("data/chunk-000/file-000.parquet")?, &data)?;
+    bytes += write_parquet(&dir.path("meta/episodes/chunk-000/file-000.parquet")?, &meta)?;
+    bytes += write_parquet(&dir.path("meta/tasks.parquet")?, &tasks_batch)?;
     for (file, v) in [("meta/info.json", info), ("meta/stats.json", serde_json::Value::Object(stats_json))] {
-        let p = aside.join(file);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
         bytes += text.len() as u64;
-        std::fs::write(&p, text).map_err(io(&p))?;
+        dir.write(file, text.as_bytes())?;
     }
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(io(out))?;
-    }
-    std::fs::rename(&aside, out).map_err(io(out))?;
+    dir.commit()?;
     let seconds = start.elapsed().as_secs_f64();
     Ok(DatasetSummary {
         dir: out.to_path_buf(),

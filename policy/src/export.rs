@@ -101,13 +101,7 @@ pub fn export_policy(
     let ckpt = Checkpoint::load(path)?;
     ckpt.check_fits(path, arm, layout.len())?;
     let policy = LoadedPolicy::from_checkpoint(&ckpt)?;
-    let occupied = std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
-    if occupied && !force {
-        return Err(PolicyError::Config {
-            source_name: out.display().to_string(),
-            message: "the output directory is not empty; choose another or pass --force to replace it".into(),
-        });
-    }
+    let dir = ExportDir::claim(out, force)?;
 
     let obs_mean: Vec<f32> = policy.norm.mean.iter().map(|&m| m as f32).collect();
     let obs_std: Vec<f32> = (0..policy.norm.dim()).map(|i| policy.norm.std(i) as f32).collect();
@@ -194,15 +188,6 @@ pub fn export_policy(
     };
     let json = serde_json::to_string_pretty(&sidecar)
         .map_err(|e| PolicyError::Config { source_name: "policy.json".into(), message: e.to_string() })?;
-    // Written aside, then renamed into place.
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PolicyError::Io { path, source }
-    };
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
-    let aside = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&aside);
-    std::fs::create_dir_all(&aside).map_err(io(&aside))?;
     let mut files = Vec::new();
     for (file, bytes) in [
         ("policy.safetensors", st),
@@ -210,15 +195,75 @@ pub fn export_policy(
         ("test_vectors.safetensors", tv),
         ("policy.json", json.into_bytes()),
     ] {
-        let p = aside.join(file);
-        std::fs::write(&p, bytes).map_err(io(&p))?;
+        dir.write(file, &bytes)?;
         files.push(out.join(file));
     }
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(io(out))?;
-    }
-    std::fs::rename(&aside, out).map_err(io(out))?;
+    dir.commit()?;
     Ok(ExportSummary { policy: policy.hash.clone(), files, test_vectors: vectors.n })
+}
+
+/// The directory an export writes: one that holds anything is refused unless `force`; the
+/// files go into a hidden sibling that is renamed into place by [`ExportDir::commit`], and
+/// removed if the export fails first, so a failed export never looks complete and never
+/// touches what was there.
+#[derive(Debug)]
+pub struct ExportDir {
+    out: PathBuf,
+    aside: PathBuf,
+    committed: bool,
+}
+
+impl ExportDir {
+    /// Claims `out` for an export.
+    pub fn claim(out: &Path, force: bool) -> Result<Self> {
+        let occupied = std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
+        if occupied && !force {
+            return Err(PolicyError::Config {
+                source_name: out.display().to_string(),
+                message: "the output directory is not empty; choose another or pass --force to replace it".into(),
+            });
+        }
+        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
+        let aside = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&aside);
+        std::fs::create_dir_all(&aside).map_err(|source| PolicyError::Io { path: aside.clone(), source })?;
+        Ok(Self { out: out.to_path_buf(), aside, committed: false })
+    }
+
+    /// Where the file `rel` (a path relative to the export's root) is written until the
+    /// commit; its folders are created.
+    pub fn path(&self, rel: &str) -> Result<PathBuf> {
+        let p = self.aside.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| PolicyError::Io { path: parent.to_path_buf(), source })?;
+        }
+        Ok(p)
+    }
+
+    /// Writes the file `rel`.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let p = self.path(rel)?;
+        std::fs::write(&p, bytes).map_err(|source| PolicyError::Io { path: p, source })
+    }
+
+    /// Puts the export in place of whatever `out` held.
+    pub fn commit(mut self) -> Result<()> {
+        let io = |source| PolicyError::Io { path: self.out.clone(), source };
+        if self.out.exists() {
+            std::fs::remove_dir_all(&self.out).map_err(io)?;
+        }
+        std::fs::rename(&self.aside, &self.out).map_err(io)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for ExportDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.aside);
+        }
+    }
 }
 
 /// Per-component scale from the normalised action to its units.
