@@ -77,14 +77,7 @@ pub fn export_lerobot(a: ExportLerobotArgs) -> Result<()> {
         run.check_arm(&arm)?;
         let suite: Option<regrasp_curriculum::vocabulary::Suite> =
             a.suite.as_deref().map(|s| s.parse().map_err(|e| anyhow::anyhow!("--suite {s}: {e}"))).transpose()?;
-        run.episodes()?
-            .into_iter()
-            .filter(|e| match (&e.id, suite) {
-                (regrasp_policy::eval::EpisodeId::InRun { suite: s, .. }, Some(want)) => *s == want.to_string(),
-                _ => true,
-            })
-            .map(|e| e.record)
-            .collect()
+        run.episodes_of(suite)?.into_iter().map(|e| e.record).collect()
     } else if let Some(src) = &a.source {
         if a.suite.is_some() {
             anyhow::bail!("--suite filters a run's episodes or names the suite for --policy; an episode file has none");

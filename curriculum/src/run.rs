@@ -235,8 +235,14 @@ impl RunDir {
     /// Every stored episode of the run, in evaluation order (evaluations without an episode
     /// file, such as real-world trials, hold none to replay).
     pub fn episodes(&self) -> Result<Vec<StoredEpisode>> {
+        self.episodes_of(None)
+    }
+
+    /// [`Self::episodes`], only those of `suite` when one is given.
+    pub fn episodes_of(&self, suite: Option<Suite>) -> Result<Vec<StoredEpisode>> {
         let mut out = Vec::new();
-        for row in self.ledger.evaluations()?.iter().filter(|r| r.episode_file.is_some()) {
+        let rows = self.ledger.evaluations()?;
+        for row in rows.iter().filter(|r| r.episode_file.is_some() && suite.is_none_or(|s| r.suite == s)) {
             let records = read_episodes(&self.episode_file_of(row)?)?;
             out.extend(
                 records.into_iter().enumerate().map(|(index, record)| StoredEpisode {
