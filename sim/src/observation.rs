@@ -82,6 +82,25 @@ impl ObsLayout {
         false
     }
 
+    /// The bounds `(low, high)` of every entry, in order: the rotation-matrix entries lie in
+    /// [−1, 1], the shape one-hot and the contact flags in [0, 1], the previous action (normalised
+    /// and clipped) in [−1, 1]; positions (m), velocities (m/s, rad/s) and extents (m) are
+    /// unbounded (±∞). What a Gymnasium `Box` observation space declares.
+    pub fn bounds(&self) -> (Vec<f32>, Vec<f32>) {
+        let mut low = vec![f32::NEG_INFINITY; self.len()];
+        let mut high = vec![f32::INFINITY; self.len()];
+        let mut put = |start: usize, len: usize, lo: f32, hi: f32| {
+            low[start..start + len].fill(lo);
+            high[start..start + len].fill(hi);
+        };
+        put(self.tool_rot(), 6, -1.0, 1.0);
+        put(self.object_rot(), 6, -1.0, 1.0);
+        put(self.shape(), 4, 0.0, 1.0);
+        put(self.contacts(), 2, 0.0, 1.0);
+        put(self.prev_action(), 5, -1.0, 1.0);
+        (low, high)
+    }
+
     /// Every entry's name and unit, in order, for `arm` (whose joint count must be `n`): what
     /// exported datasets and policies document about the observation.
     pub fn entries(&self, arm: &crate::arm::ArmModel) -> Vec<ObsEntry> {

@@ -28,6 +28,55 @@ fn observation_has_the_documented_length_and_is_finite() {
     assert_eq!(obs[l.shape()..l.shape() + 4].iter().sum::<f32>(), 1.0);
 }
 
+/// The observation space a Gymnasium env declares must hold every observation: random actions
+/// (extreme ones included) and the expert's grasps on both shipped arms, noise and all.
+#[test]
+fn every_observation_lies_within_the_layout_bounds() {
+    use regrasp_sim::{ArmModel, GraspEnv};
+    for name in ["regrasp-arm5", "so101"] {
+        let arm = Arc::new(ArmModel::named(name).unwrap());
+        let cfg = Arc::new(arm.task.env.clone());
+        let dist = arm.task.distribution.clone();
+        let mut env = GraspEnv::new(Arc::clone(&arm), Arc::clone(&cfg)).unwrap();
+        let (low, high) = env.layout().bounds();
+        assert_eq!(low.len(), env.obs_dim());
+        let check = |obs: &[f32], what: &str| {
+            for (k, v) in obs.iter().enumerate() {
+                assert!(
+                    *v >= low[k] && *v <= high[k],
+                    "{name} {what}: entry {k} = {v} outside [{}, {}]",
+                    low[k],
+                    high[k]
+                );
+            }
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for seed in 0..6 {
+            let s = dist.sample(seed);
+            check(&env.reset(&s).unwrap(), "reset");
+            for _ in 0..60 {
+                let mut a = [0.0f32; 5];
+                for v in a.iter_mut() {
+                    *v = rng.random_range(-1.5..1.5);
+                }
+                let step = env.step(&Action::from_normalized(&a, &cfg.action)).unwrap();
+                check(&step.obs, "random step");
+                if step.done {
+                    break;
+                }
+            }
+            let params = ScriptedParams::default();
+            let run = regrasp_sim::vec_env::run_expert_episode(&mut env, &s, params).unwrap();
+            let mut obs = env.reset(&s).unwrap();
+            for a in &run.actions {
+                check(&obs, "expert step");
+                obs = env.step(a).unwrap().obs;
+            }
+            check(&obs, "expert end");
+        }
+    }
+}
+
 #[test]
 fn scripted_grasp_succeeds_on_a_sample() {
     // A fixed sample from the default training distribution; the full 500-episode figure is in
