@@ -51,6 +51,9 @@ pub struct Env {
     world: Py<World>,
     env: GraspEnv,
     stream: Stream,
+    /// Wall time (ns) spent inside `GraspEnv::step`: what the binding's overhead is measured
+    /// against (a benchmark figure; it never feeds the simulation).
+    sim_nanos: u64,
 }
 
 #[pymethods]
@@ -59,7 +62,7 @@ impl Env {
     fn new(world: Py<World>) -> PyResult<Self> {
         let w = world.get();
         let env = GraspEnv::new(Arc::clone(&w.arm), Arc::clone(&w.cfg)).map_err(sim_err)?;
-        Ok(Self { world, env, stream: Stream::default() })
+        Ok(Self { world, env, stream: Stream::default(), sim_nanos: 0 })
     }
 
     /// Starts an episode: `scenario` if given, else the next scenario of the training stream
@@ -88,10 +91,21 @@ impl Env {
     fn step<'py>(&mut self, py: Python<'py>, action: &[u8]) -> PyResult<StepOut<'py>> {
         let a = actions_from_bytes(action, 1, "action")?[0];
         let w = self.world.get();
-        let step = self.env.step(&checked_action(&a, &w.cfg.action).map_err(sim_err)?).map_err(sim_err)?;
+        let action = checked_action(&a, &w.cfg.action).map_err(sim_err)?;
+        let start = std::time::Instant::now();
+        let step = self.env.step(&action);
+        self.sim_nanos += start.elapsed().as_nanos() as u64;
+        let step = step.map_err(sim_err)?;
         let info = outcome_info(py, step.outcome.as_ref(), &self.env)?;
         let cut = truncated(&step);
         Ok((f32_bytes(py, &step.obs), step.reward, step.done && !cut, cut, info))
+    }
+
+    /// Seconds spent inside the simulation's own `step` so far (a benchmark figure: a step's
+    /// wall time from Python minus this is what the binding costs).
+    #[getter]
+    fn sim_seconds(&self) -> f64 {
+        self.sim_nanos as f64 * 1e-9
     }
 
     /// The hash of the current state (bit-exact across runs, threads and languages).
