@@ -28,6 +28,7 @@ mod improve;
 mod learn;
 mod replay;
 mod sim;
+mod sweep;
 
 /// regrasp: a self-improving robot grasping system.
 #[derive(Parser)]
@@ -71,6 +72,12 @@ enum Command {
         #[command(subcommand)]
         what: export::ExportCommand,
     },
+    /// Sweeps of improve runs and their final tests as numbered work units for any engine
+    /// (serial, Ray, Slurm, Kubernetes), merged into one comparison.
+    Sweep {
+        #[command(subcommand)]
+        what: sweep::SweepCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -111,5 +118,9 @@ fn main() -> Result<()> {
         Command::Replay(a) => replay::replay(a),
         Command::Export { what: export::ExportCommand::Policy(a) } => export::export_policy(a),
         Command::Export { what: export::ExportCommand::Lerobot(a) } => export::export_lerobot(a),
+        Command::Sweep { what: sweep::SweepCommand::Plan(a) } => sweep::plan_sweep(a),
+        Command::Sweep { what: sweep::SweepCommand::RunUnit(a) } => sweep::run_unit_verb(a),
+        Command::Sweep { what: sweep::SweepCommand::Merge(a) } => sweep::merge_verb(a),
+        Command::Sweep { what: sweep::SweepCommand::Run(a) } => sweep::run_all(a),
     }
 }

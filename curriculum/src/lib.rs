@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod locality;
 pub mod report;
 pub mod run;
+pub mod sweep;
 pub mod testing;
 pub mod vocabulary;
 
