@@ -601,3 +601,28 @@ fn hw_run_refuses_uncertified_and_altered_checkpoints() {
     assert!(err.contains("not certified"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_sweep_plans_its_units_and_a_merge_names_those_not_done() {
+    let dir = std::env::temp_dir().join(format!("regrasp-cli-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    let out = regrasp(&["sweep", "plan", "examples/sweeps/smoke.toml", "--out", &d, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["units"].as_array().unwrap().len(), 8);
+    assert_eq!(v["units"][4]["kind"], "final_test");
+    // Planning again into the same directory is the same plan: allowed; another spec is not.
+    assert!(regrasp(&["sweep", "plan", "examples/sweeps/smoke.toml", "--out", &d]).status.success());
+    let other = regrasp(&["sweep", "plan", "examples/sweeps/benchmark-improve.toml", "--out", &d]);
+    assert!(!other.status.success() && String::from_utf8_lossy(&other.stderr).contains("another sweep"));
+    let merged = regrasp(&["sweep", "merge", &d]);
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert!(!merged.status.success() && merged.stdout.is_empty(), "{err}");
+    assert!(err.contains("8 of 8 units are not done") && err.contains("unit 7: final test"), "{err}");
+    let bad = regrasp(&["sweep", "run-unit", &d, "--index", "8"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unit 8 does not exist"));
+    let early = regrasp(&["sweep", "run-unit", &d, "--index", "5"]);
+    assert!(String::from_utf8_lossy(&early.stderr).contains("needs unit 1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -276,6 +276,16 @@ pub fn run_unit(
     on_stage: &mut dyn FnMut(&str),
 ) -> Result<UnitOutcome> {
     let unit = plan.unit(index)?;
+    // One runner per run directory at a time: an engine that retries a unit while a lost
+    // attempt still runs (a worker cut off, not dead) waits here, then finds the unit done.
+    let lock_path = dir.join(format!("{}.lock", unit.run().display()));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| CurriculumError::Io { path: lock_path.clone(), source })?;
+    lock.lock().map_err(|source| CurriculumError::Io { path: lock_path, source })?;
     if is_done(dir, unit)? {
         return Ok(UnitOutcome::AlreadyDone);
     }
