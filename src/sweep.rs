@@ -113,12 +113,29 @@ pub fn run_unit_verb(a: RunUnitArgs) -> Result<()> {
 
 pub fn merge_verb(a: MergeArgs) -> Result<()> {
     let p = SweepPlan::load(&a.dir)?;
-    let c = merge(&a.dir, &p)?;
+    let m = merge(&a.dir, &p)?;
     write_reports(&a.dir, &p)?;
     if a.output.json {
-        out!("{}", serde_json::to_string(&c)?);
-    } else {
-        out!("{}", render_comparison(&c));
+        out!("{}", serde_json::to_string(&m)?);
+        return Ok(());
+    }
+    if let Some(c) = &m.comparison {
+        out!("{}", render_comparison(c));
+    }
+    for e in &m.evaluations {
+        let outcomes: Vec<String> =
+            e.outcomes.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+        out!(
+            "evaluation of {} on {}: {}/{} = {:.1}% [{:.1}–{:.1}]; {}",
+            e.policy_hash,
+            e.suite,
+            e.successes,
+            e.episodes,
+            100.0 * e.success_rate,
+            100.0 * e.ci95[0],
+            100.0 * e.ci95[1],
+            outcomes.join(", ")
+        );
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Sweeps: many `improve` runs and their final tests as numbered work units, independent of
 //! the engine that runs them (a shell loop, Ray, a Slurm array, a Kubernetes Indexed Job).
 //!
-//! A [`SweepSpec`] (TOML: curricula × seeds × config overrides, and whether to run the final
-//! test) becomes a [`SweepPlan`] (`plan.json` in the sweep directory) of [`Unit`]s in a fixed
-//! order: first every `improve` run, then every run's final test. [`run_unit`] runs one unit
+//! A [`SweepSpec`] (TOML: curricula × seeds × config overrides, whether to run the final test,
+//! and large evaluations to split) becomes a [`SweepPlan`] (`plan.json` in the sweep directory)
+//! of [`Unit`]s in a fixed order: every `improve` run, every run's final test, then every slice
+//! of each large evaluation. [`run_unit`] runs one unit
 //! and is idempotent: a finished unit does nothing, a run killed half-way resumes from its
 //! ledger (`--resume` semantics) and ends as an uninterrupted run would. [`merge`] gathers the
 //! runs into the comparison `regrasp report --test` prints, in unit order, so the result never
@@ -16,7 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use regrasp_sim::ArmModel;
+use regrasp_policy::eval::{EpisodeRecord, EvalReport, LoadedPolicy, evaluate, read_episodes, write_episodes};
+use regrasp_sim::suite::EvalSuite;
+use regrasp_sim::{ArmModel, Scenario};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CurriculumMode, ImproveConfig};
@@ -54,6 +57,21 @@ pub struct SweepSpec {
     /// `test-ood`) before the comparison.
     #[serde(default = "yes")]
     pub final_test: bool,
+    /// Large evaluations, each split into slices that run as separate units.
+    #[serde(default)]
+    pub evaluations: Vec<EvaluationSpec>,
+}
+
+/// One checkpoint on one suite, in `slices` units of contiguous scenarios (`[[evaluations]]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationSpec {
+    /// The checkpoint directory (relative to the spec file; stored absolute in the plan).
+    pub policy: PathBuf,
+    /// A shipped suite name or a suite file (relative to the directory the plan is made in).
+    pub suite: String,
+    /// Units to split the suite into (≥ 1).
+    pub slices: usize,
 }
 
 fn yes() -> bool {
@@ -80,6 +98,21 @@ pub enum Unit {
         /// The index of the improve unit it needs.
         after: usize,
     },
+    /// Slice `slice` of `slices` of a checkpoint's evaluation on a suite: its contiguous share
+    /// of the suite's scenarios, stored as an episode file `out` (relative to the sweep
+    /// directory).
+    EvalSlice {
+        /// The checkpoint directory.
+        policy: PathBuf,
+        /// The suite (a shipped name or an absolute file).
+        suite: String,
+        /// This slice (0-based).
+        slice: usize,
+        /// Slices in all.
+        slices: usize,
+        /// The episode file it writes.
+        out: PathBuf,
+    },
 }
 
 impl Unit {
@@ -87,6 +120,7 @@ impl Unit {
     pub fn run(&self) -> &Path {
         match self {
             Unit::Improve { run, .. } | Unit::FinalTest { run, .. } => run,
+            Unit::EvalSlice { out, .. } => out,
         }
     }
 
@@ -97,6 +131,9 @@ impl Unit {
                 format!("improve --curriculum {} --seed {seed} ({})", curriculum.name(), run.display())
             }
             Unit::FinalTest { run, after } => format!("final test of {} (after unit {after})", run.display()),
+            Unit::EvalSlice { policy, suite, slice, slices, .. } => {
+                format!("evaluate {} on {suite}, slice {} of {slices}", policy.display(), slice + 1)
+            }
         }
     }
 }
@@ -120,8 +157,18 @@ impl SweepSpec {
         let spec: SweepSpec = toml::from_str(&text)
             .map_err(|e| CurriculumError::Config { source_name: path.display().to_string(), message: e.to_string() })?;
         let bad = |message: String| CurriculumError::Config { source_name: path.display().to_string(), message };
-        if spec.curricula.is_empty() || spec.seeds.is_empty() {
-            return Err(bad("`curricula` and `seeds` must each list at least one value".into()));
+        if spec.curricula.is_empty() != spec.seeds.is_empty() {
+            return Err(bad("`curricula` and `seeds` must both list values (or both be empty)".into()));
+        }
+        if spec.curricula.is_empty() && spec.evaluations.is_empty() {
+            return Err(bad("nothing to run: list `curricula` and `seeds`, or `[[evaluations]]`, or both".into()));
+        }
+        if let Some(e) = spec.evaluations.iter().find(|e| e.slices == 0) {
+            return Err(bad(format!(
+                "evaluation of {} on {}: `slices` must be at least 1",
+                e.policy.display(),
+                e.suite
+            )));
         }
         let mut seen = std::collections::BTreeSet::new();
         for c in &spec.curricula {
@@ -182,6 +229,22 @@ pub fn plan(spec: SweepSpec, spec_path: &Path, arm: &ArmModel) -> Result<SweepPl
             units.push(Unit::FinalTest { run: units[after].run().to_path_buf(), after });
         }
     }
+    let spec_dir = spec_path.parent().unwrap_or(Path::new("."));
+    for (k, e) in spec.evaluations.iter().enumerate() {
+        let policy = std::path::absolute(spec_dir.join(&e.policy))
+            .map_err(|source| CurriculumError::Io { path: e.policy.clone(), source })?;
+        let suite = match Path::new(&e.suite) {
+            p if p.is_relative() && p.is_file() => std::path::absolute(p)
+                .map_err(|source| CurriculumError::Io { path: p.into(), source })?
+                .display()
+                .to_string(),
+            _ => e.suite.clone(),
+        };
+        for slice in 0..e.slices {
+            let out = PathBuf::from(format!("evaluation-{k}")).join(format!("slice-{slice}.jsonl"));
+            units.push(Unit::EvalSlice { policy: policy.clone(), suite: suite.clone(), slice, slices: e.slices, out });
+        }
+    }
     Ok(SweepPlan { spec, config: config.to_toml(), units })
 }
 
@@ -230,6 +293,10 @@ impl SweepPlan {
 
 /// Whether unit `unit` of the sweep in `dir` is done.
 pub fn is_done(dir: &Path, unit: &Unit) -> Result<bool> {
+    if let Unit::EvalSlice { out, .. } = unit {
+        // Written aside and renamed into place: present means complete.
+        return Ok(dir.join(out).is_file());
+    }
     let run = dir.join(unit.run());
     if !run.join(LEDGER_FILE).exists() {
         return Ok(false);
@@ -239,7 +306,7 @@ pub fn is_done(dir: &Path, unit: &Unit) -> Result<bool> {
         return Ok(false);
     }
     match unit {
-        Unit::Improve { .. } => Ok(true),
+        Unit::Improve { .. } | Unit::EvalSlice { .. } => Ok(true),
         Unit::FinalTest { .. } => {
             let Some((warm, champion)) = tested_policies(r.ledger())? else { return Ok(false) };
             for (suite, _) in TEST_SUITES {
@@ -279,6 +346,9 @@ pub fn run_unit(
     // One runner per run directory at a time: an engine that retries a unit while a lost
     // attempt still runs (a worker cut off, not dead) waits here, then finds the unit done.
     let lock_path = dir.join(format!("{}.lock", unit.run().display()));
+    if let Some(parent) = lock_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| CurriculumError::Io { path: parent.into(), source })?;
+    }
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -311,13 +381,44 @@ pub fn run_unit(
             }
             run_final_test(&run, arm, on_stage)?;
         }
+        Unit::EvalSlice { policy, suite, slice, slices, .. } => {
+            let (name, scenarios) = slice_scenarios(&arm, suite, *slice, *slices)?;
+            let cfg = Arc::new(arm.task.env.clone());
+            let obs_dim = regrasp_sim::ObsLayout::new(arm.dof()).len();
+            let loaded = LoadedPolicy::load(policy, &arm, obs_dim)?;
+            on_stage(&format!("evaluating {} on {name}: {} scenarios", loaded.hash, scenarios.len()));
+            let (_, records) = evaluate(&loaded, &arm, &cfg, &name, &scenarios, &|| ())?;
+            if let Some(parent) = run.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|source| CurriculumError::Io { path: parent.into(), source })?;
+            }
+            write_episodes(&run, &records)?;
+        }
     }
     Ok(UnitOutcome::Ran)
 }
 
-/// The comparison of the sweep's runs (what `regrasp report --test RUN...` prints), in unit
-/// order. Refuses, naming every unit not done, and merges nothing.
-pub fn merge(dir: &Path, plan: &SweepPlan) -> Result<Comparison> {
+/// The suite's name and slice `slice` of `slices` of its scenarios (contiguous, in suite order;
+/// the slices together are the suite).
+pub fn slice_scenarios(arm: &ArmModel, suite: &str, slice: usize, slices: usize) -> Result<(String, Vec<Scenario>)> {
+    let s = EvalSuite::load(suite, &arm.task)?;
+    let all = s.scenarios();
+    let (a, b) = (slice * all.len() / slices, (slice + 1) * all.len() / slices);
+    Ok((s.name, all[a..b].to_vec()))
+}
+
+/// What a sweep merges into: the comparison of its improve runs (none without runs) and the
+/// report of each large evaluation, its slices joined in order.
+#[derive(Clone, Debug, Serialize)]
+pub struct Merged {
+    /// The runs side by side, as `regrasp report --test RUN...` prints them.
+    pub comparison: Option<Comparison>,
+    /// Each `[[evaluations]]` entry's report over its whole suite, as `regrasp eval` gives it.
+    pub evaluations: Vec<EvalReport>,
+}
+
+/// Merges the sweep in unit order. Refuses, naming every unit not done, and merges nothing.
+pub fn merge(dir: &Path, plan: &SweepPlan) -> Result<Merged> {
     let mut missing = Vec::new();
     for (i, u) in plan.units.iter().enumerate() {
         if !is_done(dir, u)? {
@@ -338,14 +439,37 @@ pub fn merge(dir: &Path, plan: &SweepPlan) -> Result<Comparison> {
         });
     }
     let runs: Vec<&Path> = plan.units.iter().filter(|u| matches!(u, Unit::Improve { .. })).map(Unit::run).collect();
-    let reports = runs.iter().map(|r| build(&dir.join(r))).collect::<Result<Vec<_>>>()?;
-    let mut c = compare(&reports);
-    // Runs named as in the plan (relative to the sweep directory): the same comparison
-    // wherever the directory is mounted.
-    for (line, run) in c.runs.iter_mut().zip(runs) {
-        line.run = run.to_path_buf();
+    let comparison = if runs.is_empty() {
+        None
+    } else {
+        let reports = runs.iter().map(|r| build(&dir.join(r))).collect::<Result<Vec<_>>>()?;
+        let mut c = compare(&reports);
+        // Runs named as in the plan (relative to the sweep directory): the same comparison
+        // wherever the directory is mounted.
+        for (line, run) in c.runs.iter_mut().zip(runs) {
+            line.run = run.to_path_buf();
+        }
+        Some(c)
+    };
+    let mut evaluations = Vec::new();
+    let mut records: Vec<EpisodeRecord> = Vec::new();
+    let mut arm: Option<ArmModel> = None;
+    for u in &plan.units {
+        if let Unit::EvalSlice { suite, slice, slices, out, .. } = u {
+            records.extend(read_episodes(&dir.join(out))?);
+            if slice + 1 == *slices {
+                let arm = match &arm {
+                    Some(a) => a,
+                    None => arm.insert(plan.arm()?),
+                };
+                let name = EvalSuite::load(suite, &arm.task)?.name;
+                let hash = records.first().map(|r| r.policy_hash.clone()).unwrap_or_default();
+                evaluations.push(EvalReport::tally(&name, &hash, &records, 0.0));
+                records.clear();
+            }
+        }
     }
-    Ok(c)
+    Ok(Merged { comparison, evaluations })
 }
 
 /// Writes each run's own report (`report.txt`, `report.png`, as `regrasp report RUN` does) now

@@ -86,8 +86,7 @@ fn units_in_any_order_interrupted_or_repeated_merge_to_the_same_comparison() {
     for i in 0..4 {
         assert_eq!(run(&a, &plan_a, i), UnitOutcome::Ran, "unit {i}");
     }
-    let e = merge(&a, &plan_a);
-    let merged_a = render_comparison(&e.unwrap());
+    let merged_a = render_comparison(&merge(&a, &plan_a).unwrap().comparison.unwrap());
 
     // A unit run again does nothing and adds no ledger row.
     let before = rows(&a.join(plan_a.units[0].run()));
@@ -101,7 +100,7 @@ fn units_in_any_order_interrupted_or_repeated_merge_to_the_same_comparison() {
     for i in [1, 3, 0, 2] {
         run(&b, &plan_b, i);
     }
-    let merged_b = render_comparison(&merge(&b, &plan_b).unwrap());
+    let merged_b = render_comparison(&merge(&b, &plan_b).unwrap().comparison.unwrap());
     assert_eq!(merged_a, merged_b, "the comparison depends on no order, interruption or directory");
     assert!(merged_a.contains("improve-targeted-s3") && merged_a.contains("improve-uniform-s3"));
 }
@@ -115,7 +114,9 @@ fn bad_specs_name_the_problem() {
         p
     };
     let e = SweepSpec::from_path(&write("name = \"x\"\ncurricula = []\nseeds = [1]\n")).unwrap_err().to_string();
-    assert!(e.contains("at least one"), "{e}");
+    assert!(e.contains("both"), "{e}");
+    let e = SweepSpec::from_path(&write("name = \"x\"\ncurricula = []\nseeds = []\n")).unwrap_err().to_string();
+    assert!(e.contains("nothing to run"), "{e}");
     let e = SweepSpec::from_path(&write("name = \"x\"\ncurricula = [\"targeted\"]\nseeds = [1, 1]\n"))
         .unwrap_err()
         .to_string();
@@ -129,4 +130,59 @@ fn bad_specs_name_the_problem() {
     let (dir, p) = planned("index");
     let e = run_unit(&dir, &p, 9, arm(), &mut |_| {}, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("unit 9 does not exist"), "{e}");
+}
+
+/// A large evaluation split into slices, run in any order, merges into the report of the whole
+/// suite evaluated at once, episode for episode.
+#[test]
+fn evaluation_slices_merge_to_the_whole_evaluation() {
+    // A checkpoint to evaluate: the smoke run's champion.
+    let (dir, p) = planned("slices-run");
+    run(&dir, &p, 0);
+    let run_dir = dir.join(p.units[0].run());
+    let champion =
+        regrasp_curriculum::Ledger::open(&run_dir.join("ledger.sqlite")).unwrap().champion().unwrap().unwrap().0;
+    let ckpt = regrasp_curriculum::run::RunDir::open(&run_dir).unwrap().checkpoint_dir(&champion).unwrap();
+    let base = tmp("slices");
+    let suite = root().join("examples/suites/smoke-test-heldout.toml");
+    let spec_path = base.join("spec.toml");
+    std::fs::write(
+        &spec_path,
+        format!(
+            "name = \"slices\"\ncurricula = []\nseeds = []\n[[evaluations]]\npolicy = \"{}\"\nsuite = \"{}\"\nslices = 3\n",
+            ckpt.display(),
+            suite.display()
+        ),
+    )
+    .unwrap();
+    let p = plan(SweepSpec::from_path(&spec_path).unwrap(), &spec_path, &arm()).unwrap();
+    let sweep = base.join("sweep");
+    p.save(&sweep).unwrap();
+    assert_eq!(p.units.len(), 3);
+    assert!(merge(&sweep, &p).unwrap_err().to_string().contains("3 of 3 units are not done"));
+    for i in [2, 0, 1] {
+        assert_eq!(run(&sweep, &p, i), UnitOutcome::Ran);
+    }
+    assert_eq!(run(&sweep, &p, 1), UnitOutcome::AlreadyDone);
+    let merged = merge(&sweep, &p).unwrap();
+    assert!(merged.comparison.is_none());
+    let [e] = merged.evaluations.as_slice() else { panic!("one evaluation") };
+
+    let a = arm();
+    let whole = regrasp_sim::suite::EvalSuite::load(&suite.display().to_string(), &a.task).unwrap();
+    let loaded =
+        regrasp_policy::eval::LoadedPolicy::load(&ckpt, &a, regrasp_sim::ObsLayout::new(a.dof()).len()).unwrap();
+    let cfg = Arc::new(a.task.env.clone());
+    let (want, records) =
+        regrasp_policy::eval::evaluate(&loaded, &a, &cfg, &whole.name, &whole.scenarios(), &|| ()).unwrap();
+    assert_eq!((e.suite.as_str(), e.episodes, e.successes), (want.suite.as_str(), want.episodes, want.successes));
+    assert_eq!((e.outcomes.clone(), e.ci95, e.policy_hash.clone()), (want.outcomes, want.ci95, want.policy_hash));
+    let mut sliced = Vec::new();
+    for u in &p.units {
+        sliced.extend(regrasp_policy::eval::read_episodes(&sweep.join(u.run())).unwrap());
+    }
+    assert_eq!(
+        sliced.iter().map(|r| (r.scenario.seed, r.final_state_hash)).collect::<Vec<_>>(),
+        records.iter().map(|r| (r.scenario.seed, r.final_state_hash)).collect::<Vec<_>>()
+    );
 }
