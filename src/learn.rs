@@ -168,16 +168,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         out!("{v}");
         return Ok(());
     }
-    out!(
-        "{}: {}/{} succeeded ({:.1} %, 95 % CI {:.1}–{:.1} %), policy {}",
-        report.suite,
-        report.successes,
-        report.episodes,
-        100.0 * report.success_rate,
-        100.0 * report.ci95[0],
-        100.0 * report.ci95[1],
-        report.policy_hash
-    );
+    out!("{}", report.headline());
     if let Some(t) = report.mean_time_to_lift_s {
         out!("  mean time to lift: {t:.2} s");
     }

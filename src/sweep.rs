@@ -125,17 +125,7 @@ pub fn merge_verb(a: MergeArgs) -> Result<()> {
     for e in &m.evaluations {
         let outcomes: Vec<String> =
             e.outcomes.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
-        out!(
-            "evaluation of {} on {}: {}/{} = {:.1}% [{:.1}–{:.1}]; {}",
-            e.policy_hash,
-            e.suite,
-            e.successes,
-            e.episodes,
-            100.0 * e.success_rate,
-            100.0 * e.ci95[0],
-            100.0 * e.ci95[1],
-            outcomes.join(", ")
-        );
+        out!("evaluation {}; {}", e.headline(), outcomes.join(", "));
     }
     Ok(())
 }

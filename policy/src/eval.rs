@@ -352,6 +352,21 @@ pub fn evaluate(
 }
 
 impl EvalReport {
+    /// One line: the suite, successes of episodes with the rate and its 95 % interval (%), and
+    /// the policy.
+    pub fn headline(&self) -> String {
+        format!(
+            "{}: {}/{} succeeded ({:.1} %, 95 % CI {:.1}–{:.1} %), policy {}",
+            self.suite,
+            self.successes,
+            self.episodes,
+            100.0 * self.success_rate,
+            100.0 * self.ci95[0],
+            100.0 * self.ci95[1],
+            self.policy_hash
+        )
+    }
+
     /// The report of `records` (episodes of policy `policy_hash` on `suite`, in `wall_s`
     /// seconds): successes with their 95 % Wilson interval, every outcome counted, and the mean
     /// time to lift over the successes whose evidence measured a hold (simulated ones; a
