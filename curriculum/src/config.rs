@@ -50,6 +50,14 @@ pub struct SuitesConfig {
     pub test_ood: String,
 }
 
+impl SuitesConfig {
+    /// Every slot's suite (a shipped name or a file), to rewrite in place: held-out, OOD,
+    /// canary, test-heldout, test-OOD.
+    pub fn all_mut(&mut self) -> [&mut String; 5] {
+        [&mut self.heldout, &mut self.ood, &mut self.canary, &mut self.test_heldout, &mut self.test_ood]
+    }
+}
+
 impl Default for SuitesConfig {
     fn default() -> Self {
         Self {

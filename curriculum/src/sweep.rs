@@ -204,13 +204,7 @@ pub fn plan(spec: SweepSpec, spec_path: &Path, arm: &ArmModel) -> Result<SweepPl
     // A suite given as a file (not a shipped name) is found from the directory the plan is
     // made in, as `improve --config` would, and stored absolute: a unit finds it from any
     // working directory of a machine that mounts the same paths.
-    for s in [
-        &mut config.suites.heldout,
-        &mut config.suites.ood,
-        &mut config.suites.canary,
-        &mut config.suites.test_heldout,
-        &mut config.suites.test_ood,
-    ] {
+    for s in config.suites.all_mut() {
         let p = Path::new(s.as_str());
         if p.is_relative() && p.is_file() {
             let abs = std::path::absolute(p).map_err(|source| CurriculumError::Io { path: p.into(), source })?;

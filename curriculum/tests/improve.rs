@@ -25,13 +25,7 @@ fn root() -> PathBuf {
 /// The smoke config with suite paths made absolute.
 fn smoke() -> ImproveConfig {
     let mut c = ImproveConfig::from_path(&root().join("examples/improve-smoke.toml")).unwrap();
-    for s in [
-        &mut c.suites.heldout,
-        &mut c.suites.ood,
-        &mut c.suites.canary,
-        &mut c.suites.test_heldout,
-        &mut c.suites.test_ood,
-    ] {
+    for s in c.suites.all_mut() {
         *s = root().join(&*s).display().to_string();
     }
     c
