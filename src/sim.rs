@@ -51,6 +51,9 @@ struct ScriptedReport {
     control_steps_per_s: f64,
     wall_s: f64,
     threads: usize,
+    /// FNV-1a over every episode's final state hash in seed order (16 hex digits): equal
+    /// digests mean two builds simulated every episode to the same bits.
+    final_states_digest: String,
     /// Failed episodes (with `--show-failures`), or every episode of a `--scenario` run.
     episodes_listed: Vec<serde_json::Value>,
 }
@@ -84,6 +87,8 @@ pub fn scripted(a: ScriptedArgs) -> Result<()> {
         })
         .collect();
     let successes = outcomes[OutcomeKind::Success.name()];
+    let mut digest = regrasp_sim::hash::Fnv64::new();
+    results.iter().for_each(|r| digest.write_u64(r.final_state_hash));
     let report = ScriptedReport {
         episodes,
         successes,
@@ -93,6 +98,7 @@ pub fn scripted(a: ScriptedArgs) -> Result<()> {
         control_steps_per_s: steps as f64 / wall,
         wall_s: wall,
         threads,
+        final_states_digest: format!("{:016x}", digest.finish()),
         episodes_listed: listed,
     };
     if a.output.json {
@@ -111,6 +117,7 @@ pub fn scripted(a: ScriptedArgs) -> Result<()> {
     for (k, v) in report.outcomes.iter().filter(|(_, v)| **v > 0) {
         out!("  {k:<20} {v}");
     }
+    out!("  final states digest  {}", report.final_states_digest);
     for f in &report.episodes_listed {
         let note = f["evidence"]["note"].as_str().unwrap_or("");
         out!("  {} (seed {}): {note}", f["mode"].as_str().unwrap_or("?"), f["seed"]);

@@ -781,12 +781,14 @@ impl Multibody {
                 let parent_link = &self.links[parent_id];
                 parent_to_world = parent_link.local_to_world;
 
+                let parent_dofs_end = parent_link.dofs_end();
                 let (link_j, parent_j) = self.body_jacobians.index_mut_const(i, parent_id);
                 link_j.copy_from(parent_j);
 
                 {
-                    let mut link_j_v = link_j.fixed_rows_mut::<DIM>(0);
-                    let parent_j_w = parent_j.fixed_rows::<ANG_DIM>(DIM);
+                    // PERF: the columns from `parent_dofs_end` on are zero in both jacobians.
+                    let mut link_j_v = link_j.view_mut((0, 0), (DIM, parent_dofs_end));
+                    let parent_j_w = parent_j.view((DIM, 0), (ANG_DIM, parent_dofs_end));
 
                     let shift_tr = vect_to_na(link.shift02).gcross_matrix_tr();
                     link_j_v.gemm(1.0, &shift_tr, &parent_j_w, 1.0);
@@ -807,11 +809,17 @@ impl Multibody {
             link_j_part += link_joint_j;
 
             {
+                // PERF: the columns from `link.dofs_end()` on are zero.
+                let dofs_end = link.dofs_end();
                 let link_j = &mut self.body_jacobians[i];
-                let (mut link_j_v, link_j_w) =
-                    link_j.rows_range_pair_mut(0..DIM, DIM..DIM + ANG_DIM);
+                let (mut link_j_v, link_j_w) = link_j.rows_range_pair_mut(0..DIM, DIM..DIM + ANG_DIM);
                 let shift_tr = vect_to_na(link.shift23).gcross_matrix_tr();
-                link_j_v.gemm(1.0, &shift_tr, &link_j_w, 1.0);
+                link_j_v.columns_range_mut(..dofs_end).gemm(
+                    1.0,
+                    &shift_tr,
+                    &link_j_w.columns_range(..dofs_end),
+                    1.0,
+                );
             }
         }
     }
@@ -887,17 +895,28 @@ impl Multibody {
             let rb_mass_matrix_wo_gyro = concat_rb_mass_matrix(rb_mass, rb_inertia.into());
             #[allow(clippy::useless_conversion)] // Needed in 3D, no-op in 2D
             let rb_mass_matrix = concat_rb_mass_matrix(rb_mass, augmented_inertia.into());
-            self.augmented_mass
-                .quadform(1.0, &rb_mass_matrix_wo_gyro, body_jacobian, 1.0);
-            self.acc_augmented_mass
-                .quadform(1.0, &rb_mass_matrix, body_jacobian, 1.0);
+            // PERF: the jacobian's columns from `dofs_end` on are zero, so they add nothing to
+            //       the quadratic forms: only their leading `dofs_end × dofs_end` block is computed.
+            let dofs_end = link.dofs_end();
+            // (`quadform` needs at least one column: a fixed root has none and adds nothing.)
+            if dofs_end > 0 {
+                let body_jacobian = body_jacobian.columns_range(..dofs_end);
+                self.augmented_mass
+                    .view_range_mut(..dofs_end, ..dofs_end)
+                    .quadform(1.0, &rb_mass_matrix_wo_gyro, &body_jacobian, 1.0);
+                self.acc_augmented_mass
+                    .view_range_mut(..dofs_end, ..dofs_end)
+                    .quadform(1.0, &rb_mass_matrix, &body_jacobian, 1.0);
+            }
 
             /*
              *
              * Coriolis matrix.
              *
              */
-            let rb_j = &self.body_jacobians[i];
+            // PERF: the coriolis matrices share the jacobians' zero columns: every product
+            //       below is restricted to the columns that can be nonzero.
+            let rb_j = &self.body_jacobians[i].columns_range(..dofs_end);
             let rb_j_w = rb_j.fixed_rows::<ANG_DIM>(DIM);
 
             let ndofs = link.joint.ndofs();
@@ -906,7 +925,8 @@ impl Multibody {
                 let parent_id = link.parent_internal_id;
                 let parent_link = &self.links[parent_id];
                 let parent_rb = &bodies[parent_link.rigid_body];
-                let parent_j = &self.body_jacobians[parent_id];
+                let parent_dofs_end = parent_link.dofs_end();
+                let parent_j = &self.body_jacobians[parent_id].columns_range(..parent_dofs_end);
                 let parent_j_w = parent_j.fixed_rows::<ANG_DIM>(DIM);
                 let parent_w = SimdAngVector::<Real>::from(parent_rb.vels.angvel).gcross_matrix();
 
@@ -915,31 +935,34 @@ impl Multibody {
 
                 coriolis_v.copy_from(parent_coriolis_v);
                 coriolis_w.copy_from(parent_coriolis_w);
+                let mut coriolis_v_p = coriolis_v.columns_range_mut(..parent_dofs_end);
+                let mut coriolis_w_p = coriolis_w.columns_range_mut(..parent_dofs_end);
+                let parent_coriolis_w = parent_coriolis_w.columns_range(..parent_dofs_end);
 
                 // [c1 - c0].gcross() * (JDot + JDot/u * qdot)"
                 let shift_cross_tr = vect_to_na(link.shift02).gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &shift_cross_tr, parent_coriolis_w, 1.0);
+                coriolis_v_p.gemm(1.0, &shift_cross_tr, &parent_coriolis_w, 1.0);
 
                 // JDot (but the 2.0 originates from the sum of two identical terms in JDot and JDot/u * gdot)
                 let dvel_cross = vect_to_na(
                     rb.vels.angvel.gcross(link.shift02) + 2.0 * link.joint_velocity.linvel,
                 )
                 .gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &dvel_cross, &parent_j_w, 1.0);
+                coriolis_v_p.gemm(1.0, &dvel_cross, &parent_j_w, 1.0);
 
                 // JDot/u * qdot
-                coriolis_v.gemm(
+                coriolis_v_p.gemm(
                     1.0,
                     &vect_to_na(link.joint_velocity.linvel).gcross_matrix_tr(),
                     &parent_j_w,
                     1.0,
                 );
-                coriolis_v.gemm(1.0, &(parent_w * shift_cross_tr), &parent_j_w, 1.0);
+                coriolis_v_p.gemm(1.0, &(parent_w * shift_cross_tr), &parent_j_w, 1.0);
 
                 #[cfg(feature = "dim3")]
                 {
                     let vel_wrt_joint_w = vect_to_na(link.joint_velocity.angvel).gcross_matrix();
-                    coriolis_w.gemm(-1.0, &vel_wrt_joint_w, &parent_j_w, 1.0);
+                    coriolis_w_p.gemm(-1.0, &vel_wrt_joint_w, &parent_j_w, 1.0);
                 }
 
                 // JDot (but the 2.0 originates from the sum of two identical terms in JDot and JDot/u * gdot)
@@ -969,13 +992,13 @@ impl Multibody {
                 self.coriolis_w[i].fill(0.0);
             }
 
-            let coriolis_v = &mut self.coriolis_v[i];
-            let coriolis_w = &mut self.coriolis_w[i];
+            let mut coriolis_v = self.coriolis_v[i].columns_range_mut(..dofs_end);
+            let coriolis_w = self.coriolis_w[i].columns_range(..dofs_end);
 
             {
                 // [c3 - c2].gcross() * (JDot + JDot/u * qdot)
                 let shift_cross_tr = vect_to_na(link.shift23).gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &shift_cross_tr, coriolis_w, 1.0);
+                coriolis_v.gemm(1.0, &shift_cross_tr, &coriolis_w, 1.0);
 
                 // JDot
                 let dvel_cross = vect_to_na(rb.vels.angvel.gcross(link.shift23)).gcross_matrix_tr();
@@ -990,15 +1013,16 @@ impl Multibody {
                 );
             }
 
-            let coriolis_v = &mut self.coriolis_v[i];
-            let coriolis_w = &mut self.coriolis_w[i];
+            let coriolis_v = self.coriolis_v[i].columns_range(..dofs_end);
+            let coriolis_w = self.coriolis_w[i].columns_range(..dofs_end);
+            let mut i_coriolis_dt = self.i_coriolis_dt.columns_range_mut(..dofs_end);
 
             /*
              * Meld with the mass matrix.
              */
             {
-                let mut i_coriolis_dt_v = self.i_coriolis_dt.fixed_rows_mut::<DIM>(0);
-                i_coriolis_dt_v.copy_from(coriolis_v);
+                let mut i_coriolis_dt_v = i_coriolis_dt.fixed_rows_mut::<DIM>(0);
+                i_coriolis_dt_v.copy_from(&coriolis_v);
                 let rb_mass_dt = vect_to_na(rb_mass * dt);
                 i_coriolis_dt_v
                     .column_iter_mut()
@@ -1007,18 +1031,19 @@ impl Multibody {
 
             #[cfg(feature = "dim2")]
             {
-                let mut i_coriolis_dt_w = self.i_coriolis_dt.fixed_rows_mut::<ANG_DIM>(DIM);
+                let mut i_coriolis_dt_w = i_coriolis_dt.fixed_rows_mut::<ANG_DIM>(DIM);
                 // NOTE: this is just an axpy, but on row columns.
-                i_coriolis_dt_w.zip_apply(coriolis_w, |o, x| *o = x * dt * rb_inertia);
+                i_coriolis_dt_w.zip_apply(&coriolis_w, |o, x| *o = x * dt * rb_inertia);
             }
             #[cfg(feature = "dim3")]
             {
-                let mut i_coriolis_dt_w = self.i_coriolis_dt.fixed_rows_mut::<ANG_DIM>(DIM);
-                i_coriolis_dt_w.gemm(dt, &mat_to_na(rb_inertia), coriolis_w, 0.0);
+                let mut i_coriolis_dt_w = i_coriolis_dt.fixed_rows_mut::<ANG_DIM>(DIM);
+                i_coriolis_dt_w.gemm(dt, &mat_to_na(rb_inertia), &coriolis_w, 0.0);
             }
 
             self.acc_augmented_mass
-                .gemm_tr(1.0, rb_j, &self.i_coriolis_dt, 1.0);
+                .view_range_mut(..dofs_end, ..dofs_end)
+                .gemm_tr(1.0, rb_j, &i_coriolis_dt, 1.0);
         }
 
         /*

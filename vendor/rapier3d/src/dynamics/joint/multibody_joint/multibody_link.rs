@@ -94,6 +94,17 @@ impl MultibodyLink {
         self.assembly_id
     }
 
+    /// One past the last generalized coordinate this link's motion depends on.
+    ///
+    /// Links are stored parents first and their degrees of freedom are assigned
+    /// contiguously in that order, so a link's body jacobian (and the coriolis
+    /// terms derived from it) has nonzero columns only in `0..dofs_end()`; the
+    /// columns from `dofs_end()` on are zero and products with them can be skipped.
+    #[inline]
+    pub(crate) fn dofs_end(&self) -> usize {
+        self.assembly_id + self.joint.ndofs()
+    }
+
     /// The handle of the parent link.
     #[inline]
     pub fn parent_id(&self) -> Option<usize> {
