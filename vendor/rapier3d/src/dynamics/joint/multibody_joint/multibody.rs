@@ -47,21 +47,6 @@ fn concat_rb_mass_matrix(mass: Vector, inertia: Real) -> SMatrix<Real, SPATIAL_D
     result
 }
 
-#[cfg(feature = "dim3")]
-fn concat_rb_mass_matrix(
-    mass: Vector,
-    inertia: na::Matrix3<Real>,
-) -> SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM> {
-    let mut result = SMatrix::<Real, SPATIAL_DIM, SPATIAL_DIM>::zeros();
-    result[(0, 0)] = mass.x;
-    result[(1, 1)] = mass.y;
-    result[(2, 2)] = mass.z;
-    result
-        .fixed_view_mut::<ANG_DIM, ANG_DIM>(DIM, DIM)
-        .copy_from(&inertia);
-    result
-}
-
 /// A holonomic coupling between two generalized coordinates of a single
 /// [`Multibody`], `q2 = coeff · q1 + offset`, enforced as a velocity-level
 /// equality constraint. This is how MuJoCo's `<equality><joint>` (a polynomial
@@ -787,11 +772,13 @@ impl Multibody {
 
                 {
                     // PERF: the columns from `parent_dofs_end` on are zero in both jacobians.
-                    let mut link_j_v = link_j.view_mut((0, 0), (DIM, parent_dofs_end));
-                    let parent_j_w = parent_j.view((DIM, 0), (ANG_DIM, parent_dofs_end));
+                    let mut link_j_v =
+                        link_j.generic_view_mut((0, 0), (na::Const::<DIM>, Dyn(parent_dofs_end)));
+                    let parent_j_w = parent_j
+                        .generic_view((DIM, 0), (na::Const::<ANG_DIM>, Dyn(parent_dofs_end)));
 
                     let shift_tr = vect_to_na(link.shift02).gcross_matrix_tr();
-                    link_j_v.gemm(1.0, &shift_tr, &parent_j_w, 1.0);
+                    small_gemm(&mut link_j_v, 1.0, &shift_tr, &parent_j_w, 1.0);
                 }
             } else {
                 self.body_jacobians[i].fill(0.0);
@@ -812,12 +799,14 @@ impl Multibody {
                 // PERF: the columns from `link.dofs_end()` on are zero.
                 let dofs_end = link.dofs_end();
                 let link_j = &mut self.body_jacobians[i];
-                let (mut link_j_v, link_j_w) = link_j.rows_range_pair_mut(0..DIM, DIM..DIM + ANG_DIM);
+                let (mut link_j_v, link_j_w) =
+                    link_j.rows_range_pair_mut(0..DIM, DIM..DIM + ANG_DIM);
                 let shift_tr = vect_to_na(link.shift23).gcross_matrix_tr();
-                link_j_v.columns_range_mut(..dofs_end).gemm(
+                small_gemm(
+                    &mut link_j_v.generic_view_mut((0, 0), (na::Const::<DIM>, Dyn(dofs_end))),
                     1.0,
                     &shift_tr,
-                    &link_j_w.columns_range(..dofs_end),
+                    &link_j_w.generic_view((0, 0), (na::Const::<ANG_DIM>, Dyn(dofs_end))),
                     1.0,
                 );
             }
@@ -889,25 +878,39 @@ impl Multibody {
                 augmented_inertia += gyroscopic_matrix * dt;
             }
 
-            // TODO: optimize that (knowing the structure of the augmented inertia matrix).
-            // TODO: this could be better optimized in 2D.
-            #[allow(clippy::useless_conversion)] // Needed in 3D, no-op in 2D
-            let rb_mass_matrix_wo_gyro = concat_rb_mass_matrix(rb_mass, rb_inertia.into());
-            #[allow(clippy::useless_conversion)] // Needed in 3D, no-op in 2D
-            let rb_mass_matrix = concat_rb_mass_matrix(rb_mass, augmented_inertia.into());
             // PERF: the jacobian's columns from `dofs_end` on are zero, so they add nothing to
             //       the quadratic forms: only their leading `dofs_end × dofs_end` block is computed.
             let dofs_end = link.dofs_end();
-            // (`quadform` needs at least one column: a fixed root has none and adds nothing.)
-            if dofs_end > 0 {
-                let body_jacobian = body_jacobian.columns_range(..dofs_end);
-                self.augmented_mass
-                    .view_range_mut(..dofs_end, ..dofs_end)
-                    .quadform(1.0, &rb_mass_matrix_wo_gyro, &body_jacobian, 1.0);
-                self.acc_augmented_mass
-                    .view_range_mut(..dofs_end, ..dofs_end)
-                    .quadform(1.0, &rb_mass_matrix, &body_jacobian, 1.0);
+            let body_jacobian = body_jacobian.columns_range(..dofs_end);
+            #[cfg(feature = "dim2")]
+            {
+                // TODO: this could be better optimized in 2D.
+                let rb_mass_matrix_wo_gyro = concat_rb_mass_matrix(rb_mass, rb_inertia);
+                let rb_mass_matrix = concat_rb_mass_matrix(rb_mass, augmented_inertia);
+                add_quadform(
+                    &mut self.augmented_mass.view_range_mut(..dofs_end, ..dofs_end),
+                    &rb_mass_matrix_wo_gyro,
+                    &body_jacobian,
+                );
+                add_quadform(
+                    &mut self
+                        .acc_augmented_mass
+                        .view_range_mut(..dofs_end, ..dofs_end),
+                    &rb_mass_matrix,
+                    &body_jacobian,
+                );
             }
+            #[cfg(feature = "dim3")]
+            add_rigid_body_quadforms(
+                &mut self.augmented_mass.view_range_mut(..dofs_end, ..dofs_end),
+                &mut self
+                    .acc_augmented_mass
+                    .view_range_mut(..dofs_end, ..dofs_end),
+                rb_mass,
+                &rb_inertia.into(),
+                &augmented_inertia.into(),
+                &body_jacobian,
+            );
 
             /*
              *
@@ -941,28 +944,41 @@ impl Multibody {
 
                 // [c1 - c0].gcross() * (JDot + JDot/u * qdot)"
                 let shift_cross_tr = vect_to_na(link.shift02).gcross_matrix_tr();
-                coriolis_v_p.gemm(1.0, &shift_cross_tr, &parent_coriolis_w, 1.0);
+                small_gemm(
+                    &mut coriolis_v_p,
+                    1.0,
+                    &shift_cross_tr,
+                    &parent_coriolis_w,
+                    1.0,
+                );
 
                 // JDot (but the 2.0 originates from the sum of two identical terms in JDot and JDot/u * gdot)
                 let dvel_cross = vect_to_na(
                     rb.vels.angvel.gcross(link.shift02) + 2.0 * link.joint_velocity.linvel,
                 )
                 .gcross_matrix_tr();
-                coriolis_v_p.gemm(1.0, &dvel_cross, &parent_j_w, 1.0);
+                small_gemm(&mut coriolis_v_p, 1.0, &dvel_cross, &parent_j_w, 1.0);
 
                 // JDot/u * qdot
-                coriolis_v_p.gemm(
+                small_gemm(
+                    &mut coriolis_v_p,
                     1.0,
                     &vect_to_na(link.joint_velocity.linvel).gcross_matrix_tr(),
                     &parent_j_w,
                     1.0,
                 );
-                coriolis_v_p.gemm(1.0, &(parent_w * shift_cross_tr), &parent_j_w, 1.0);
+                small_gemm(
+                    &mut coriolis_v_p,
+                    1.0,
+                    &(parent_w * shift_cross_tr),
+                    &parent_j_w,
+                    1.0,
+                );
 
                 #[cfg(feature = "dim3")]
                 {
                     let vel_wrt_joint_w = vect_to_na(link.joint_velocity.angvel).gcross_matrix();
-                    coriolis_w_p.gemm(-1.0, &vel_wrt_joint_w, &parent_j_w, 1.0);
+                    small_gemm(&mut coriolis_w_p, -1.0, &vel_wrt_joint_w, &parent_j_w, 1.0);
                 }
 
                 // JDot (but the 2.0 originates from the sum of two identical terms in JDot and JDot/u * gdot)
@@ -978,13 +994,13 @@ impl Multibody {
                     );
 
                     let rb_joint_j_v = rb_joint_j.fixed_rows::<DIM>(0);
-                    coriolis_v_part.gemm(2.0, &parent_w, &rb_joint_j_v, 1.0);
+                    small_gemm(&mut coriolis_v_part, 2.0, &parent_w, &rb_joint_j_v, 1.0);
 
                     #[cfg(feature = "dim3")]
                     {
                         let rb_joint_j_w = rb_joint_j.fixed_rows::<ANG_DIM>(DIM);
                         let mut coriolis_w_part = coriolis_w.columns_mut(link.assembly_id, ndofs);
-                        coriolis_w_part.gemm(1.0, &parent_w, &rb_joint_j_w, 1.0);
+                        small_gemm(&mut coriolis_w_part, 1.0, &parent_w, &rb_joint_j_w, 1.0);
                     }
                 }
             } else {
@@ -998,14 +1014,15 @@ impl Multibody {
             {
                 // [c3 - c2].gcross() * (JDot + JDot/u * qdot)
                 let shift_cross_tr = vect_to_na(link.shift23).gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &shift_cross_tr, &coriolis_w, 1.0);
+                small_gemm(&mut coriolis_v, 1.0, &shift_cross_tr, &coriolis_w, 1.0);
 
                 // JDot
                 let dvel_cross = vect_to_na(rb.vels.angvel.gcross(link.shift23)).gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &dvel_cross, &rb_j_w, 1.0);
+                small_gemm(&mut coriolis_v, 1.0, &dvel_cross, &rb_j_w, 1.0);
 
                 // JDot/u * qdot
-                coriolis_v.gemm(
+                small_gemm(
+                    &mut coriolis_v,
                     1.0,
                     &(SimdAngVector::<Real>::from(rb.vels.angvel).gcross_matrix() * shift_cross_tr),
                     &rb_j_w,
@@ -1038,12 +1055,22 @@ impl Multibody {
             #[cfg(feature = "dim3")]
             {
                 let mut i_coriolis_dt_w = i_coriolis_dt.fixed_rows_mut::<ANG_DIM>(DIM);
-                i_coriolis_dt_w.gemm(dt, &mat_to_na(rb_inertia), &coriolis_w, 0.0);
+                small_gemm(
+                    &mut i_coriolis_dt_w,
+                    dt,
+                    &mat_to_na(rb_inertia),
+                    &coriolis_w,
+                    0.0,
+                );
             }
 
-            self.acc_augmented_mass
-                .view_range_mut(..dofs_end, ..dofs_end)
-                .gemm_tr(1.0, rb_j, &i_coriolis_dt, 1.0);
+            add_gemm_tr(
+                &mut self
+                    .acc_augmented_mass
+                    .view_range_mut(..dofs_end, ..dofs_end),
+                rb_j,
+                &i_coriolis_dt,
+            );
         }
 
         /*
@@ -1874,6 +1901,159 @@ impl IndexSequence {
             f(&mut mat.rows_mut(0, effective_dim));
         }
         self.inv_rearrange_rows(mat);
+    }
+}
+
+/// `out = alpha · a · b + beta · out` (`beta` is 0 or 1) for a small fixed-size `a` and a
+/// dynamic number of columns, with exactly the floating-point operations, in the same order,
+/// as nalgebra's `gemm` on these shapes (its column-by-column `gemv` path), without its
+/// generic per-column overhead.
+// PERF: the multibody's mass-matrix update is made of many such tiny products, each once per
+//       solver substep; through `gemm` their overhead cost more than their arithmetic.
+#[inline]
+fn small_gemm<const R: usize, const K: usize, SO, SA, SB>(
+    out: &mut na::Matrix<Real, na::Const<R>, Dyn, SO>,
+    alpha: Real,
+    a: &na::Matrix<Real, na::Const<R>, na::Const<K>, SA>,
+    b: &na::Matrix<Real, na::Const<K>, Dyn, SB>,
+    beta: Real,
+) where
+    SO: StorageMut<Real, na::Const<R>, Dyn>,
+    SA: na::Storage<Real, na::Const<R>, na::Const<K>>,
+    SB: na::Storage<Real, na::Const<K>, Dyn>,
+{
+    assert_eq!(out.ncols(), b.ncols(), "small_gemm: dimensions mismatch.");
+    for j in 0..out.ncols() {
+        for i in 0..R {
+            let first = alpha * a[(i, 0)] * b[(0, j)];
+            let mut y = if beta == 0.0 {
+                first
+            } else {
+                first + beta * out[(i, j)]
+            };
+            for k in 1..K {
+                y = alpha * a[(i, k)] * b[(k, j)] + y;
+            }
+            out[(i, j)] = y;
+        }
+    }
+}
+
+#[cfg(feature = "dim2")]
+/// `out += jᵀ · mid · j`, with exactly the floating-point operations, in the same order, as
+/// nalgebra's `quadform(1.0, mid, j, 1.0)` (`mid · j` column by column, then each entry a dot
+/// product summed in row order), without its generic overhead.
+#[inline]
+fn add_quadform<const S: usize, SO, SJ>(
+    out: &mut na::Matrix<Real, Dyn, Dyn, SO>,
+    mid: &SMatrix<Real, S, S>,
+    j: &na::Matrix<Real, na::Const<S>, Dyn, SJ>,
+) where
+    SO: StorageMut<Real, Dyn, Dyn>,
+    SJ: na::Storage<Real, na::Const<S>, Dyn>,
+{
+    let n = j.ncols();
+    assert_eq!(out.shape(), (n, n), "add_quadform: dimensions mismatch.");
+    let mut work = [0.0; S];
+    for c in 0..n {
+        for (i, w) in work.iter_mut().enumerate() {
+            *w = mid[(i, 0)] * j[(0, c)];
+        }
+        for k in 1..S {
+            for (i, w) in work.iter_mut().enumerate() {
+                *w = mid[(i, k)] * j[(k, c)] + *w;
+            }
+        }
+        for r in 0..n {
+            let mut dot: Real = 0.0;
+            for (k, w) in work.iter().enumerate() {
+                dot += j[(k, r)] * *w;
+            }
+            out[(r, c)] = dot + out[(r, c)];
+        }
+    }
+}
+
+/// `out_wo_gyro += jᵀ · M · j` and `out += jᵀ · M' · j`, where `M` is the rigid body's
+/// mass matrix (`diag(mass)` beside `inertia_wo_gyro`) and `M'` the same with `inertia`.
+///
+/// Both equal, bit for bit, nalgebra's `quadform(1.0, M, j, 1.0)` on the dense 6 × 6 matrix
+/// that rapier built before: `M · j` column by column, then each entry a dot product summed in
+/// row order. The products with `M`'s zero blocks are skipped (they add only zeros, which can
+/// change nothing but the sign of an intermediate zero, and the matrices being accumulated
+/// start at `+0` so their entries cannot), and the dot products' linear part, identical in both
+/// forms, is computed once.
+#[cfg(feature = "dim3")]
+#[inline]
+fn add_rigid_body_quadforms<SO1, SO2, SJ>(
+    out_wo_gyro: &mut na::Matrix<Real, Dyn, Dyn, SO1>,
+    out: &mut na::Matrix<Real, Dyn, Dyn, SO2>,
+    mass: Vector,
+    inertia_wo_gyro: &na::Matrix3<Real>,
+    inertia: &na::Matrix3<Real>,
+    j: &na::Matrix<Real, na::Const<SPATIAL_DIM>, Dyn, SJ>,
+) where
+    SO1: StorageMut<Real, Dyn, Dyn>,
+    SO2: StorageMut<Real, Dyn, Dyn>,
+    SJ: na::Storage<Real, na::Const<SPATIAL_DIM>, Dyn>,
+{
+    let n = j.ncols();
+    assert_eq!(
+        out_wo_gyro.shape(),
+        (n, n),
+        "quadform: dimensions mismatch."
+    );
+    assert_eq!(out.shape(), (n, n), "quadform: dimensions mismatch.");
+    let ang = |inertia: &na::Matrix3<Real>, c: usize, r: usize| {
+        inertia[(r, 0)] * j[(3, c)] + inertia[(r, 1)] * j[(4, c)] + inertia[(r, 2)] * j[(5, c)]
+    };
+    for c in 0..n {
+        let lin = [mass.x * j[(0, c)], mass.y * j[(1, c)], mass.z * j[(2, c)]];
+        let ang_wo_gyro = [0, 1, 2].map(|r| ang(inertia_wo_gyro, c, r));
+        let ang = [0, 1, 2].map(|r| ang(inertia, c, r));
+        for r in 0..n {
+            let mut dot_lin: Real = 0.0;
+            dot_lin += j[(0, r)] * lin[0];
+            dot_lin += j[(1, r)] * lin[1];
+            dot_lin += j[(2, r)] * lin[2];
+            let dot_ang = |a: &[Real; 3]| {
+                let mut dot = dot_lin;
+                dot += j[(3, r)] * a[0];
+                dot += j[(4, r)] * a[1];
+                dot += j[(5, r)] * a[2];
+                dot
+            };
+            out_wo_gyro[(r, c)] = dot_ang(&ang_wo_gyro) + out_wo_gyro[(r, c)];
+            out[(r, c)] = dot_ang(&ang) + out[(r, c)];
+        }
+    }
+}
+
+/// `out += aᵀ · b`, with exactly the floating-point operations, in the same order, as
+/// nalgebra's `gemm_tr(1.0, a, b, 1.0)` (each entry a dot product summed in row order).
+#[inline]
+fn add_gemm_tr<const S: usize, SO, SA, SB>(
+    out: &mut na::Matrix<Real, Dyn, Dyn, SO>,
+    a: &na::Matrix<Real, na::Const<S>, Dyn, SA>,
+    b: &na::Matrix<Real, na::Const<S>, Dyn, SB>,
+) where
+    SO: StorageMut<Real, Dyn, Dyn>,
+    SA: na::Storage<Real, na::Const<S>, Dyn>,
+    SB: na::Storage<Real, na::Const<S>, Dyn>,
+{
+    assert_eq!(
+        out.shape(),
+        (a.ncols(), b.ncols()),
+        "add_gemm_tr: dimensions mismatch."
+    );
+    for c in 0..b.ncols() {
+        for r in 0..a.ncols() {
+            let mut dot: Real = 0.0;
+            for k in 0..S {
+                dot += a[(k, r)] * b[(k, c)];
+            }
+            out[(r, c)] = dot + out[(r, c)];
+        }
     }
 }
 
