@@ -1923,18 +1923,23 @@ fn small_gemm<const R: usize, const K: usize, SO, SA, SB>(
     SB: na::Storage<Real, na::Const<K>, Dyn>,
 {
     assert_eq!(out.ncols(), b.ncols(), "small_gemm: dimensions mismatch.");
+    // `alpha · a[(i, k)]` is the same product for every column: computed once.
+    let alpha_a: [[Real; K]; R] =
+        core::array::from_fn(|i| core::array::from_fn(|k| alpha * a[(i, k)]));
     for j in 0..out.ncols() {
-        for i in 0..R {
-            let first = alpha * a[(i, 0)] * b[(0, j)];
+        let b_j = b.column(j);
+        let mut out_j = out.column_mut(j);
+        for (i, alpha_a_i) in alpha_a.iter().enumerate() {
+            let first = alpha_a_i[0] * b_j[0];
             let mut y = if beta == 0.0 {
                 first
             } else {
-                first + beta * out[(i, j)]
+                first + beta * out_j[i]
             };
             for k in 1..K {
-                y = alpha * a[(i, k)] * b[(k, j)] + y;
+                y = alpha_a_i[k] * b_j[k] + y;
             }
-            out[(i, j)] = y;
+            out_j[i] = y;
         }
     }
 }
