@@ -20,7 +20,7 @@ restore() {
   cp "$OUT/Cargo.toml.orig" Cargo.toml
   cp "$OUT/Cargo.lock.orig" Cargo.lock
 }
-trap restore EXIT
+trap 'restore; rm -rf "$OUT"' EXIT
 
 sed -i 's|^rapier3d = { path = "vendor/rapier3d" }|# &|' Cargo.toml
 grep -q '^# rapier3d = { path = "vendor/rapier3d" }' Cargo.toml || { echo "the [patch.crates-io] line for rapier3d was not found in Cargo.toml" >&2; exit 1; }
@@ -64,5 +64,4 @@ import statistics, sys
 r = [float(x) for x in sys.argv[1:]]
 print(f'patched / released, physics steps/s, one thread, {len(r)} rounds: median {statistics.median(r):.2f}x (range {min(r):.2f}-{max(r):.2f}x)')
 " "${ratios[@]}"
-rm -rf "$OUT"
 [ "$same" = 1 ] || { echo "the two builds simulated different bits" >&2; exit 1; }
