@@ -1124,16 +1124,18 @@ impl Multibody {
             .rearrange_rows(&mut self.augmented_mass, true);
 
         // TODO: avoid allocation inside LU at each timestep.
-        self.acc_inv_augmented_mass = LU::new(
-            self.acc_augmented_mass
-                .view((0, 0), (effective_dim, effective_dim))
-                .into_owned(),
-        );
-        self.inv_augmented_mass = LU::new(
-            self.augmented_mass
-                .view((0, 0), (effective_dim, effective_dim))
-                .into_owned(),
-        );
+        // PERF: without kinematic dofs the whole matrix is factorised: a plain clone copies it
+        //       at once where `into_owned` walks the view element by element.
+        let leading_block = |mass: &DMatrix<Real>| {
+            if effective_dim == mass.nrows() {
+                mass.clone()
+            } else {
+                mass.view((0, 0), (effective_dim, effective_dim))
+                    .into_owned()
+            }
+        };
+        self.acc_inv_augmented_mass = LU::new(leading_block(&self.acc_augmented_mass));
+        self.inv_augmented_mass = LU::new(leading_block(&self.augmented_mass));
     }
 
     /// Per-DoF inverse joint-space inertia `diag(M⁻¹)` at the current configuration, where `M`
