@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use regrasp_sim::vec_env::run_controller;
+use regrasp_sim::vec_env::{final_states_digest, run_controller};
 use regrasp_sim::{OutcomeKind, Scenario};
 use serde::Serialize;
 
@@ -87,8 +87,6 @@ pub fn scripted(a: ScriptedArgs) -> Result<()> {
         })
         .collect();
     let successes = outcomes[OutcomeKind::Success.name()];
-    let mut digest = regrasp_sim::hash::Fnv64::new();
-    results.iter().for_each(|r| digest.write_u64(r.final_state_hash));
     let report = ScriptedReport {
         episodes,
         successes,
@@ -98,7 +96,7 @@ pub fn scripted(a: ScriptedArgs) -> Result<()> {
         control_steps_per_s: steps as f64 / wall,
         wall_s: wall,
         threads,
-        final_states_digest: format!("{:016x}", digest.finish()),
+        final_states_digest: format!("{:016x}", final_states_digest(&results)),
         episodes_listed: listed,
     };
     if a.output.json {

@@ -80,6 +80,14 @@ pub struct EpisodeSummary {
     pub actions: Vec<Action>,
 }
 
+/// FNV-1a over the final state hash of every episode, in order: equal digests mean two builds
+/// (or two runs) simulated every episode to the same bits.
+pub fn final_states_digest(episodes: &[EpisodeSummary]) -> u64 {
+    let mut digest = crate::hash::Fnv64::new();
+    episodes.iter().for_each(|e| digest.write_u64(e.final_state_hash));
+    digest.finish()
+}
+
 /// Runs one episode of `scenario`, asking `controller` for each action from the privileged state.
 pub fn run_episode_with(
     env: &mut GraspEnv,

@@ -2011,13 +2011,14 @@ fn add_rigid_body_quadforms<SO1, SO2, SJ>(
         "quadform: dimensions mismatch."
     );
     assert_eq!(out.shape(), (n, n), "quadform: dimensions mismatch.");
-    let ang = |inertia: &na::Matrix3<Real>, c: usize, r: usize| {
+    // Row `r` of `inertia · j[3..6, c]`, summed in nalgebra's `gemv` order.
+    let inertia_times_ang = |inertia: &na::Matrix3<Real>, c: usize, r: usize| {
         inertia[(r, 0)] * j[(3, c)] + inertia[(r, 1)] * j[(4, c)] + inertia[(r, 2)] * j[(5, c)]
     };
     for c in 0..n {
         let lin = [mass.x * j[(0, c)], mass.y * j[(1, c)], mass.z * j[(2, c)]];
-        let ang_wo_gyro = [0, 1, 2].map(|r| ang(inertia_wo_gyro, c, r));
-        let ang = [0, 1, 2].map(|r| ang(inertia, c, r));
+        let ang_wo_gyro = [0, 1, 2].map(|r| inertia_times_ang(inertia_wo_gyro, c, r));
+        let ang = [0, 1, 2].map(|r| inertia_times_ang(inertia, c, r));
         for r in 0..n {
             let mut dot_lin: Real = 0.0;
             dot_lin += j[(0, r)] * lin[0];
