@@ -1521,22 +1521,6 @@ impl Multibody {
         self.update_body_jacobians();
     }
 
-    /// The link poses of [`Self::forward_kinematics`] without the shifts and body jacobians
-    /// (the velocity solver's intermediate substeps only move the links).
-    pub(crate) fn forward_kinematics_poses(&mut self, bodies: &RigidBodySet) {
-        self.update_root_type(bodies, false);
-        {
-            let link = &mut self.links[0];
-            link.local_to_parent = link.joint.body_to_parent();
-            link.local_to_world = link.local_to_parent;
-        }
-        for i in 1..self.links.len() {
-            let (link, parent_link) = self.links.get_mut_with_parent(i);
-            link.local_to_parent = link.joint.body_to_parent();
-            link.local_to_world = parent_link.local_to_world * link.local_to_parent;
-        }
-    }
-
     /// Computes the ids of all the links between the root and the link identified by `link_id`.
     pub fn kinematic_branch(&self, link_id: usize) -> Vec<usize> {
         let mut branch = vec![]; // Perf: avoid allocation.

@@ -139,20 +139,18 @@ impl VelocitySolver {
                 .rows(multibody.solver_id as usize, multibody.ndofs());
             multibody.velocities.copy_from(&solver_vels);
             multibody.integrate(params.dt);
-            // PERF (changes results): the mass matrix, its factorisation and the free
-            //       accelerations are computed once per step (in `init`), as the constraints
-            //       built from them already were, and every substep integrates with them
-            //       (they used to be recomputed after each substep but the last). Intermediate
-            //       substeps only move the links; the last one also refreshes the shifts, body
-            //       jacobians, world mass properties and the links' rigid-body velocities, so a
-            //       step ends with all of them at its final configuration.
-            if is_last_substep {
-                multibody.forward_kinematics(bodies, false);
-                multibody.update_rigid_bodies_internal(bodies, true, true, false);
+            multibody.forward_kinematics(bodies, false);
+            multibody.update_rigid_bodies_internal(bodies, !is_last_substep, true, false);
+
+            if !is_last_substep {
                 multibody.update_velocities(bodies);
-            } else {
-                multibody.forward_kinematics_poses(bodies);
-                multibody.update_rigid_bodies_internal(bodies, false, true, false);
+                multibody.update_mass_matrix(params.dt, bodies);
+                multibody.update_acceleration(params.dt, bodies);
+
+                let mut solver_vels_incr = self
+                    .generic_solver_vels_increment
+                    .rows_mut(multibody.solver_id as usize, multibody.ndofs());
+                solver_vels_incr.axpy(params.dt, &multibody.accelerations, 0.0);
             }
         }
     }
