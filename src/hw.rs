@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use regrasp_curriculum::run::RunDir;
 use regrasp_hardware::emulator::FaultConfig;
+use regrasp_hardware::lockstep::{Lockstep, LockstepConfig};
 use regrasp_hardware::rig::{EMULATOR_TICK_S, EmulatedArm, Port};
 use regrasp_hardware::session::RunConfig;
 use regrasp_hardware::trial::{KeyboardOperator, Operator, Station, TwinOperator};
@@ -38,6 +39,13 @@ pub enum HwCommand {
     /// evaluation (suite `real/N`); real failures join the failure archive that the curriculum
     /// targets. Answers are read line by line from stdin.
     Validate(HwValidateArgs),
+    /// The validation protocol in lockstep, for diagnosis: the host's run loop, the envelope,
+    /// the firmware core and the sim twin in one thread on a simulated clock, so each trial is
+    /// reproducible bit for bit. Prints the pre-flight's prediction beside the twin's verdict
+    /// per scenario. Each difference from the simulator (the homed start, the core's step
+    /// limits, the dead-reckoned object, the core's rate) can be switched off alone to measure
+    /// what it costs. Writes nothing to the run.
+    Lockstep(HwLockstepArgs),
     /// Calibrate an arm on a Feetech bus (the SO-101) as LeRobot does, writing LeRobot's file:
     /// torque off, you put every joint in the middle of its travel (Enter), then sweep every
     /// joint but the wrist roll end to end (Enter). The ranges go to the servos' EEPROM too.
@@ -146,6 +154,35 @@ pub struct HwValidateArgs {
     /// Seeds of training-distribution scenarios to add after the files; repeat for more.
     #[arg(long = "seed")]
     seeds: Vec<u64>,
+    #[command(flatten)]
+    drive: DriveArgs,
+}
+
+#[derive(Args)]
+pub struct HwLockstepArgs {
+    /// The `improve` run whose ledger certifies the policy.
+    #[arg(long)]
+    run: PathBuf,
+    /// Content hash of the checkpoint; default: the run's champion.
+    #[arg(long)]
+    policy: Option<String>,
+    /// Seeds of training-distribution scenarios, in order; repeat for more.
+    #[arg(long = "seed", required = true)]
+    seeds: Vec<u64>,
+    /// Where each trial starts: `homed` (the run loop drives the arm there, as on an arm) or
+    /// `placed` (put there at rest, as the simulator starts).
+    #[arg(long, default_value = "homed")]
+    start: String,
+    /// What the host knows of the object: `estimate` (dead reckoning, as on a desktop arm) or
+    /// `camera` (the twin's true pose, as the simulator observes it).
+    #[arg(long, default_value = "estimate")]
+    object: String,
+    /// The core's tick rate, which is also the twin's control rate (Hz).
+    #[arg(long, default_value_t = 1.0 / EMULATOR_TICK_S)]
+    core_hz: f64,
+    /// Lift the core's per-tick step limits (for attribution only).
+    #[arg(long)]
+    no_step_limits: bool,
     #[command(flatten)]
     drive: DriveArgs,
 }
@@ -304,6 +341,54 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     for (n, c) in r.interventions.iter().filter(|(_, c)| *c > 0) {
         out!("  envelope {n}: {c}");
     }
+    Ok(())
+}
+
+/// A snake_case word as the enum it names (serde's names: one spelling everywhere).
+fn word<T: serde::de::DeserializeOwned>(v: &str) -> serde_json::Result<T> {
+    serde_json::from_value(serde_json::Value::String(v.to_string()))
+}
+
+pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
+    let arm = a.drive.arm.load()?;
+    let scenarios: Vec<Scenario> = a.seeds.iter().map(|s| arm.task.distribution.sample(*s)).collect();
+    let port = Port::Emulated { scenario: scenarios[0], faults: FaultConfig::default() };
+    let station = a.drive.station(arm, port)?;
+    let certified = RunDir::open(&a.run)?.certify(a.policy.as_deref(), &station.arm)?;
+    eprintln!("certified: {} ({})", certified.certificate().checkpoint, certified.certificate().source);
+    let cfg = LockstepConfig {
+        core_tick_s: 1.0 / a.core_hz,
+        step_limits: !a.no_step_limits,
+        start: word(&a.start).with_context(|| format!("--start {}: give `homed` or `placed`", a.start))?,
+        object: word(&a.object).with_context(|| format!("--object {}: give `estimate` or `camera`", a.object))?,
+    };
+    if !(a.core_hz >= 1.0 && a.core_hz <= 1000.0) {
+        bail!("--core-hz {}: give a rate in [1, 1000] Hz", a.core_hz);
+    }
+    let (s, envelope) = (&station, station.envelope.clone());
+    let r = Lockstep::protocol(&s.arm, &s.env, certified, &scenarios, &s.run, envelope, s.max_contact_force, cfg)?;
+    if a.drive.output.json {
+        out!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    for sc in &r.scenarios {
+        match (&sc.preflight, &sc.trial) {
+            (Ok(p), Some(t)) => out!(
+                "seed {}: pre-flight {:?}, lockstep {:?} (host: {} after {:.1} s, held lift {:.3} m, object seen up to \
+                 {:.1} mm off)",
+                sc.seed,
+                p.outcome,
+                t.outcome,
+                t.report.stop.describe(),
+                t.report.seconds,
+                t.report.held_lift,
+                1e3 * t.max_object_error_m
+            ),
+            (Err(e), _) => out!("seed {}: refused by the pre-flight: {e}", sc.seed),
+            (Ok(_), None) => {}
+        }
+    }
+    out!("lockstep: {} of {} trials succeeded ({:?})", r.successes, r.trials, r.config);
     Ok(())
 }
 

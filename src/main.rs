@@ -109,6 +109,7 @@ fn main() -> Result<()> {
         Command::Hw { what: hw::HwCommand::Emulate(a) } => hw::emulate(a),
         Command::Hw { what: hw::HwCommand::Run(a) } => hw::run(a),
         Command::Hw { what: hw::HwCommand::Validate(a) } => hw::validate(a),
+        Command::Hw { what: hw::HwCommand::Lockstep(a) } => hw::lockstep(a),
         Command::Hw { what: hw::HwCommand::Calibrate(a) } => hw_feetech::calibrate(a),
         Command::Train(a) => learn::train(a),
         Command::Eval(a) => learn::eval(a),

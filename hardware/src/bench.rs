@@ -15,7 +15,7 @@ use crate::emulator::FaultConfig;
 use crate::envelope::{EnvelopeConfig, SafetyEnvelope};
 use crate::error::{HardwareError, Result};
 use crate::rig::{Port, Rig};
-use crate::session::{ObjectEstimate, Pilot, RunConfig, StopReason, run_episode};
+use crate::session::{ObjectEstimate, Pilot, RunConfig, StopReason, WallClock, run_episode};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -142,7 +142,7 @@ pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> 
     // 1. The loop at 50 Hz through the whole chain.
     let mut rig = Rig::connect(arm, env, &port, envelope.clone(), 1)?;
     let stop = AtomicBool::new(false);
-    let mut sensor = ObjectEstimate::placed(&scenario);
+    let mut sensor = ObjectEstimate::placed(&scenario, arm);
     let r = run_episode(
         rig.guarded(),
         &mut SwayPilot { step: 0 },
@@ -151,6 +151,7 @@ pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> 
         &scenario,
         &mut sensor,
         &run_cfg,
+        &mut WallClock,
         &stop,
         &mut |_| {},
     )?;
@@ -190,11 +191,11 @@ pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> 
             flag.store(true, Ordering::SeqCst);
             Instant::now()
         });
-        let mut sensor = ObjectEstimate::placed(&scenario);
+        let mut sensor = ObjectEstimate::placed(&scenario, arm);
         let trial_cfg = RunConfig { episode_s: 5.0, ..RunConfig::default() };
         let mut pilot = SwayPilot { step: 0 };
         let rep =
-            run_episode(rig.guarded(), &mut pilot, arm, env, &scenario, &mut sensor, &trial_cfg, &stop, &mut |_| {})?;
+            run_episode(rig.guarded(), &mut pilot, arm, env, &scenario, &mut sensor, &trial_cfg, &mut WallClock, &stop, &mut |_| {})?;
         let sent = Instant::now();
         let raised = raised.join().map_err(|_| HardwareError::Config("the e-stop thread panicked".into()))?;
         if rep.stop != StopReason::Operator {

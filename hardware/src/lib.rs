@@ -21,6 +21,7 @@ pub mod envelope;
 pub mod error;
 pub mod feetech;
 pub mod link;
+pub mod lockstep;
 pub mod rig;
 pub mod session;
 pub mod trial;

@@ -230,7 +230,23 @@ impl Bridge {
     }
 }
 
-fn state_of(m: &Message) -> Option<ArmState> {
+/// The firmware message carrying `cmd` for a `joints`-joint arm, valid for `valid_for_ms` (ms).
+pub(crate) fn set_targets(cmd: &JointCommand, joints: usize, valid_for_ms: u16) -> Result<Message> {
+    if cmd.positions.len() != joints || joints > MAX_JOINTS {
+        return Err(HardwareError::Mismatch(format!(
+            "{} joint targets for a {joints}-joint arm",
+            cmd.positions.len()
+        )));
+    }
+    let mut positions = [0.0f32; MAX_JOINTS];
+    for (p, c) in positions.iter_mut().zip(&cmd.positions) {
+        *p = *c as f32;
+    }
+    Ok(Message::SetTargets { joints: joints as u8, positions, gripper: cmd.gripper as f32, valid_for_ms })
+}
+
+/// The arm state a firmware state report carries (`None` for any other message).
+pub(crate) fn state_of(m: &Message) -> Option<ArmState> {
     match *m {
         Message::State {
             joints,
@@ -285,23 +301,7 @@ impl Arm for Bridge {
     }
 
     fn command(&mut self, cmd: &JointCommand) -> Result<()> {
-        if cmd.positions.len() != self.joints {
-            return Err(HardwareError::Mismatch(format!(
-                "{} joint targets for a {}-joint arm",
-                cmd.positions.len(),
-                self.joints
-            )));
-        }
-        let mut positions = [0.0f32; MAX_JOINTS];
-        for (p, c) in positions.iter_mut().zip(&cmd.positions) {
-            *p = *c as f32;
-        }
-        let m = Message::SetTargets {
-            joints: self.joints as u8,
-            positions,
-            gripper: cmd.gripper as f32,
-            valid_for_ms: self.link.config().target_validity_ms,
-        };
+        let m = set_targets(cmd, self.joints, self.link.config().target_validity_ms)?;
         self.link.send(&m)?;
         Ok(())
     }

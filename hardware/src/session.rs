@@ -19,6 +19,7 @@ use regrasp_curriculum::run::Certified;
 use regrasp_policy::eval::{LoadedPolicy, evaluate};
 use regrasp_policy::inference::Scratch;
 use regrasp_sim::control::{JointTargets, ObsInputs, ToolController, build_observation};
+use regrasp_sim::scripted::width_along;
 use regrasp_sim::world::object_rest_rotation;
 use regrasp_sim::{Action, ArmModel, EnvConfig, ObsLayout, OutcomeKind, Scenario};
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,44 @@ impl RunConfig {
     }
 }
 
+/// The run loop's time: the wall clock on an arm, a simulated clock in lockstep
+/// ([`crate::lockstep`]), where waiting is what advances the arm's simulation.
+pub trait Clock {
+    /// Now.
+    fn now(&mut self) -> Instant;
+    /// Waits until `deadline`, watching `stop`; returns true if `stop` was raised first.
+    fn wait_until(&mut self, deadline: Instant, stop: &AtomicBool) -> bool;
+}
+
+/// The wall clock: sleeps in steps of at most 1 ms (watching the stop flag, so that an
+/// operator stop goes out within about 1 ms) and spins the last 200 µs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&mut self) -> Instant {
+        Instant::now()
+    }
+
+    fn wait_until(&mut self, deadline: Instant, stop: &AtomicBool) -> bool {
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            if stop.load(Ordering::SeqCst) {
+                return true;
+            }
+            let left = deadline - now;
+            if left > Duration::from_micros(300) {
+                std::thread::sleep((left - Duration::from_micros(200)).min(Duration::from_millis(1)));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
 /// Whatever chooses actions from observations.
 pub trait Pilot {
     /// The action for `obs`; an error (a non-finite output) stops the arm.
@@ -140,39 +179,75 @@ impl Pilot for PolicyPilot {
 
 /// Where the object is, as the host can know it.
 pub trait ObjectSensor {
-    /// The object's pose (m, world), given the tool pose from the measured joints and whether
-    /// the fingers press on the object.
-    fn object_pose(&mut self, tool: &Isometry3<f64>, touching: bool) -> Isometry3<f64>;
+    /// The object's pose (m, world), given the tool pose from the measured joints, whether
+    /// the fingers press on the object, and the measured opening between the pads (m).
+    fn object_pose(&mut self, tool: &Isometry3<f64>, touching: bool, opening: f64) -> Isometry3<f64>;
 }
 
 /// Dead reckoning, for an arm without an object sensor: the object is where the operator
-/// placed it (the scenario's pose) until the gripper closes on it, then carried by the tool.
+/// placed it (the scenario's pose) until the gripper clamps it, then carried by the tool.
+///
+/// Two facts of a gripper keep the estimate honest, both measured from the joints. Whatever
+/// the pads press on lies between them: along the closing direction its centre stays at least
+/// half its width inside each pad's face, so an object the closing jaw sweeps across is
+/// followed. And only an object clamped between both pads (the pads no further apart than its
+/// width plus [`CLAMP_SLACK_M`]) is carried: a jaw that brushes the object from above or the
+/// side presses on it too, but cannot lift it; and an object let go rests on the table again.
 #[derive(Clone, Debug)]
 pub struct ObjectEstimate {
     /// Object pose (m, world).
     pub pose: Isometry3<f64>,
-    /// The object's pose in the tool frame while held.
+    /// The object's pose in the tool frame while clamped.
     held: Option<Isometry3<f64>>,
+    /// Height (m) of the object's centre at rest on the table.
+    rest_z: f64,
+    /// The object's shape (its width across the pads).
+    shape: regrasp_sim::scenario::Shape,
+    /// The gripper (where its pads are).
+    gripper: regrasp_sim::gripper::Gripper,
 }
 
+/// How much wider than the object (m) the pads may stand and still count as clamping it:
+/// the clearance of a jaw that has closed on the object, not of one still sweeping towards it.
+pub const CLAMP_SLACK_M: f64 = 0.004;
+
 impl ObjectEstimate {
-    /// The object at rest where `scenario` places it.
-    pub fn placed(scenario: &Scenario) -> Self {
+    /// The object at rest where `scenario` places it, in front of `model`'s gripper.
+    pub fn placed(scenario: &Scenario, model: &ArmModel) -> Self {
         let (rot, _) = object_rest_rotation(scenario);
-        let pose = Isometry3::from_parts(
-            Translation3::new(scenario.object.pose.x, scenario.object.pose.y, scenario.rest_height()),
-            rot,
-        );
-        Self { pose, held: None }
+        let rest_z = scenario.rest_height();
+        let pose = Isometry3::from_parts(Translation3::new(scenario.object.pose.x, scenario.object.pose.y, rest_z), rot);
+        Self { pose, held: None, rest_z, shape: scenario.object.shape, gripper: model.gripper.clone() }
     }
 }
 
 impl ObjectSensor for ObjectEstimate {
-    fn object_pose(&mut self, tool: &Isometry3<f64>, touching: bool) -> Isometry3<f64> {
-        match (touching, self.held) {
-            (true, None) => self.held = Some(tool.inverse() * self.pose),
-            (true, Some(rel)) => self.pose = tool * rel,
-            (false, _) => self.held = None,
+    fn object_pose(&mut self, tool: &Isometry3<f64>, touching: bool, opening: f64) -> Isometry3<f64> {
+        let mut rel = self.held.unwrap_or_else(|| tool.inverse() * self.pose);
+        let width = width_along(&self.shape, &rel.rotation, &nalgebra::Vector3::y());
+        let clamped = touching && opening <= width + CLAMP_SLACK_M;
+        if !clamped && self.held.take().is_some() {
+            // Let go (or slipped out): it rests on the table below where it was.
+            self.pose.translation.z = self.rest_z;
+            rel = tool.inverse() * self.pose;
+        }
+        if !touching {
+            return self.pose;
+        }
+        // Between the pads: the centre at least half the width inside each face (the middle,
+        // when the pads stand closer than the width, as they do squeezing it).
+        let (lo, hi) = self.gripper.pad_faces(opening);
+        let (lo, hi) = (lo + 0.5 * width, hi - 0.5 * width);
+        let y = &mut rel.translation.vector.y;
+        *y = if lo <= hi { y.clamp(lo, hi) } else { 0.5 * (lo + hi) };
+        let pose = tool * rel;
+        if clamped {
+            self.held = Some(rel);
+            self.pose = pose;
+        } else {
+            // Pushed across the table by one pad: it moves sideways, not up.
+            self.pose.translation.vector.x = pose.translation.x;
+            self.pose.translation.vector.y = pose.translation.y;
         }
         self.pose
     }
@@ -386,8 +461,8 @@ pub fn preflight(
     Ok(p)
 }
 
-/// Runs one episode of `scenario` on `arm` with `pilot`, the object seen by `sensor`, until the object is lifted and held, the time runs
-/// out, or a safety stop. The arm is stopped (e-stop) on every safety stop; on a normal end it
+/// Runs one episode of `scenario` on `arm` with `pilot`, the object seen by `sensor`, on
+/// `clock`'s time, until the object is lifted and held, the time runs out, or a safety stop. The arm is stopped (e-stop) on every safety stop; on a normal end it
 /// is left holding its pose (the firmware's watchdog holds, then drops torque, if nothing
 /// follows).
 pub fn run_episode<A: Arm>(
@@ -398,6 +473,7 @@ pub fn run_episode<A: Arm>(
     scenario: &Scenario,
     sensor: &mut dyn ObjectSensor,
     cfg: &RunConfig,
+    clock: &mut dyn Clock,
     stop: &AtomicBool,
     on_tick: &mut dyn FnMut(&TickRecord),
 ) -> Result<EpisodeReport> {
@@ -412,7 +488,7 @@ pub fn run_episode<A: Arm>(
     let jaw = model.gripper.jaw_from_servo(first.gripper);
     let mut from = JointTargets { q: first.positions.clone(), gripper: jaw, joint_at_limit: None };
     let mut to = from.clone();
-    let start = Instant::now();
+    let start = clock.now();
     let mut deadline = start;
     let mut next_decision = 0.0f64;
     let mut decision_at = 0.0f64;
@@ -425,29 +501,10 @@ pub fn run_episode<A: Arm>(
     let mut final_gripper = first.gripper;
     let success_hold = env.outcome.success_hold;
     let reason = loop {
-        // Wait for this tick's deadline: sleep in steps of at most 1 ms (watching the stop
-        // flag, so that an operator stop goes out within about 1 ms), spin the last 200 µs.
-        let mut operator_stop = false;
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            if stop.load(Ordering::SeqCst) {
-                operator_stop = true;
-                break;
-            }
-            let left = deadline - now;
-            if left > Duration::from_micros(300) {
-                std::thread::sleep((left - Duration::from_micros(200)).min(Duration::from_millis(1)));
-            } else {
-                std::hint::spin_loop();
-            }
-        }
-        if operator_stop {
+        if clock.wait_until(deadline, stop) {
             break StopReason::Operator;
         }
-        let tick_start = Instant::now();
+        let tick_start = clock.now();
         let late = tick_start.duration_since(deadline);
         lateness.push(late.as_micros() as u64);
         late_run = if late > period { late_run + 1 } else { 0 };
@@ -488,7 +545,8 @@ pub fn run_episode<A: Arm>(
             cfg.lifted_m,
             success_hold + HOLD_MARGIN_S,
         );
-        let object = sensor.object_pose(&tool, touching);
+        let opening = model.gripper.servo_opening(state.gripper);
+        let object = sensor.object_pose(&tool, touching, opening);
         if lifted && lifted_at.is_none() {
             lifted_at = Some(t);
         }
@@ -506,7 +564,7 @@ pub fn run_episode<A: Arm>(
                 &ObsInputs {
                     q: &state.positions,
                     qd: &state.velocities,
-                    gripper_opening: model.gripper.servo_opening(state.gripper),
+                    gripper_opening: opening,
                     object,
                     object_noise: [0.0; 3],
                     scenario,
@@ -555,7 +613,7 @@ pub fn run_episode<A: Arm>(
         stop: reason,
         ticks,
         decisions,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: clock.now().duration_since(start).as_secs_f64(),
         tick_lateness_us: quantiles(lateness),
         envelope_us: quantiles(envelope_us),
         interventions: names.iter().zip(counts).map(|(n, c)| (n.to_string(), c)).collect(),
@@ -589,6 +647,7 @@ pub fn move_to<A: Arm>(
     gripper: f64,
     gripper_speed: f64,
     cfg: &RunConfig,
+    clock: &mut dyn Clock,
     stop: &AtomicBool,
 ) -> Result<()> {
     cfg.validate()?;
@@ -603,14 +662,11 @@ pub fn move_to<A: Arm>(
     }
     let mut q = state.positions.clone();
     let mut g = state.gripper;
-    let start = Instant::now();
+    let start = clock.now();
     let mut deadline = start;
     loop {
         deadline += period;
-        while Instant::now() < deadline {
-            std::thread::sleep((deadline - Instant::now()).min(Duration::from_millis(1)));
-        }
-        if stop.load(Ordering::SeqCst) {
+        if clock.wait_until(deadline, stop) || stop.load(Ordering::SeqCst) {
             let _ = guarded.stop();
             return Err(HardwareError::Config("homing stopped by the operator".into()));
         }
@@ -633,7 +689,7 @@ pub fn move_to<A: Arm>(
         if arrived && g == gripper {
             return Ok(());
         }
-        if start.elapsed() > Duration::from_secs(20) {
+        if clock.now().duration_since(start) > Duration::from_secs(20) {
             let _ = guarded.stop();
             return Err(HardwareError::Timeout("homing".into(), 20_000));
         }

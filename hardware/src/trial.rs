@@ -25,7 +25,8 @@ use crate::envelope::{EnvelopeConfig, intervention_names};
 use crate::error::{HardwareError, Result};
 use crate::rig::{Port, Rig};
 use crate::session::{
-    EpisodeReport, ObjectEstimate, PolicyPilot, Preflight, RunConfig, TickRecord, move_to, preflight, run_episode,
+    EpisodeReport, ObjectEstimate, PolicyPilot, Preflight, RunConfig, TickRecord, WallClock, move_to, preflight,
+    run_episode,
 };
 
 /// An arm where trials run: its model and simulation settings, how it is connected, the
@@ -89,9 +90,9 @@ impl Station {
         rec: &Recorder,
     ) -> Result<EpisodeReport> {
         let names = joint_names(&self.arm);
-        let mut sensor = ObjectEstimate::placed(scenario);
+        let mut sensor = ObjectEstimate::placed(scenario, &self.arm);
         let (arm, env, run) = (&self.arm, &self.env, &self.run);
-        let report = run_episode(rig.guarded(), pilot, arm, env, scenario, &mut sensor, run, stop, &mut |t| {
+        let report = run_episode(rig.guarded(), pilot, arm, env, scenario, &mut sensor, run, &mut WallClock, stop, &mut |t| {
             record_tick(rec, &names, t)
         })?;
         if report.stop.is_safety_stop() {
@@ -182,7 +183,7 @@ impl Station {
             let home = sim.start_configuration(scenario, "scenario")?;
             let (open, speed) =
                 (self.arm.gripper.servo_from_jaw(self.arm.gripper.open), self.arm.gripper.servo_speed());
-            move_to(rig.guarded(), &home, open, 0.5 * speed, &self.run, stop)?;
+            move_to(rig.guarded(), &home, open, 0.5 * speed, &self.run, &mut WallClock, stop)?;
             operator.place(&rig, scenario)?;
             let report = self.episode(&mut rig, &mut pilot, scenario, stop, rec)?;
             say(&format!(

@@ -101,6 +101,22 @@ impl Twin {
         Ok(())
     }
 
+    /// Puts the arm back at `scenario`'s start pose, at rest, with its object placed, as the
+    /// simulator's own reset does (the pre-flight's start). A physical arm cannot be put
+    /// anywhere; only the lockstep harness ([`crate::lockstep`]) uses this, to measure what
+    /// the homed start of the hardware path changes. The servos hold the new pose.
+    pub fn reset(&self, scenario: &Scenario) -> Result<()> {
+        let mut s = self.lock();
+        s.env.reset(scenario).map_err(|e| HardwareError::Config(format!("sim twin: {e}")))?;
+        if let Some(p) = s.env.privileged() {
+            s.gripper = self.arm.gripper.servo_reading(&p.gripper_positions);
+            s.targets = p.q;
+        }
+        s.steps = 0;
+        s.pending_s = 0.0;
+        Ok(())
+    }
+
     /// The twin's ground truth now.
     pub fn truth(&self) -> Option<TwinTruth> {
         let s = self.lock();
@@ -153,7 +169,7 @@ impl Twin {
 pub struct TwinCamera(pub Twin);
 
 impl crate::session::ObjectSensor for TwinCamera {
-    fn object_pose(&mut self, _tool: &Isometry3<f64>, _touching: bool) -> Isometry3<f64> {
+    fn object_pose(&mut self, _tool: &Isometry3<f64>, _touching: bool, _opening: f64) -> Isometry3<f64> {
         let s = self.0.lock();
         s.env.world().map(|w| w.object_pose()).unwrap_or_else(Isometry3::identity)
     }

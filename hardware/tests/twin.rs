@@ -16,7 +16,7 @@ use regrasp_curriculum::run::{Certified, RunDir};
 use regrasp_curriculum::vocabulary::MetaKey;
 use regrasp_hardware::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use regrasp_hardware::link::{Bridge, LinkConfig};
-use regrasp_hardware::session::{PolicyPilot, RunConfig, StopReason, preflight, run_episode};
+use regrasp_hardware::session::{PolicyPilot, RunConfig, StopReason, WallClock, preflight, run_episode};
 use regrasp_hardware::twin::{Twin, TwinCamera};
 use regrasp_hardware::{EnvelopeConfig, Guarded, HardwareError, SafetyEnvelope};
 use regrasp_policy::config::TrainConfig;
@@ -118,6 +118,7 @@ fn a_certified_policy_grasps_through_bridge_serial_firmware_and_sim_twin() {
         &scenario,
         &mut TwinCamera(twin.clone()),
         &RunConfig::default(),
+        &mut WallClock,
         &stop,
         &mut |_| ticks += 1,
     )
@@ -202,9 +203,9 @@ fn run_with_faults(
     let mut guarded = Guarded::new(bridge, envelope).unwrap();
     let stop = AtomicBool::new(false);
     let cfg = RunConfig { episode_s: 6.0, ..RunConfig::default() };
-    let mut sensor = regrasp_hardware::session::ObjectEstimate::placed(&scenario);
+    let mut sensor = regrasp_hardware::session::ObjectEstimate::placed(&scenario, &arm);
     let report =
-        run_episode(&mut guarded, pilot, &arm, &env, &scenario, &mut sensor, &cfg, &stop, &mut |_| {}).unwrap();
+        run_episode(&mut guarded, pilot, &arm, &env, &scenario, &mut sensor, &cfg, &mut WallClock, &stop, &mut |_| {}).unwrap();
     // The stop frame went out before run_episode returned; wait for the firmware to act on it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while emu.report().torque && std::time::Instant::now() < deadline {

@@ -195,6 +195,17 @@ impl Gripper {
         }
     }
 
+    /// Where the two pads' inner faces lie (m) along the closing direction (the tool frame's
+    /// +Y) when they stand `opening` (m) apart: symmetric about the tool origin for a parallel
+    /// gripper; from the fixed pad's face for a rotating jaw. Whatever the pads hold lies
+    /// between them.
+    pub fn pad_faces(&self, opening: f64) -> (f64, f64) {
+        match &self.kind {
+            GripperKind::Parallel => (-0.5 * opening, 0.5 * opening),
+            GripperKind::RotatingJaw(j) => (j.fixed_face_offset, j.fixed_face_offset + opening),
+        }
+    }
+
     /// The gripper command (in [−1, 1]) a grasp of an object `width` (m) wide across the jaws
     /// opens with before closing: fully open (−1) for a parallel gripper; for a rotating jaw,
     /// just wide enough that the moving pad clears the object's far side by
