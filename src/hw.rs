@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use regrasp_curriculum::improve::FrozenSuites;
 use regrasp_curriculum::run::RunDir;
 use regrasp_hardware::emulator::FaultConfig;
 use regrasp_hardware::lockstep::{Lockstep, LockstepConfig};
@@ -354,7 +355,10 @@ pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
     let scenarios: Vec<Scenario> = a.seeds.iter().map(|s| arm.task.distribution.sample(*s)).collect();
     let port = Port::Emulated { scenario: scenarios[0], faults: FaultConfig::default() };
     let station = a.drive.station(arm, port)?;
-    let certified = RunDir::open(&a.run)?.certify(a.policy.as_deref(), &station.arm)?;
+    let run = RunDir::open(&a.run)?;
+    // Frozen suites stay out of every trial, simulated or not: nothing is tuned on them.
+    FrozenSuites::load(&run.config()?, &station.arm.task)?.firewall().check("lockstep trials", &scenarios)?;
+    let certified = run.certify(a.policy.as_deref(), &station.arm)?;
     eprintln!("certified: {} ({})", certified.certificate().checkpoint, certified.certificate().source);
     let cfg = LockstepConfig {
         core_tick_s: 1.0 / a.core_hz,
