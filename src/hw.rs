@@ -184,6 +184,10 @@ pub struct HwLockstepArgs {
     /// Lift the core's per-tick step limits (for attribution only).
     #[arg(long)]
     no_step_limits: bool,
+    /// Stall a joint's servo mid-episode, `JOINT@SECONDS` (0-based joint, seconds after the
+    /// first episode's start); it stays stalled.
+    #[arg(long)]
+    stall: Option<String>,
     #[command(flatten)]
     drive: DriveArgs,
 }
@@ -345,6 +349,15 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     Ok(())
 }
 
+/// `JOINT@SECONDS` as a joint and a time (s).
+fn stall_fault(v: &str) -> Result<(usize, f64)> {
+    let parsed = v.split_once('@').and_then(|(j, s)| Some((j.parse::<usize>().ok()?, s.parse::<f64>().ok()?)));
+    match parsed {
+        Some((j, s)) if s.is_finite() && s >= 0.0 => Ok((j, s)),
+        _ => bail!("--stall {v}: give JOINT@SECONDS, e.g. 0@2.5 (joint 0 stalls 2.5 s into the episode)"),
+    }
+}
+
 /// A snake_case word as the enum it names (serde's names: one spelling everywhere).
 fn word<T: serde::de::DeserializeOwned>(v: &str) -> serde_json::Result<T> {
     serde_json::from_value(serde_json::Value::String(v.to_string()))
@@ -365,6 +378,7 @@ pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
         step_limits: !a.no_step_limits,
         start: word(&a.start).with_context(|| format!("--start {}: give `homed` or `placed`", a.start))?,
         object: word(&a.object).with_context(|| format!("--object {}: give `estimate` or `camera`", a.object))?,
+        stall: a.stall.as_deref().map(stall_fault).transpose()?,
     };
     if !(a.core_hz >= 1.0 && a.core_hz <= 1000.0) {
         bail!("--core-hz {}: give a rate in [1, 1000] Hz", a.core_hz);

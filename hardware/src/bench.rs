@@ -194,8 +194,18 @@ pub fn bench(arm: &Arc<ArmModel>, env: &Arc<EnvConfig>, cfg: &HwBenchConfig) -> 
         let mut sensor = ObjectEstimate::placed(&scenario, arm);
         let trial_cfg = RunConfig { episode_s: 5.0, ..RunConfig::default() };
         let mut pilot = SwayPilot { step: 0 };
-        let rep =
-            run_episode(rig.guarded(), &mut pilot, arm, env, &scenario, &mut sensor, &trial_cfg, &mut WallClock, &stop, &mut |_| {})?;
+        let rep = run_episode(
+            rig.guarded(),
+            &mut pilot,
+            arm,
+            env,
+            &scenario,
+            &mut sensor,
+            &trial_cfg,
+            &mut WallClock,
+            &stop,
+            &mut |_| {},
+        )?;
         let sent = Instant::now();
         let raised = raised.join().map_err(|_| HardwareError::Config("the e-stop thread panicked".into()))?;
         if rep.stop != StopReason::Operator {

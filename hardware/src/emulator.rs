@@ -51,11 +51,13 @@ const STALL_LOAD_GAIN: f32 = 20.0;
 /// holds where it stalled while its load grows with the error; an overload adds to every
 /// load; noise perturbs what the servos report (not where they are). It also measures every
 /// target written, so the report can prove that no servo target ever jumped.
-struct Servos<P: Plant> {
-    plant: P,
+pub(crate) struct Servos<P: Plant> {
+    pub(crate) plant: P,
     n: usize,
     stall_joint: Option<usize>,
     stalled_at: Option<f32>,
+    /// The stalled servo reports no load of its own (only what the plant measures).
+    stall_quiet: bool,
     extra_load: f32,
     noise: f32,
     rng: ChaCha8Rng,
@@ -69,13 +71,24 @@ struct Servos<P: Plant> {
 }
 
 impl<P: Plant> Servos<P> {
-    fn new(plant: P, faults: &FaultConfig) -> Self {
+    /// Stalls joint `j` from now on, where it is; a `quiet` stall adds no load to what the
+    /// servo reports (the worst case for the core, which watches loads).
+    pub(crate) fn stall(&mut self, j: usize, quiet: bool) {
+        if j < self.n && self.stall_joint.is_none() {
+            self.stall_joint = Some(j);
+            self.stalled_at = None;
+            self.stall_quiet = quiet;
+        }
+    }
+
+    pub(crate) fn new(plant: P, faults: &FaultConfig) -> Self {
         let n = plant.joints();
         Self {
             plant,
             n,
             stall_joint: faults.stall_joint.filter(|j| *j < n),
             stalled_at: None,
+            stall_quiet: false,
             extra_load: 0.0,
             noise: faults.sensor_noise,
             rng: ChaCha8Rng::seed_from_u64(faults.seed ^ 0x5e57_0000),
@@ -104,7 +117,7 @@ impl<P: Plant> ServoBus for Servos<P> {
             if self.stalled_at.is_none() {
                 self.stalled_at = Some(self.measured[j]);
             }
-            if self.torque {
+            if self.torque && !self.stall_quiet {
                 joints[j].load += STALL_LOAD_GAIN * (self.commanded[j] - self.measured[j]).abs();
             }
         }

@@ -233,10 +233,7 @@ impl Bridge {
 /// The firmware message carrying `cmd` for a `joints`-joint arm, valid for `valid_for_ms` (ms).
 pub(crate) fn set_targets(cmd: &JointCommand, joints: usize, valid_for_ms: u16) -> Result<Message> {
     if cmd.positions.len() != joints || joints > MAX_JOINTS {
-        return Err(HardwareError::Mismatch(format!(
-            "{} joint targets for a {joints}-joint arm",
-            cmd.positions.len()
-        )));
+        return Err(HardwareError::Mismatch(format!("{} joint targets for a {joints}-joint arm", cmd.positions.len())));
     }
     let mut positions = [0.0f32; MAX_JOINTS];
     for (p, c) in positions.iter_mut().zip(&cmd.positions) {

@@ -24,7 +24,7 @@ use regrasp_sim::{ArmModel, EnvConfig, GraspEnv, OutcomeKind, Scenario};
 use serde::{Deserialize, Serialize};
 
 use crate::arm::{Arm, ArmState, Guarded, JointCommand};
-use crate::emulator::{EmulatorConfig, FaultConfig};
+use crate::emulator::{EmulatorConfig, FaultConfig, Servos};
 use crate::envelope::{EnvelopeConfig, SafetyEnvelope};
 use crate::error::{HardwareError, Result};
 use crate::link::{set_targets, state_of};
@@ -72,17 +72,28 @@ pub struct LockstepConfig {
     pub start: Start,
     /// What the host knows of the object.
     pub object: ObjectView,
+    /// A servo fault: this joint's servo stalls (holds where it is, whatever it is told) from
+    /// this long after the next episode's start (s), and stays stalled. It reports no load of
+    /// its own, so the core, which watches loads, cannot see it: what the host's stall check
+    /// ([`RunConfig::stall_s`]) is for.
+    pub stall: Option<(usize, f64)>,
 }
 
 impl Default for LockstepConfig {
     fn default() -> Self {
-        Self { core_tick_s: EMULATOR_TICK_S, step_limits: true, start: Start::Homed, object: ObjectView::Estimate }
+        Self {
+            core_tick_s: EMULATOR_TICK_S,
+            step_limits: true,
+            start: Start::Homed,
+            object: ObjectView::Estimate,
+            stall: None,
+        }
     }
 }
 
 /// The core and its servos on simulated time.
 struct Core {
-    controller: Controller<TwinBus>,
+    controller: Controller<Servos<TwinBus>>,
     period: Duration,
     /// The instant simulated time starts at.
     base: Instant,
@@ -92,6 +103,8 @@ struct Core {
     /// The latest state report and when the core produced it (since `base`).
     state: Option<(Message, Duration)>,
     seq: u16,
+    /// A joint to stall, and when (since `base`).
+    stall_at: Option<(usize, Duration)>,
 }
 
 impl Core {
@@ -104,7 +117,12 @@ impl Core {
     fn advance_to(&mut self, t: Duration) {
         while self.next_tick <= t {
             self.now = self.next_tick;
-            self.controller.bus.advance(self.period.as_secs_f64());
+            if let Some((j, at)) = self.stall_at
+                && self.now >= at
+            {
+                self.controller.bus.stall(j, true);
+            }
+            self.controller.bus.plant.advance(self.period.as_secs_f64());
             let s = self.controller.tick(self.now_ms());
             self.state = Some((s, self.now));
             self.next_tick += self.period;
@@ -219,6 +237,8 @@ pub struct LockstepTrial {
     /// Largest distance (m) between where the host believed the object was and where the
     /// twin had it, over the episode's ticks until the twin's classifier decided the outcome.
     pub max_object_error_m: f64,
+    /// The twin's safety figures of the episode (peak contact and arm–table forces, N).
+    pub safety: regrasp_sim::EpisodeSafety,
 }
 
 /// The hardware path of one arm in lockstep.
@@ -249,7 +269,8 @@ impl Lockstep {
                 l.max_step = f32::MAX;
             }
         }
-        let controller = Controller::new(twin.bus(), &emu.limits, emu.controller)
+        let servos = Servos::new(twin.bus(), &FaultConfig::default());
+        let controller = Controller::new(servos, &emu.limits, emu.controller)
             .map_err(|e| HardwareError::Config(format!("lockstep core: {e:?}")))?;
         let period = Duration::from_millis(emu.period_ms.max(1));
         let core = Core {
@@ -260,6 +281,7 @@ impl Lockstep {
             next_tick: period,
             state: None,
             seq: 0,
+            stall_at: None,
         };
         let core = Rc::new(RefCell::new(core));
         {
@@ -282,7 +304,10 @@ impl Lockstep {
     /// start (homed or placed), the run loop with `pilot` until it ends, and the twin's verdict.
     pub fn trial(&mut self, pilot: &mut dyn Pilot, scenario: &Scenario, run: &RunConfig) -> Result<LockstepTrial> {
         let stop = AtomicBool::new(false);
-        let armed = self.guarded.arm().latest_state()?.armed;
+        // The core's mode now (the last state report may predate a stop).
+        let mode = self.core.borrow().controller.mode();
+        let armed =
+            matches!(mode, regrasp_firmware::protocol::ModeCode::Armed | regrasp_firmware::protocol::ModeCode::Holding);
         match self.cfg.start {
             Start::Homed => {
                 if !armed {
@@ -318,6 +343,10 @@ impl Lockstep {
             ObjectView::Estimate => &mut estimate,
             ObjectView::Camera => &mut camera,
         };
+        if let Some((j, after_s)) = self.cfg.stall {
+            let mut c = self.core.borrow_mut();
+            c.stall_at = Some((j, c.now + Duration::from_secs_f64(after_s)));
+        }
         let mut audited = Audited { inner: sensor, twin: self.twin.clone(), max_error_m: 0.0 };
         let (arm, env) = (&self.arm, &self.env);
         let report = run_episode(
@@ -339,8 +368,9 @@ impl Lockstep {
             seed: scenario.seed,
             report,
             outcome,
-            twin_steps: truth.map_or(0, |t| t.steps),
+            twin_steps: truth.as_ref().map_or(0, |t| t.steps),
             max_object_error_m,
+            safety: truth.map(|t| t.safety).unwrap_or_default(),
         })
     }
 }
@@ -425,6 +455,47 @@ mod tests {
         }
     }
 
+    /// Pushes the tool sideways at full speed with the gripper open.
+    struct Push;
+
+    impl Pilot for Push {
+        fn act(&mut self, _obs: &[f32], env: &EnvConfig) -> Result<Action> {
+            Ok(Action { translation: [0.0, env.action.max_translation as f32, 0.0], yaw: 0.0, gripper: -1.0 })
+        }
+    }
+
+    #[test]
+    fn a_servo_that_stalls_mid_episode_stops_the_arm_once_the_tool_is_blocked_for_the_stall_time() {
+        let (mut l, scenarios, run) = rig(LockstepConfig { stall: Some((0, 0.5)), ..LockstepConfig::default() });
+        let run = RunConfig { episode_s: 6.0, ..run };
+        let t = l.trial(&mut Push, &scenarios[0], &run).unwrap();
+        let crate::session::StopReason::Stall { seconds, lead_m } = t.report.stop else {
+            panic!("not stopped for a stall: {:?}", t.report.stop)
+        };
+        let pinned = crate::session::STALL_LEAD_FRACTION * l.env.action.max_target_lead;
+        assert!(seconds >= run.stall_s && lead_m >= pinned, "{seconds} s, {lead_m} m");
+        // The other joints carry the tool on for a while (the tool moves, so it is not blocked);
+        // once it stops, the stall time runs, well before the episode's end.
+        assert!(
+            t.report.seconds >= 0.5 + run.stall_s && t.report.seconds < 4.0,
+            "stopped after {} s",
+            t.report.seconds
+        );
+        // And the stop reached the core: at its next tick the torque is off.
+        assert!(!l.guarded.arm().read_state().unwrap().armed);
+    }
+
+    #[test]
+    fn pushing_the_tool_to_the_edge_of_its_workspace_is_not_a_stall() {
+        let (mut l, scenarios, run) = rig(LockstepConfig::default());
+        let run = RunConfig { episode_s: 6.0, ..run };
+        let t = l.trial(&mut Push, &scenarios[0], &run).unwrap();
+        assert_eq!(t.report.stop, crate::session::StopReason::Timeout);
+        assert!(t.report.longest_block_s < run.stall_s, "blocked for {} s", t.report.longest_block_s);
+        let tool = l.arm.chain.fk(&l.twin().truth().unwrap().q).translation.y;
+        assert!(tool > 0.1, "the tool went only to y = {tool} m");
+    }
+
     fn rig(cfg: LockstepConfig) -> (Lockstep, Vec<Scenario>, RunConfig) {
         let arm = Arc::new(ArmModel::named("so101").unwrap());
         let env = Arc::new(arm.task.env.clone());
@@ -481,7 +552,7 @@ mod tests {
     #[test]
     fn lifting_the_step_limits_lets_the_core_pass_a_jump_in_one_tick() {
         for (step_limits, jumps) in [(true, false), (false, true)] {
-            let (mut l, _, _) = rig(LockstepConfig { step_limits, ..LockstepConfig::default() });
+            let (l, _, _) = rig(LockstepConfig { step_limits, ..LockstepConfig::default() });
             let mut c = l.core.borrow_mut();
             let before = c.controller.commanded()[0];
             let mut positions = [0.0f32; regrasp_firmware::protocol::MAX_JOINTS];

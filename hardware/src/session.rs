@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nalgebra::{Isometry3, Translation3};
+use nalgebra::{Isometry3, Translation3, Vector3};
 use regrasp_curriculum::run::Certified;
 use regrasp_policy::eval::{LoadedPolicy, evaluate};
 use regrasp_policy::inference::Scratch;
@@ -51,6 +51,13 @@ pub struct RunConfig {
     /// The policy keeps control this long after the host judged the object lifted (s), so that
     /// the operator (or the sim twin's classifier) sees the object held.
     pub after_lift_s: f64,
+    /// The arm is stopped when its tool has been blocked this long (s): the tool where the sent
+    /// joint targets put it at least [`STALL_LEAD_FRACTION`] of the action's `max_target_lead`
+    /// ahead of the measured tool, while the tool moved less than [`STALL_MOTION_FRACTION`] of
+    /// it. The motion asked
+    /// for against the motion made, which the servos alone cannot judge (a blocked joint and a
+    /// joint holding a load look the same to them).
+    pub stall_s: f64,
 }
 
 impl Default for RunConfig {
@@ -63,6 +70,7 @@ impl Default for RunConfig {
             contact_load: 0.03,
             lifted_m: 0.08,
             after_lift_s: 3.0,
+            stall_s: 0.5,
         }
     }
 }
@@ -94,6 +102,9 @@ impl RunConfig {
         }
         if !(self.after_lift_s >= 0.0 && self.after_lift_s <= 60.0) {
             return bad("after_lift_s must be in [0, 60] s");
+        }
+        if !(self.stall_s > 0.0 && self.stall_s <= 600.0) {
+            return bad("stall_s must be in (0, 600] s");
         }
         Ok(())
     }
@@ -216,7 +227,8 @@ impl ObjectEstimate {
     pub fn placed(scenario: &Scenario, model: &ArmModel) -> Self {
         let (rot, _) = object_rest_rotation(scenario);
         let rest_z = scenario.rest_height();
-        let pose = Isometry3::from_parts(Translation3::new(scenario.object.pose.x, scenario.object.pose.y, rest_z), rot);
+        let pose =
+            Isometry3::from_parts(Translation3::new(scenario.object.pose.x, scenario.object.pose.y, rest_z), rot);
         Self { pose, held: None, rest_z, shape: scenario.object.shape, gripper: model.gripper.clone() }
     }
 }
@@ -224,7 +236,7 @@ impl ObjectEstimate {
 impl ObjectSensor for ObjectEstimate {
     fn object_pose(&mut self, tool: &Isometry3<f64>, touching: bool, opening: f64) -> Isometry3<f64> {
         let mut rel = self.held.unwrap_or_else(|| tool.inverse() * self.pose);
-        let width = width_along(&self.shape, &rel.rotation, &nalgebra::Vector3::y());
+        let width = width_along(&self.shape, &rel.rotation, &Vector3::y());
         let clamped = touching && opening <= width + CLAMP_SLACK_M;
         if !clamped && self.held.take().is_some() {
             // Let go (or slipped out): it rests on the table below where it was.
@@ -308,6 +320,40 @@ impl GraspWatch {
 /// Extra hold time the host waits beyond the simulator's success time (s).
 const HOLD_MARGIN_S: f64 = 0.2;
 
+/// The tool counts as held back when the sent targets put it at least this fraction of the
+/// action's `max_target_lead` ahead of where it is (the controller's lead pinned near its cap).
+pub const STALL_LEAD_FRACTION: f64 = 0.4;
+
+/// ... and blocked when, meanwhile, it moved less than this fraction of `max_target_lead`.
+pub const STALL_MOTION_FRACTION: f64 = 0.2;
+
+/// How long the tool has been blocked: its target pinned ahead while it does not move.
+#[derive(Clone, Debug, Default)]
+struct StallWatch {
+    /// Since when (s), and where the tool was then (m, world).
+    since: Option<(f64, Vector3<f64>)>,
+    /// Longest time blocked so far (s).
+    longest_s: f64,
+}
+
+impl StallWatch {
+    /// Updates at time `t` (s) with where the sent targets put the tool and where it is (m,
+    /// world); returns how long the tool has been blocked (s).
+    fn update(&mut self, t: f64, target: &Vector3<f64>, tool: &Vector3<f64>, max_lead: f64) -> f64 {
+        if (target - tool).norm() < STALL_LEAD_FRACTION * max_lead {
+            self.since = None;
+            return 0.0;
+        }
+        let (t0, at) = *self.since.get_or_insert((t, *tool));
+        if (tool - at).norm() >= STALL_MOTION_FRACTION * max_lead {
+            self.since = Some((t, *tool));
+            return 0.0;
+        }
+        self.longest_s = self.longest_s.max(t - t0);
+        t - t0
+    }
+}
+
 /// Why the run loop stopped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]
@@ -347,6 +393,13 @@ pub enum StopReason {
     Link {
         /// The error.
         error: String,
+    },
+    /// The tool was blocked: the policy kept asking for motion the arm did not make.
+    Stall {
+        /// How long (s).
+        seconds: f64,
+        /// How far the tool target led the measured tool when stopped (m).
+        lead_m: f64,
     },
 }
 
@@ -406,6 +459,9 @@ pub struct EpisodeReport {
     pub final_gripper: f64,
     /// Height the tool rose above its lowest point while the fingers touched (m).
     pub held_lift: f64,
+    /// Longest time the tool was blocked (s; see [`RunConfig::stall_s`]).
+    #[serde(default)]
+    pub longest_block_s: f64,
 }
 
 /// The median, the 99th percentile and the maximum of `v` (zeros when empty).
@@ -497,6 +553,7 @@ pub fn run_episode<A: Arm>(
     let mut envelope_us = Vec::new();
     let mut max_load: f64 = 0.0;
     let mut watch = GraspWatch::default();
+    let mut stall = StallWatch::default();
     let mut lifted_at: Option<f64> = None;
     let mut final_gripper = first.gripper;
     let success_hold = env.outcome.success_hold;
@@ -600,8 +657,17 @@ pub fn run_episode<A: Arm>(
         commanded.push(verdict.command.as_ref().map_or(f64::NAN, |c| c.gripper));
         let mut measured = state.positions.clone();
         measured.push(state.gripper);
+        // The motion asked of the arm (where the sent targets put the tool) against the motion
+        // it made.
+        let asked = verdict.command.as_ref().map(|c| model.chain.fk(&c.positions).translation.vector);
+        let blocked_s =
+            asked.map_or(0.0, |a| stall.update(t, &a, &tool.translation.vector, env.action.max_target_lead));
         on_tick(&TickRecord { tick: ticks, elapsed_s: t, commanded, measured, interventions: verdict.interventions });
         ticks += 1;
+        if blocked_s >= cfg.stall_s {
+            let lead_m = asked.map_or(0.0, |a| (a - tool.translation.vector).norm());
+            break StopReason::Stall { seconds: blocked_s, lead_m };
+        }
     };
     if reason.is_safety_stop() {
         // Stop first, report after: the e-stop frame goes out before anything else.
@@ -620,6 +686,7 @@ pub fn run_episode<A: Arm>(
         max_gripper_load: max_load,
         final_gripper,
         held_lift: watch.max_lift,
+        longest_block_s: stall.longest_s,
     })
 }
 
@@ -702,5 +769,78 @@ pub fn move_to<A: Arm>(
             }
         }
         guarded.command(&JointCommand { positions: q.clone(), gripper: g }, s.gripper_load)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::Vector3;
+    use regrasp_sim::kinematics::top_down_rotation;
+
+    /// The SO-101, a scenario's object placed in front of it, and the tool straight above the
+    /// object's centre at `height` (m) with the closing direction along the object's width.
+    fn setup() -> (ArmModel, ObjectEstimate, f64) {
+        let model = ArmModel::named("so101").unwrap();
+        let scenario = (0..50)
+            .map(|s| model.task.distribution.sample(s))
+            .find(|s| matches!(s.object.shape, regrasp_sim::scenario::Shape::Box { .. }))
+            .unwrap();
+        let est = ObjectEstimate::placed(&scenario, &model);
+        let width = width_along(&est.shape, &est.pose.rotation, &(top_down_rotation(0.0) * Vector3::y()));
+        (model, est, width)
+    }
+
+    /// The tool pose whose pads, `opening` (m) apart, have the object's centre midway.
+    fn tool_around(model: &ArmModel, centre: Vector3<f64>, opening: f64) -> Isometry3<f64> {
+        let rot = top_down_rotation(0.0);
+        let (lo, hi) = model.gripper.pad_faces(opening);
+        Isometry3::from_parts(Translation3::from(centre - rot * Vector3::new(0.0, 0.5 * (lo + hi), 0.0)), rot)
+    }
+
+    #[test]
+    fn a_jaw_pressing_on_an_object_it_does_not_clamp_cannot_lift_it() {
+        let (model, mut est, width) = setup();
+        let rest = est.pose;
+        let wide = width + 3.0 * CLAMP_SLACK_M;
+        let tool = tool_around(&model, rest.translation.vector, wide);
+        est.object_pose(&tool, true, wide);
+        let up = Translation3::new(0.0, 0.0, 0.05) * tool;
+        let seen = est.object_pose(&up, true, wide);
+        assert!((seen.translation.z - rest.translation.z).abs() < 1e-9, "lifted to {}", seen.translation.z);
+    }
+
+    #[test]
+    fn a_clamped_object_is_carried_and_rests_on_the_table_again_when_let_go() {
+        let (model, mut est, width) = setup();
+        let rest = est.pose;
+        let tool = tool_around(&model, rest.translation.vector, width);
+        est.object_pose(&tool, true, width);
+        let up = Translation3::new(0.02, 0.0, 0.05) * tool;
+        let carried = est.object_pose(&up, true, width);
+        assert!((carried.translation.z - rest.translation.z - 0.05).abs() < 1e-9);
+        assert!((carried.translation.x - rest.translation.x - 0.02).abs() < 1e-9);
+        let dropped = est.object_pose(&up, false, width);
+        assert!((dropped.translation.z - rest.translation.z).abs() < 1e-9, "still at {}", dropped.translation.z);
+        assert!((dropped.translation.x - carried.translation.x).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_object_pressed_by_the_pads_lies_between_them() {
+        let (model, mut est, width) = setup();
+        let rest = est.pose;
+        // The tool 1 cm to the side along its closing direction: where the first touch found
+        // the object, it would lie half inside a pad; it is centred between them instead.
+        let tool = Translation3::new(0.0, 0.01, 0.0) * tool_around(&model, rest.translation.vector, width);
+        let seen = est.object_pose(&tool, true, width);
+        let y = (tool.inverse() * seen).translation.y;
+        let (lo, hi) = model.gripper.pad_faces(width);
+        assert!((y - 0.5 * (lo + hi)).abs() < 1e-9, "{y} m along the closing direction, pads at {lo}..{hi} m");
+        // Pads 2 mm wider than the object, 0.5 mm off centre: it stays where it was.
+        let (_, mut est, _) = setup();
+        let wide = width + 0.002;
+        let tool = Translation3::new(0.0, 0.0005, 0.0) * tool_around(&model, rest.translation.vector, wide);
+        let seen = est.object_pose(&tool, true, wide);
+        assert!((seen.translation.vector - rest.translation.vector).norm() < 1e-9);
     }
 }

@@ -92,9 +92,10 @@ impl Station {
         let names = joint_names(&self.arm);
         let mut sensor = ObjectEstimate::placed(scenario, &self.arm);
         let (arm, env, run) = (&self.arm, &self.env, &self.run);
-        let report = run_episode(rig.guarded(), pilot, arm, env, scenario, &mut sensor, run, &mut WallClock, stop, &mut |t| {
-            record_tick(rec, &names, t)
-        })?;
+        let report =
+            run_episode(rig.guarded(), pilot, arm, env, scenario, &mut sensor, run, &mut WallClock, stop, &mut |t| {
+                record_tick(rec, &names, t)
+            })?;
         if report.stop.is_safety_stop() {
             rec.hardware_event(true, &format!("stopped: {:?}", report.stop));
         }

@@ -205,7 +205,8 @@ fn run_with_faults(
     let cfg = RunConfig { episode_s: 6.0, ..RunConfig::default() };
     let mut sensor = regrasp_hardware::session::ObjectEstimate::placed(&scenario, &arm);
     let report =
-        run_episode(&mut guarded, pilot, &arm, &env, &scenario, &mut sensor, &cfg, &mut WallClock, &stop, &mut |_| {}).unwrap();
+        run_episode(&mut guarded, pilot, &arm, &env, &scenario, &mut sensor, &cfg, &mut WallClock, &stop, &mut |_| {})
+            .unwrap();
     // The stop frame went out before run_episode returned; wait for the firmware to act on it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while emu.report().torque && std::time::Instant::now() < deadline {
