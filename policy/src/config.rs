@@ -36,6 +36,17 @@ pub struct PpoConfig {
     /// a cloned policy was fitted to the demonstrations' statistics, and shifting them under it
     /// changes its behaviour without any gradient step.
     pub update_normalizer: bool,
+    /// Each minibatch is cut into this many contiguous shards whose gradients are computed on
+    /// their own threads and summed (1: one thread). The sum is the minibatch's gradient up to
+    /// floating-point rounding, so results depend on the shard count (never on the machine's
+    /// core count): changing it is a change to training, judged as one. Written to a
+    /// checkpoint's config only when not 1, so checkpoints from before it keep their hashes.
+    #[serde(skip_serializing_if = "is_one")]
+    pub learner_shards: usize,
+}
+
+fn is_one(v: &usize) -> bool {
+    *v == 1
 }
 
 impl Default for PpoConfig {
@@ -52,6 +63,7 @@ impl Default for PpoConfig {
             entropy_coef: 0.0,
             max_grad_norm: 0.5,
             update_normalizer: true,
+            learner_shards: 1,
         }
     }
 }
@@ -242,6 +254,9 @@ impl TrainConfig {
         }
         if p.epochs == 0 || p.minibatch == 0 || self.bc.minibatch == 0 {
             return bad("ppo.epochs / ppo.minibatch / bc.minibatch", "[1, ∞)", "0".into());
+        }
+        if !(1..=16).contains(&p.learner_shards) {
+            return bad("ppo.learner_shards", "[1, 16]", p.learner_shards.to_string());
         }
         self.env.validate(src)?;
         self.distribution.validate(src)?;

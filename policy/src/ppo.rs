@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Bytes, TensorData};
 use rand::{Rng, SeedableRng};
@@ -27,6 +27,50 @@ use crate::error::{PolicyError, Result};
 use crate::inference::{PolicyNet, Scratch};
 use crate::model::{ActorCritic, ActorCriticConfig};
 use crate::normalizer::RunningNorm;
+
+/// One minibatch, gathered: observations (`obs_dim` per sample), actions, old log-probabilities,
+/// normalised advantages and returns.
+struct Minibatch<'a> {
+    obs: &'a [f32],
+    act: &'a [f32],
+    logp: &'a [f32],
+    adv: &'a [f32],
+    ret: &'a [f32],
+    obs_dim: usize,
+}
+
+/// The gradients of the PPO loss over the samples `range` of `batch`, weighted by their share of
+/// the `total` samples of the minibatch (so that shards' gradients sum to the minibatch's), with
+/// the shard's policy and value losses, weighted likewise.
+fn shard_gradients(
+    model: &ActorCritic,
+    batch: &Minibatch<'_>,
+    range: std::ops::Range<usize>,
+    total: usize,
+    p: &crate::config::PpoConfig,
+    dev: &Device,
+) -> (GradientsParams, f64, f64) {
+    let (d, n) = (batch.obs_dim, range.len());
+    let w = n as f64 / total as f64;
+    let obs = batch.obs[range.start * d..range.end * d].to_vec();
+    let act = batch.act[range.start * ACTION_DIM..range.end * ACTION_DIM].to_vec();
+    let obs_t = Tensor::<2>::from_data(TensorData::new(obs, [n, d]), dev);
+    let act_t = Tensor::<2>::from_data(TensorData::new(act, [n, ACTION_DIM]), dev);
+    let old_lp = Tensor::<1>::from_data(TensorData::new(batch.logp[range.clone()].to_vec(), [n]), dev);
+    let adv_t = Tensor::<1>::from_data(TensorData::new(batch.adv[range.clone()].to_vec(), [n]), dev);
+    let ret_t = Tensor::<1>::from_data(TensorData::new(batch.ret[range].to_vec(), [n]), dev);
+    let ratio = (model.log_prob(obs_t.clone(), act_t) - old_lp).exp();
+    let s1 = ratio.clone() * adv_t.clone();
+    let s2 = ratio.clamp(1.0 - p.clip, 1.0 + p.clip) * adv_t;
+    let policy_loss = s1.min_pair(s2).mean().neg();
+    let value_loss = (model.value(obs_t) - ret_t).powi_scalar(2).mean();
+    let loss =
+        policy_loss.clone() + value_loss.clone().mul_scalar(p.value_coef) - model.entropy().mul_scalar(p.entropy_coef);
+    // One shard is the whole minibatch: no weighting, so the single-thread path is unchanged.
+    let loss = if n == total { loss } else { loss.mul_scalar(w) };
+    let (pl, vl) = (w * scalar(policy_loss), w * scalar(value_loss));
+    (GradientsParams::from_grads(loss.backward(), model), pl, vl)
+}
 
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -372,23 +416,43 @@ impl<E: Environment> Trainer<E> {
                 let m = ad.iter().sum::<f32>() / bsz as f32;
                 let s = (ad.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / bsz as f32).sqrt().max(1e-6);
                 ad.iter_mut().for_each(|x| *x = (*x - m) / s);
-                let dev = &self.device;
-                let obs_t = Tensor::<2>::from_data(TensorData::new(o, [bsz, d]), dev);
-                let act_t = Tensor::<2>::from_data(TensorData::new(a, [bsz, ACTION_DIM]), dev);
-                let old_lp = Tensor::<1>::from_data(TensorData::new(lp, [bsz]), dev);
-                let adv_t = Tensor::<1>::from_data(TensorData::new(ad, [bsz]), dev);
-                let ret_t = Tensor::<1>::from_data(TensorData::new(rt, [bsz]), dev);
-                let ratio = (self.model.log_prob(obs_t.clone(), act_t) - old_lp).exp();
-                let s1 = ratio.clone() * adv_t.clone();
-                let s2 = ratio.clamp(1.0 - p.clip, 1.0 + p.clip) * adv_t;
-                let policy_loss = s1.min_pair(s2).mean().neg();
-                let value_loss = (self.model.value(obs_t) - ret_t).powi_scalar(2).mean();
-                let loss = policy_loss.clone() + value_loss.clone().mul_scalar(p.value_coef)
-                    - self.model.entropy().mul_scalar(p.entropy_coef);
-                pl_sum += scalar(policy_loss);
-                vl_sum += scalar(value_loss);
+                let batch = Minibatch { obs: &o, act: &a, logp: &lp, adv: &ad, ret: &rt, obs_dim: d };
+                let (grads, pl, vl) = if p.learner_shards <= 1 {
+                    shard_gradients(&self.model, &batch, 0..bsz, bsz, &p, &self.device)
+                } else {
+                    // Contiguous shards, each on its own thread with its own copy of the model
+                    // (forked: fresh autodiff leaves, so the shards' graphs stay apart), summed
+                    // in shard order.
+                    let bounds: Vec<_> = (0..p.learner_shards)
+                        .map(|k| (k * bsz / p.learner_shards, (k + 1) * bsz / p.learner_shards))
+                        .collect();
+                    let (model, dev, batch, p) = (&self.model, &self.device, &batch, &p);
+                    let parts: Vec<_> = std::thread::scope(|scope| {
+                        let handles: Vec<_> = bounds
+                            .iter()
+                            .filter(|(lo, hi)| hi > lo)
+                            .map(|&(lo, hi)| {
+                                scope.spawn(move || {
+                                    shard_gradients(&model.clone().fork(dev), batch, lo..hi, bsz, p, dev)
+                                })
+                            })
+                            .collect();
+                        handles.into_iter().map(|h| h.join()).collect()
+                    });
+                    let mut acc = GradientsAccumulator::<ActorCritic>::new();
+                    let (mut pl, mut vl) = (0.0, 0.0);
+                    for part in parts {
+                        // A shard's panic is the learner's, as on one thread.
+                        let (g, spl, svl) = part.unwrap_or_else(|e| std::panic::resume_unwind(e));
+                        acc.accumulate(&self.model, g);
+                        pl += spl;
+                        vl += svl;
+                    }
+                    (acc.grads(), pl, vl)
+                };
+                pl_sum += pl;
+                vl_sum += vl;
                 batches += 1;
-                let grads = GradientsParams::from_grads(loss.backward(), &self.model);
                 self.model = self.optim.step(lr, self.model.clone(), grads);
             }
         }
