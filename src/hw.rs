@@ -364,7 +364,15 @@ fn word<T: serde::de::DeserializeOwned>(v: &str) -> serde_json::Result<T> {
 }
 
 pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
+    let cfg = LockstepConfig {
+        core_tick_s: 1.0 / a.core_hz,
+        step_limits: !a.no_step_limits,
+        start: word(&a.start).with_context(|| format!("--start {}: give `homed` or `placed`", a.start))?,
+        object: word(&a.object).with_context(|| format!("--object {}: give `estimate` or `camera`", a.object))?,
+        stall: a.stall.as_deref().map(stall_fault).transpose()?,
+    };
     let arm = a.drive.arm.load()?;
+    cfg.validate(&arm)?;
     let scenarios: Vec<Scenario> = a.seeds.iter().map(|s| arm.task.distribution.sample(*s)).collect();
     let port = Port::Emulated { scenario: scenarios[0], faults: FaultConfig::default() };
     let station = a.drive.station(arm, port)?;
@@ -373,16 +381,6 @@ pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
     FrozenSuites::load(&run.config()?, &station.arm.task)?.firewall().check("lockstep trials", &scenarios)?;
     let certified = run.certify(a.policy.as_deref(), &station.arm)?;
     eprintln!("certified: {} ({})", certified.certificate().checkpoint, certified.certificate().source);
-    let cfg = LockstepConfig {
-        core_tick_s: 1.0 / a.core_hz,
-        step_limits: !a.no_step_limits,
-        start: word(&a.start).with_context(|| format!("--start {}: give `homed` or `placed`", a.start))?,
-        object: word(&a.object).with_context(|| format!("--object {}: give `estimate` or `camera`", a.object))?,
-        stall: a.stall.as_deref().map(stall_fault).transpose()?,
-    };
-    if !(a.core_hz >= 1.0 && a.core_hz <= 1000.0) {
-        bail!("--core-hz {}: give a rate in [1, 1000] Hz", a.core_hz);
-    }
     let (s, envelope) = (&station, station.envelope.clone());
     let r = Lockstep::protocol(&s.arm, &s.env, certified, &scenarios, &s.run, envelope, s.max_contact_force, cfg)?;
     if a.drive.output.json {

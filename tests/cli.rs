@@ -658,3 +658,21 @@ fn a_sweep_plans_its_units_and_a_merge_names_those_not_done() {
     assert!(String::from_utf8_lossy(&early.stderr).contains("needs unit 1"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `hw lockstep` refuses bad settings before it opens anything, naming the flag and what to give.
+#[test]
+fn hw_lockstep_names_a_bad_setting() {
+    for (flag, value, said) in [
+        ("--start", "sideways", "give `homed` or `placed`"),
+        ("--object", "radar", "give `estimate` or `camera`"),
+        ("--stall", "2-1.5", "give JOINT@SECONDS"),
+        ("--stall", "9@1.0", "stall joint 9"),
+        ("--core-hz", "0.5", "core tick"),
+    ] {
+        let out = regrasp(&["hw", "lockstep", "--arm", "so101", "--run", "/nonexistent", "--seed", "0", flag, value]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        assert!(err.contains(said), "{flag} {value}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -91,6 +91,25 @@ impl Default for LockstepConfig {
     }
 }
 
+impl LockstepConfig {
+    /// Refuses settings that make no sense for `arm`, naming the field.
+    pub fn validate(&self, arm: &ArmModel) -> Result<()> {
+        let bad = |w: String| Err(HardwareError::Config(format!("lockstep: {w}")));
+        if !(self.core_tick_s >= 1e-3 && self.core_tick_s <= 1.0) {
+            return bad(format!("core tick {} s is not in [0.001, 1] s (a core rate of 1–1000 Hz)", self.core_tick_s));
+        }
+        if let Some((j, at)) = self.stall {
+            if j >= arm.dof() {
+                return bad(format!("stall joint {j}: the arm's joints are 0–{}", arm.dof() - 1));
+            }
+            if !(at.is_finite() && at >= 0.0) {
+                return bad(format!("stall time {at} s must be finite and not negative"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The core and its servos on simulated time.
 struct Core {
     controller: Controller<Servos<TwinBus>>,
@@ -262,6 +281,7 @@ impl Lockstep {
         envelope: EnvelopeConfig,
         cfg: LockstepConfig,
     ) -> Result<Self> {
+        cfg.validate(arm)?;
         let twin = Twin::new(Arc::clone(arm), env, first, cfg.core_tick_s)?;
         let mut emu = EmulatorConfig::for_twin(arm, cfg.core_tick_s, FaultConfig::default());
         if !cfg.step_limits {
