@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use regrasp_curriculum::improve::FrozenSuites;
 use regrasp_curriculum::run::RunDir;
 use regrasp_hardware::emulator::FaultConfig;
 use regrasp_hardware::lockstep::{Lockstep, LockstepConfig};
@@ -196,7 +195,7 @@ pub struct HwLockstepArgs {
 #[derive(Args)]
 pub struct DriveArgs {
     /// Run-loop settings (TOML, `RunConfig`: rate_hz, stale_state_ms, max_late_ticks,
-    /// episode_s, contact_load, lifted_m, after_lift_s).
+    /// episode_s, contact_load, lifted_m, after_lift_s, stall_s).
     #[arg(long)]
     run_config: Option<PathBuf>,
     /// Safety-envelope settings (TOML, `EnvelopeConfig`); default: the training controller's
@@ -377,12 +376,20 @@ pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
     let port = Port::Emulated { scenario: scenarios[0], faults: FaultConfig::default() };
     let station = a.drive.station(arm, port)?;
     let run = RunDir::open(&a.run)?;
-    // Frozen suites stay out of every trial, simulated or not: nothing is tuned on them.
-    FrozenSuites::load(&run.config()?, &station.arm.task)?.firewall().check("lockstep trials", &scenarios)?;
-    let certified = run.certify(a.policy.as_deref(), &station.arm)?;
-    eprintln!("certified: {} ({})", certified.certificate().checkpoint, certified.certificate().source);
     let (s, envelope) = (&station, station.envelope.clone());
-    let r = Lockstep::protocol(&s.arm, &s.env, certified, &scenarios, &s.run, envelope, s.max_contact_force, cfg)?;
+    let say = &mut |line: &str| eprintln!("{line}");
+    let r = Lockstep::protocol(
+        &s.arm,
+        &s.env,
+        &run,
+        a.policy.as_deref(),
+        &scenarios,
+        &s.run,
+        envelope,
+        s.max_contact_force,
+        cfg,
+        say,
+    )?;
     if a.drive.output.json {
         out!("{}", serde_json::to_string(&r)?);
         return Ok(());

@@ -17,7 +17,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use nalgebra::Isometry3;
-use regrasp_curriculum::run::Certified;
+use regrasp_curriculum::improve::FrozenSuites;
+use regrasp_curriculum::run::RunDir;
 use regrasp_firmware::controller::Controller;
 use regrasp_firmware::protocol::{Frame, Message};
 use regrasp_sim::{ArmModel, EnvConfig, GraspEnv, OutcomeKind, Scenario};
@@ -420,21 +421,28 @@ pub struct LockstepReport {
 }
 
 impl Lockstep {
-    /// The validation protocol in lockstep: every scenario's pre-flight first, then, in
-    /// order, a trial of each one it admits, as `hw validate` runs them, with `certified`'s
-    /// policy. Unlike `hw validate`, a safety stop does not end the protocol (the next trial
-    /// clears the core's latch: this is a simulation), and nothing is recorded in the run.
+    /// The validation protocol in lockstep: the policy `policy` (default: the champion) that
+    /// `run_dir`'s certificate rule admits, every scenario's pre-flight first, then, in order, a
+    /// trial of each one it admits, as `hw validate` runs them. Scenarios of the run's frozen
+    /// suites are refused, as for real trials: nothing is tuned on them. Unlike `hw validate`, a
+    /// safety stop does not end the protocol (the next trial clears the core's latch: this is a
+    /// simulation), and nothing is recorded in the run.
     pub fn protocol(
         arm: &Arc<ArmModel>,
         env: &Arc<EnvConfig>,
-        certified: Certified,
+        run_dir: &RunDir,
+        policy: Option<&str>,
         scenarios: &[Scenario],
         run: &RunConfig,
         envelope: EnvelopeConfig,
         max_contact_force: f64,
         cfg: LockstepConfig,
+        say: &mut dyn FnMut(&str),
     ) -> Result<LockstepReport> {
         run.validate()?;
+        FrozenSuites::load(&run_dir.config()?, &arm.task)?.firewall().check("lockstep trials", scenarios)?;
+        let certified = run_dir.certify(policy, arm)?;
+        say(&format!("certified: {} ({})", certified.certificate().checkpoint, certified.certificate().source));
         let Some(first) = scenarios.first() else {
             return Err(HardwareError::Validation("no scenarios to run in lockstep".into()));
         };

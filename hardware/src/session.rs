@@ -54,9 +54,8 @@ pub struct RunConfig {
     /// The arm is stopped when its tool has been blocked this long (s): the tool where the sent
     /// joint targets put it at least [`STALL_LEAD_FRACTION`] of the action's `max_target_lead`
     /// ahead of the measured tool, while the tool moved less than [`STALL_MOTION_FRACTION`] of
-    /// it. The motion asked
-    /// for against the motion made, which the servos alone cannot judge (a blocked joint and a
-    /// joint holding a load look the same to them).
+    /// it: the motion asked for against the motion made, which the servos alone cannot judge
+    /// (a blocked joint and a joint holding a load look the same to them).
     pub stall_s: f64,
 }
 
