@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use regrasp_curriculum::run::RunDir;
 use regrasp_hardware::emulator::FaultConfig;
-use regrasp_hardware::lockstep::{Lockstep, LockstepConfig};
+use regrasp_hardware::lockstep::{Lockstep, LockstepConfig, ObjectView, Start, parse_stall};
 use regrasp_hardware::rig::{EMULATOR_TICK_S, EmulatedArm, Port};
 use regrasp_hardware::session::RunConfig;
 use regrasp_hardware::trial::{KeyboardOperator, Operator, Station, TwinOperator};
@@ -172,11 +172,11 @@ pub struct HwLockstepArgs {
     /// Where each trial starts: `homed` (the run loop drives the arm there, as on an arm) or
     /// `placed` (put there at rest, as the simulator starts).
     #[arg(long, default_value = "homed")]
-    start: String,
+    start: Start,
     /// What the host knows of the object: `estimate` (dead reckoning, as on a desktop arm) or
     /// `camera` (the twin's true pose, as the simulator observes it).
     #[arg(long, default_value = "estimate")]
-    object: String,
+    object: ObjectView,
     /// The core's tick rate, which is also the twin's control rate (Hz).
     #[arg(long, default_value_t = 1.0 / EMULATOR_TICK_S)]
     core_hz: f64,
@@ -185,8 +185,8 @@ pub struct HwLockstepArgs {
     no_step_limits: bool,
     /// Stall a joint's servo mid-episode, `JOINT@SECONDS` (0-based joint, seconds after the
     /// first episode's start); it stays stalled.
-    #[arg(long)]
-    stall: Option<String>,
+    #[arg(long, value_parser = parse_stall)]
+    stall: Option<(usize, f64)>,
     #[command(flatten)]
     drive: DriveArgs,
 }
@@ -348,27 +348,13 @@ pub fn run(a: HwRunArgs) -> Result<()> {
     Ok(())
 }
 
-/// `JOINT@SECONDS` as a joint and a time (s).
-fn stall_fault(v: &str) -> Result<(usize, f64)> {
-    let parsed = v.split_once('@').and_then(|(j, s)| Some((j.parse::<usize>().ok()?, s.parse::<f64>().ok()?)));
-    match parsed {
-        Some((j, s)) if s.is_finite() && s >= 0.0 => Ok((j, s)),
-        _ => bail!("--stall {v}: give JOINT@SECONDS, e.g. 0@2.5 (joint 0 stalls 2.5 s into the episode)"),
-    }
-}
-
-/// A snake_case word as the enum it names (serde's names: one spelling everywhere).
-fn word<T: serde::de::DeserializeOwned>(v: &str) -> serde_json::Result<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_string()))
-}
-
 pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
     let cfg = LockstepConfig {
         core_tick_s: 1.0 / a.core_hz,
         step_limits: !a.no_step_limits,
-        start: word(&a.start).with_context(|| format!("--start {}: give `homed` or `placed`", a.start))?,
-        object: word(&a.object).with_context(|| format!("--object {}: give `estimate` or `camera`", a.object))?,
-        stall: a.stall.as_deref().map(stall_fault).transpose()?,
+        start: a.start,
+        object: a.object,
+        stall: a.stall,
     };
     let arm = a.drive.arm.load()?;
     cfg.validate(&arm)?;
@@ -376,20 +362,8 @@ pub fn lockstep(a: HwLockstepArgs) -> Result<()> {
     let port = Port::Emulated { scenario: scenarios[0], faults: FaultConfig::default() };
     let station = a.drive.station(arm, port)?;
     let run = RunDir::open(&a.run)?;
-    let (s, envelope) = (&station, station.envelope.clone());
     let say = &mut |line: &str| eprintln!("{line}");
-    let r = Lockstep::protocol(
-        &s.arm,
-        &s.env,
-        &run,
-        a.policy.as_deref(),
-        &scenarios,
-        &s.run,
-        envelope,
-        s.max_contact_force,
-        cfg,
-        say,
-    )?;
+    let r = Lockstep::protocol(&station, &run, a.policy.as_deref(), &scenarios, cfg, say)?;
     if a.drive.output.json {
         out!("{}", serde_json::to_string(&r)?);
         return Ok(());

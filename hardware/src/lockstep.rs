@@ -31,9 +31,10 @@ use crate::error::{HardwareError, Result};
 use crate::link::{set_targets, state_of};
 use crate::rig::EMULATOR_TICK_S;
 use crate::session::{
-    Clock, EpisodeReport, ObjectEstimate, ObjectSensor, Pilot, PolicyPilot, Preflight, RunConfig, move_to, preflight,
-    run_episode,
+    Clock, EpisodeReport, ObjectEstimate, ObjectSensor, Pilot, PolicyPilot, Preflight, RunConfig, move_to_start,
+    preflight, run_episode,
 };
+use crate::trial::Station;
 use crate::twin::{Twin, TwinBus, TwinCamera};
 
 /// Where each episode starts.
@@ -57,6 +58,40 @@ pub enum ObjectView {
     Estimate,
     /// The twin's true object pose (an ideal tracking camera), as the simulator observes it.
     Camera,
+}
+
+impl std::str::FromStr for Start {
+    type Err = String;
+
+    fn from_str(v: &str) -> std::result::Result<Self, String> {
+        match v {
+            "homed" => Ok(Start::Homed),
+            "placed" => Ok(Start::Placed),
+            _ => Err(format!("{v}: give `homed` or `placed`")),
+        }
+    }
+}
+
+impl std::str::FromStr for ObjectView {
+    type Err = String;
+
+    fn from_str(v: &str) -> std::result::Result<Self, String> {
+        match v {
+            "estimate" => Ok(ObjectView::Estimate),
+            "camera" => Ok(ObjectView::Camera),
+            _ => Err(format!("{v}: give `estimate` or `camera`")),
+        }
+    }
+}
+
+/// A servo stall as the command line gives it, `JOINT@SECONDS` (0-based joint, seconds after
+/// the episode's start), for [`LockstepConfig::stall`].
+pub fn parse_stall(v: &str) -> std::result::Result<(usize, f64), String> {
+    let parsed = v.split_once('@').and_then(|(j, s)| Some((j.parse::<usize>().ok()?, s.parse::<f64>().ok()?)));
+    match parsed {
+        Some((j, s)) if s.is_finite() && s >= 0.0 => Ok((j, s)),
+        _ => Err(format!("{v}: give JOINT@SECONDS, e.g. 0@2.5 (joint 0 stalls 2.5 s into the episode)")),
+    }
 }
 
 /// The lockstep path's settings: the defaults are the hardware path as `hw validate --emulate`
@@ -155,6 +190,15 @@ impl Core {
         self.seq = self.seq.wrapping_add(1);
         let now = self.now_ms();
         self.controller.handle(&Frame { seq: self.seq, message: m }, now)
+    }
+
+    /// Torque on from wherever the core is (disarmed, holding, or latched after a stop: a
+    /// simulation, so nobody needs to inspect the arm first): a handshake, the latch cleared,
+    /// `Arm`, which holds the measured pose.
+    fn rearm(&mut self) -> Result<()> {
+        self.send(Message::Hello { nonce: 1 });
+        self.request(Message::ClearFault, "clear fault")?;
+        self.request(Message::Arm, "arm")
     }
 
     /// Sends `m` and requires an `Ok` acknowledgement.
@@ -267,6 +311,8 @@ pub struct Lockstep {
     env: Arc<EnvConfig>,
     cfg: LockstepConfig,
     twin: Twin,
+    /// The simulation of this arm (its scenarios' start poses).
+    sim: GraspEnv,
     core: Rc<RefCell<Core>>,
     guarded: Guarded<LockstepArm>,
     clock: LockstepClock,
@@ -305,15 +351,12 @@ impl Lockstep {
             stall_at: None,
         };
         let core = Rc::new(RefCell::new(core));
-        {
-            let mut c = core.borrow_mut();
-            c.send(Message::Hello { nonce: 1 });
-            c.request(Message::Arm, "arm")?;
-        }
+        core.borrow_mut().rearm()?;
         let lockstep_arm = LockstepArm { core: Rc::clone(&core), joints: arm.dof() };
         let guarded = Guarded::new(lockstep_arm, SafetyEnvelope::new(Arc::clone(arm), envelope)?)?;
         let clock = LockstepClock(Rc::clone(&core));
-        Ok(Self { arm: Arc::clone(arm), env: Arc::clone(env), cfg, twin, core, guarded, clock })
+        let sim = GraspEnv::new(Arc::clone(arm), Arc::clone(env))?;
+        Ok(Self { arm: Arc::clone(arm), env: Arc::clone(env), cfg, twin, sim, core, guarded, clock })
     }
 
     /// The sim twin.
@@ -332,18 +375,10 @@ impl Lockstep {
         match self.cfg.start {
             Start::Homed => {
                 if !armed {
-                    // After a watchdog hold or a safety stop: a handshake, the latch cleared
-                    // (a simulation: nobody needs to inspect the arm), and torque on.
-                    let mut c = self.core.borrow_mut();
-                    c.send(Message::Hello { nonce: 1 });
-                    c.request(Message::ClearFault, "clear fault")?;
-                    c.request(Message::Arm, "arm")?;
+                    // After a watchdog hold or a safety stop.
+                    self.core.borrow_mut().rearm()?;
                 }
-                let home = GraspEnv::new(Arc::clone(&self.arm), Arc::clone(&self.env))?
-                    .start_configuration(scenario, "scenario")?;
-                let (open, speed) =
-                    (self.arm.gripper.servo_from_jaw(self.arm.gripper.open), self.arm.gripper.servo_speed());
-                move_to(&mut self.guarded, &home, open, 0.5 * speed, run, &mut self.clock, &stop)?;
+                move_to_start(&mut self.guarded, &self.sim, scenario, run, &mut self.clock, &stop)?;
                 self.twin.place(scenario)?;
             }
             Start::Placed => {
@@ -351,9 +386,7 @@ impl Lockstep {
                 let mut c = self.core.borrow_mut();
                 c.send(Message::Disarm);
                 self.twin.reset(scenario)?;
-                c.send(Message::Hello { nonce: 1 });
-                c.request(Message::ClearFault, "clear fault")?;
-                c.request(Message::Arm, "arm")?;
+                c.rearm()?;
                 let next = c.next_tick;
                 c.advance_to(next);
             }
@@ -428,17 +461,14 @@ impl Lockstep {
     /// safety stop does not end the protocol (the next trial clears the core's latch: this is a
     /// simulation), and nothing is recorded in the run.
     pub fn protocol(
-        arm: &Arc<ArmModel>,
-        env: &Arc<EnvConfig>,
+        station: &Station,
         run_dir: &RunDir,
         policy: Option<&str>,
         scenarios: &[Scenario],
-        run: &RunConfig,
-        envelope: EnvelopeConfig,
-        max_contact_force: f64,
         cfg: LockstepConfig,
         say: &mut dyn FnMut(&str),
     ) -> Result<LockstepReport> {
+        let (arm, env, run) = (&station.arm, &station.env, &station.run);
         run.validate()?;
         FrozenSuites::load(&run_dir.config()?, &arm.task)?.firewall().check("lockstep trials", scenarios)?;
         let certified = run_dir.certify(policy, arm)?;
@@ -448,9 +478,9 @@ impl Lockstep {
         };
         let preflights: Vec<_> = scenarios
             .iter()
-            .map(|s| preflight(certified.policy(), arm, env, s, max_contact_force).map_err(|e| e.to_string()))
+            .map(|s| preflight(certified.policy(), arm, env, s, station.max_contact_force).map_err(|e| e.to_string()))
             .collect();
-        let mut lockstep = Lockstep::new(arm, env, first, envelope, cfg.clone())?;
+        let mut lockstep = Lockstep::new(arm, env, first, station.envelope.clone(), cfg.clone())?;
         let mut pilot = PolicyPilot::new(certified);
         let mut out = Vec::with_capacity(scenarios.len());
         for (scenario, preflight) in scenarios.iter().zip(preflights) {

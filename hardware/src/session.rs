@@ -697,6 +697,22 @@ fn interpolate(a: &JointTargets, b: &JointTargets, s: f64) -> JointTargets {
     }
 }
 
+/// Homes the arm to `scenario`'s start pose (as `sim`, the simulation of this arm, starts it)
+/// with the gripper opening first at half its speed: the ready pose before a trial, through
+/// [`move_to`].
+pub fn move_to_start<A: Arm>(
+    guarded: &mut Guarded<A>,
+    sim: &regrasp_sim::GraspEnv,
+    scenario: &Scenario,
+    cfg: &RunConfig,
+    clock: &mut dyn Clock,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let home = sim.start_configuration(scenario, "scenario")?;
+    let gripper = &sim.arm().gripper;
+    move_to(guarded, &home, gripper.servo_from_jaw(gripper.open), 0.5 * gripper.servo_speed(), cfg, clock, stop)
+}
+
 /// Homing speed of every joint (rad/s or m/s): slow enough for any arm.
 pub const HOMING_SPEED: f64 = 0.5;
 

@@ -25,7 +25,7 @@ use crate::envelope::{EnvelopeConfig, intervention_names};
 use crate::error::{HardwareError, Result};
 use crate::rig::{Port, Rig};
 use crate::session::{
-    EpisodeReport, ObjectEstimate, PolicyPilot, Preflight, RunConfig, TickRecord, WallClock, move_to, preflight,
+    EpisodeReport, ObjectEstimate, PolicyPilot, Preflight, RunConfig, TickRecord, WallClock, move_to_start, preflight,
     run_episode,
 };
 
@@ -181,10 +181,7 @@ impl Station {
                 }
             }
             rig.guarded().arm().rearm(self.nonce.wrapping_add(i as u32 + 1))?;
-            let home = sim.start_configuration(scenario, "scenario")?;
-            let (open, speed) =
-                (self.arm.gripper.servo_from_jaw(self.arm.gripper.open), self.arm.gripper.servo_speed());
-            move_to(rig.guarded(), &home, open, 0.5 * speed, &self.run, &mut WallClock, stop)?;
+            move_to_start(rig.guarded(), &sim, scenario, &self.run, &mut WallClock, stop)?;
             operator.place(&rig, scenario)?;
             let report = self.episode(&mut rig, &mut pilot, scenario, stop, rec)?;
             say(&format!(
