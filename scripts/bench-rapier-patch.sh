@@ -2,9 +2,11 @@
 # The rapier patch (vendor/rapier3d, vendor/rapier3d.patch) judged the way issue 22 asks: builds
 # regrasp twice, with the patched rapier3d and with the released 0.36.1 from crates.io (the
 # `[patch.crates-io]` line commented out in a copy of Cargo.toml, restored on exit), then
-#   1. checks that both simulate every episode to the same bits: `scripted --json` over N
-#      training scenarios, scripted and expert controllers, both arms, compares the digests of
-#      the final state hashes;
+#   1. runs `scripted --json` over N training scenarios, scripted and expert controllers, both
+#      arms, with each build and prints the successes and the digest of the final state hashes.
+#      The digests differ by design since session 27: the patch's change 4 (ARCHITECTURE.md,
+#      "The rapier patch") builds the multibody's mass matrix once per physics step; changes
+#      1-3 alone are bit-identical (session 24). The success counts are what must not get worse;
 #   2. alternates `bench sim --single-thread --json` between the two binaries for ROUNDS rounds
 #      and prints each round's physics steps/s and the ratio (patched / released).
 # Usage: scripts/bench-rapier-patch.sh [ROUNDS] [EPISODES]   (defaults 5 and 300)
@@ -36,14 +38,11 @@ digest() {
   "$1" scripted --arm "$2" --controller "$3" --episodes "$EPISODES" --json \
     | python3 -c 'import json, sys; r = json.load(sys.stdin); print(r["successes"], r["final_states_digest"])'
 }
-same=1
 for arm in regrasp-arm5 so101; do
   for controller in scripted expert; do
     released=$(digest "$OUT/regrasp-released" $arm $controller)
     patched=$(digest "$OUT/regrasp-patched" $arm $controller)
-    verdict=identical
-    [ "$released" = "$patched" ] || { verdict=DIFFERENT; same=0; }
-    echo "$arm $controller, $EPISODES episodes: released (successes digest) $released, patched $patched: $verdict"
+    echo "$arm $controller, $EPISODES episodes: released (successes digest) $released, patched $patched"
   done
 done
 
@@ -64,4 +63,3 @@ import statistics, sys
 r = [float(x) for x in sys.argv[1:]]
 print(f'patched / released, physics steps/s, one thread, {len(r)} rounds: median {statistics.median(r):.2f}x (range {min(r):.2f}-{max(r):.2f}x)')
 " "${ratios[@]}"
-[ "$same" = 1 ] || { echo "the two builds simulated different bits" >&2; exit 1; }

@@ -19,19 +19,19 @@ fn scripted_json_reports_rate_outcomes_and_speed() {
     assert!(v["episodes_per_s"].as_f64().unwrap() > 0.0);
 }
 
-/// The rapier patch (`vendor/rapier3d`) changes no bit of any simulation: 24 training scenarios
-/// per arm and controller end in exactly the final states that rapier3d 0.36.1 as released gives
-/// (the digests below were printed by a build against the released crate, session 24; the
-/// method is `scripts/bench-rapier-patch.sh`'s), on one thread or two. A change to the physics,
-/// an arm, a controller or a training distribution breaks this on purpose: record new digests
-/// only with the change stated.
+/// The simulation is pinned: 24 training scenarios per arm and controller end in exactly the
+/// final states recorded when the rapier patch began to build the multibody's mass matrix once
+/// per physics step (change 4, session 27; rapier3d 0.36.1 as released, and the patch's
+/// bit-identical changes alone, gave a75236ffe222e7b6, 470da47165bd4e4f, 37642b2eea0600e7 and
+/// 193e4dddad1600c9), on one thread or two. A change to the physics, an arm, a controller or a
+/// training distribution breaks this on purpose: record new digests only with the change stated.
 #[test]
-fn final_states_equal_those_of_the_released_rapier() {
-    for (arm, controller, threads, released) in [
-        ("regrasp-arm5", "scripted", "1", "a75236ffe222e7b6"),
-        ("regrasp-arm5", "expert", "2", "470da47165bd4e4f"),
-        ("so101", "scripted", "2", "37642b2eea0600e7"),
-        ("so101", "expert", "1", "193e4dddad1600c9"),
+fn final_states_are_the_recorded_ones() {
+    for (arm, controller, threads, recorded) in [
+        ("regrasp-arm5", "scripted", "1", "bf25f0749f8ee1d0"),
+        ("regrasp-arm5", "expert", "2", "27768cbfdde0965e"),
+        ("so101", "scripted", "2", "ffe48dcf14aa3b1a"),
+        ("so101", "expert", "1", "f5edd5e3f51f854f"),
     ] {
         let out = regrasp(&[
             "scripted",
@@ -47,7 +47,10 @@ fn final_states_equal_those_of_the_released_rapier() {
         ]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["final_states_digest"], released, "{arm}, {controller}: the final states differ from rapier's");
+        assert_eq!(
+            v["final_states_digest"], recorded,
+            "{arm}, {controller}: the final states differ from the recorded ones"
+        );
     }
 }
 

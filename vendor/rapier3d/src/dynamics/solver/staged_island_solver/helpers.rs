@@ -143,8 +143,15 @@ impl VelocitySolver {
             multibody.update_rigid_bodies_internal(bodies, !is_last_substep, true, false);
 
             if !is_last_substep {
+                // PERF (changes results): the mass matrices and their LU factorisations are
+                //       computed once per step (in `init_solver_buffers_and_multibodies`), and
+                //       every substep's free accelerations are solved with them, as every
+                //       constraint of the step (motors, limits, contacts with the links) already
+                //       is. The accelerations themselves (gravity, Coriolis, gyroscopic terms,
+                //       damping and springs) are still recomputed at each substep's pose and
+                //       velocity. This used to rebuild and refactorise both matrices after each
+                //       substep but the last.
                 multibody.update_velocities(bodies);
-                multibody.update_mass_matrix(params.dt, bodies);
                 multibody.update_acceleration(params.dt, bodies);
 
                 let mut solver_vels_incr = self
