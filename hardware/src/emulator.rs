@@ -81,6 +81,12 @@ impl<P: Plant> Servos<P> {
         }
     }
 
+    /// Ends a stall: the joint follows its targets again.
+    pub(crate) fn release_stall(&mut self) {
+        self.stall_joint = None;
+        self.stalled_at = None;
+    }
+
     pub(crate) fn new(plant: P, faults: &FaultConfig) -> Self {
         let n = plant.joints();
         Self {

@@ -109,7 +109,8 @@ pub struct LockstepConfig {
     /// What the host knows of the object.
     pub object: ObjectView,
     /// A servo fault: this joint's servo stalls (holds where it is, whatever it is told) from
-    /// this long after the next episode's start (s), and stays stalled. It reports no load of
+    /// this long after each episode's start (s) until that episode ends, so every trial of a
+    /// run meets the same fault from a working arm. It reports no load of
     /// its own, so the core, which watches loads, cannot see it: what the host's stall check
     /// ([`RunConfig::stall_s`]) is for.
     pub stall: Option<(usize, f64)>,
@@ -414,7 +415,14 @@ impl Lockstep {
             &mut self.clock,
             &stop,
             &mut |_| {},
-        )?;
+        );
+        {
+            // The fault lasts the episode: the next trial homes a working arm.
+            let mut c = self.core.borrow_mut();
+            c.stall_at = None;
+            c.controller.bus.release_stall();
+        }
+        let report = report?;
         let max_object_error_m = audited.max_error_m;
         let truth = self.twin.truth();
         let outcome = truth.as_ref().and_then(|t| t.outcome.as_ref()).map_or(OutcomeKind::Timeout, |o| o.kind);
@@ -527,7 +535,7 @@ mod tests {
         let (mut l, scenarios, run) = rig(LockstepConfig { stall: Some((0, 0.5)), ..LockstepConfig::default() });
         let run = RunConfig { episode_s: 6.0, ..run };
         let t = l.trial(&mut Push, &scenarios[0], &run).unwrap();
-        let crate::session::StopReason::Stall { seconds, lead_m } = t.report.stop else {
+        let crate::session::StopReason::Stall { seconds, lead_m, .. } = t.report.stop else {
             panic!("not stopped for a stall: {:?}", t.report.stop)
         };
         let pinned = crate::session::STALL_LEAD_FRACTION * l.env.action.max_target_lead;
@@ -541,6 +549,77 @@ mod tests {
         );
         // And the stop reached the core: at its next tick the torque is off.
         assert!(!l.guarded.arm().read_state().unwrap().armed);
+    }
+
+    /// Regression: a stall used to outlast its episode, so the next trial's homing waited for
+    /// a joint that could not move and the run ended in a timeout error.
+    #[test]
+    fn an_injected_stall_lasts_one_episode_and_the_next_trial_meets_it_afresh() {
+        let (mut l, scenarios, run) = rig(LockstepConfig { stall: Some((0, 0.5)), ..LockstepConfig::default() });
+        let run = RunConfig { episode_s: 6.0, ..run };
+        for scenario in &scenarios[..2] {
+            let t = l.trial(&mut Push, scenario, &run).unwrap();
+            assert!(
+                matches!(t.report.stop, crate::session::StopReason::Stall { .. }),
+                "seed {}: {:?}",
+                scenario.seed,
+                t.report.stop
+            );
+        }
+    }
+
+    /// A policy that only turns the tool, at full speed for this many decisions, then holds.
+    struct Turn(u32);
+
+    impl Pilot for Turn {
+        fn act(&mut self, _obs: &[f32], env: &EnvConfig) -> Result<Action> {
+            let yaw = if self.0 > 0 { env.action.max_yaw as f32 } else { 0.0 };
+            self.0 = self.0.saturating_sub(1);
+            Ok(Action { translation: [0.0, 0.0, 0.0], yaw, gripper: -1.0 })
+        }
+    }
+
+    /// Regression (session 26's quiet-stall runs: 7 of 40 ran to the timeout undetected): a
+    /// stalled wrist roll leaves the tool where it should be and only its orientation wrong, which
+    /// a check on position alone never sees.
+    #[test]
+    fn a_stalled_wrist_roll_is_caught_by_the_orientation_it_does_not_turn_to() {
+        let roll = so101_joint("wrist_roll");
+        let (mut l, scenarios, run) = rig(LockstepConfig { stall: Some((roll, 0.0)), ..LockstepConfig::default() });
+        let run = RunConfig { episode_s: 6.0, ..run };
+        // A quarter turn and a bit (10 decisions at full yaw), then held.
+        let t = l.trial(&mut Turn(10), &scenarios[0], &run).unwrap();
+        let crate::session::StopReason::Stall { seconds, lead_rad, .. } = t.report.stop else {
+            panic!("not stopped for a stall: {:?}", t.report.stop)
+        };
+        assert!(
+            seconds >= run.stall_s && lead_rad >= crate::session::STALL_ANGLE_LEAD_RAD,
+            "{seconds} s, {lead_rad} rad"
+        );
+        assert!(t.report.seconds < 4.0, "stopped after {} s", t.report.seconds);
+        assert!(!l.guarded.arm().read_state().unwrap().armed);
+    }
+
+    #[test]
+    fn turning_the_tool_as_fast_as_the_policy_may_is_not_a_stall() {
+        let (mut l, scenarios, run) = rig(LockstepConfig::default());
+        let run = RunConfig { episode_s: 6.0, ..run };
+        let roll = so101_joint("wrist_roll");
+        let before = l.twin().truth().unwrap().q[roll];
+        // A quarter turn and a bit (10 decisions at full yaw), as fast as the policy may ask.
+        let turns = 10;
+        let t = l.trial(&mut Turn(turns), &scenarios[0], &run).unwrap();
+        assert_eq!(t.report.stop, crate::session::StopReason::Timeout);
+        assert!(t.report.longest_block_s < run.stall_s, "blocked for {} s", t.report.longest_block_s);
+        let after = l.twin().truth().unwrap().q[roll];
+        let asked = turns as f64 * l.env.action.max_yaw;
+        assert!((after - before).abs() > 0.5 * asked, "the wrist turned only from {before} to {after} rad");
+    }
+
+    /// The index in the joint vector of the SO-101's joint `name`.
+    fn so101_joint(name: &str) -> usize {
+        let arm = ArmModel::named("so101").unwrap();
+        arm.chain.joints.iter().find(|j| j.name == name).and_then(|j| j.index).unwrap()
     }
 
     #[test]

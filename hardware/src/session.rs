@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nalgebra::{Isometry3, Translation3, Vector3};
+use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
 use regrasp_curriculum::run::Certified;
 use regrasp_policy::eval::{LoadedPolicy, evaluate};
 use regrasp_policy::inference::Scratch;
@@ -53,8 +53,9 @@ pub struct RunConfig {
     pub after_lift_s: f64,
     /// The arm is stopped when its tool has been blocked this long (s): the tool where the sent
     /// joint targets put it at least [`STALL_LEAD_FRACTION`] of the action's `max_target_lead`
-    /// ahead of the measured tool, while the tool moved less than [`STALL_MOTION_FRACTION`] of
-    /// it: the motion asked for against the motion made, which the servos alone cannot judge
+    /// ahead of the measured tool, or turned at least [`STALL_ANGLE_LEAD_RAD`] from it, while the
+    /// tool moved less than [`STALL_MOTION_FRACTION`] of that lead and turned less than
+    /// [`STALL_ANGLE_MOTION_RAD`]: the motion asked for against the motion made, which the servos alone cannot judge
     /// (a blocked joint and a joint holding a load look the same to them).
     pub stall_s: f64,
 }
@@ -326,30 +327,68 @@ pub const STALL_LEAD_FRACTION: f64 = 0.4;
 /// ... and blocked when, meanwhile, it moved less than this fraction of `max_target_lead`.
 pub const STALL_MOTION_FRACTION: f64 = 0.2;
 
-/// How long the tool has been blocked: its target pinned ahead while it does not move.
+/// The tool's orientation counts as held back when the sent targets turn it at least this far
+/// from the measured tool (rad, 20°) ...
+pub const STALL_ANGLE_LEAD_RAD: f64 = 0.35;
+
+/// ... and blocked when, meanwhile, it turned less than this (rad, about 3°).
+pub const STALL_ANGLE_MOTION_RAD: f64 = 0.05;
+
+/// How long one quantity (the tool's position, or its orientation) has been blocked: its target
+/// pinned ahead while it does not follow.
+#[derive(Clone, Copy, Debug, Default)]
+struct Blocked<T> {
+    /// Since when (s), and the quantity's value then.
+    since: Option<(f64, T)>,
+}
+
+impl<T: Copy> Blocked<T> {
+    /// Updates at time `t` (s): `held_back` whether the target leads by the threshold, `moved`
+    /// how far the quantity went since the value kept (same unit as the threshold given with
+    /// it). Returns how long it has been blocked (s).
+    fn update(&mut self, t: f64, now: T, held_back: bool, moved: impl Fn(&T) -> bool) -> f64 {
+        if !held_back {
+            self.since = None;
+            return 0.0;
+        }
+        let (t0, at) = *self.since.get_or_insert((t, now));
+        if moved(&at) {
+            self.since = Some((t, now));
+            return 0.0;
+        }
+        t - t0
+    }
+}
+
+/// How long the tool has been blocked: in position (its target pinned ahead while it does not
+/// move) or in orientation (its target turned away while it does not turn), each watched on its
+/// own, so a wrist that still turns does not hide an arm that no longer moves.
 #[derive(Clone, Debug, Default)]
 struct StallWatch {
-    /// Since when (s), and where the tool was then (m, world).
-    since: Option<(f64, Vector3<f64>)>,
+    position: Blocked<Vector3<f64>>,
+    orientation: Blocked<UnitQuaternion<f64>>,
     /// Longest time blocked so far (s).
     longest_s: f64,
 }
 
 impl StallWatch {
-    /// Updates at time `t` (s) with where the sent targets put the tool and where it is (m,
-    /// world); returns how long the tool has been blocked (s).
-    fn update(&mut self, t: f64, target: &Vector3<f64>, tool: &Vector3<f64>, max_lead: f64) -> f64 {
-        if (target - tool).norm() < STALL_LEAD_FRACTION * max_lead {
-            self.since = None;
-            return 0.0;
-        }
-        let (t0, at) = *self.since.get_or_insert((t, *tool));
-        if (tool - at).norm() >= STALL_MOTION_FRACTION * max_lead {
-            self.since = Some((t, *tool));
-            return 0.0;
-        }
-        self.longest_s = self.longest_s.max(t - t0);
-        t - t0
+    /// Updates at time `t` (s) with where the sent targets put the tool and where it is (world
+    /// poses, m); `max_lead` is the action's `max_target_lead` (m). Returns how long the tool
+    /// has been blocked (s), in position or in orientation, whichever is longer.
+    fn update(&mut self, t: f64, target: &Isometry3<f64>, tool: &Isometry3<f64>, max_lead: f64) -> f64 {
+        let p = tool.translation.vector;
+        let lead_m = (target.translation.vector - p).norm();
+        let in_position = self.position.update(t, p, lead_m >= STALL_LEAD_FRACTION * max_lead, |at| {
+            (p - at).norm() >= STALL_MOTION_FRACTION * max_lead
+        });
+        let r = tool.rotation;
+        let lead_rad = target.rotation.angle_to(&r);
+        let in_orientation = self
+            .orientation
+            .update(t, r, lead_rad >= STALL_ANGLE_LEAD_RAD, |at| r.angle_to(at) >= STALL_ANGLE_MOTION_RAD);
+        let blocked = in_position.max(in_orientation);
+        self.longest_s = self.longest_s.max(blocked);
+        blocked
     }
 }
 
@@ -399,6 +438,9 @@ pub enum StopReason {
         seconds: f64,
         /// How far the tool target led the measured tool when stopped (m).
         lead_m: f64,
+        /// How far the tool target's orientation led the measured tool's when stopped (rad).
+        #[serde(default)]
+        lead_rad: f64,
     },
 }
 
@@ -658,14 +700,14 @@ pub fn run_episode<A: Arm>(
         measured.push(state.gripper);
         // The motion asked of the arm (where the sent targets put the tool) against the motion
         // it made.
-        let asked = verdict.command.as_ref().map(|c| model.chain.fk(&c.positions).translation.vector);
-        let blocked_s =
-            asked.map_or(0.0, |a| stall.update(t, &a, &tool.translation.vector, env.action.max_target_lead));
+        let asked = verdict.command.as_ref().map(|c| model.chain.fk(&c.positions));
+        let blocked_s = asked.map_or(0.0, |a| stall.update(t, &a, &tool, env.action.max_target_lead));
         on_tick(&TickRecord { tick: ticks, elapsed_s: t, commanded, measured, interventions: verdict.interventions });
         ticks += 1;
         if blocked_s >= cfg.stall_s {
-            let lead_m = asked.map_or(0.0, |a| (a - tool.translation.vector).norm());
-            break StopReason::Stall { seconds: blocked_s, lead_m };
+            let lead_m = asked.map_or(0.0, |a| (a.translation.vector - tool.translation.vector).norm());
+            let lead_rad = asked.map_or(0.0, |a| a.rotation.angle_to(&tool.rotation));
+            break StopReason::Stall { seconds: blocked_s, lead_m, lead_rad };
         }
     };
     if reason.is_safety_stop() {
