@@ -22,6 +22,18 @@ pub enum HardwareError {
     /// No (valid) answer in time.
     #[error("{0}: no answer from the arm within {1} ms")]
     Timeout(String, u64),
+    /// The arm answered and followed, but did not reach a pose it was sent to in time.
+    #[error(
+        "{what}: the arm did not reach its target within {seconds} s ({detail}); check that nothing blocks it (the object, the table, a cable), then run again"
+    )]
+    NotReached {
+        /// What was moving (homing).
+        what: String,
+        /// The time allowed (s).
+        seconds: u64,
+        /// The joints short of their targets, with their loads.
+        detail: String,
+    },
     /// The arm answered, but not as the bridge expects (another joint count, other limits).
     #[error("the arm does not match: {0}")]
     Mismatch(String),

@@ -568,6 +568,22 @@ mod tests {
         }
     }
 
+    /// Homing that cannot arrive names the joint that fell short and what to check; it used to
+    /// say "no answer from the arm", which the arm had given all along.
+    #[test]
+    fn homing_that_cannot_arrive_names_the_joint_short_of_its_target() {
+        let (mut l, _, run) = rig(LockstepConfig::default());
+        let mut target = l.twin().truth().unwrap().q;
+        let elbow = so101_joint("elbow_flex");
+        target[elbow] = l.arm.chain.upper[elbow] + 0.3; // past its limit: the envelope holds it there
+        let gripper = l.arm.gripper.servo_from_jaw(l.arm.gripper.open);
+        let stop = AtomicBool::new(false);
+        let e = crate::session::move_to(&mut l.guarded, &target, gripper, 1.0, &run, &mut l.clock, &stop)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did not reach") && e.contains(&format!("joint {elbow} at")), "{e}");
+    }
+
     /// A policy that only turns the tool, at full speed for this many decisions, then holds.
     struct Turn(u32);
 

@@ -758,6 +758,9 @@ pub fn move_to_start<A: Arm>(
 /// Homing speed of every joint (rad/s or m/s): slow enough for any arm.
 pub const HOMING_SPEED: f64 = 0.5;
 
+/// Homing gives up after this long without arriving (s).
+pub const HOMING_LIMIT_S: u64 = 20;
+
 /// Moves the arm to `target` (rad or m) with the gripper at `gripper` (servo units: m or rad)
 /// at the loop's rate and through the envelope: the ready pose before an episode. The gripper
 /// goes first, at `gripper_speed` (servo units/s) with the arm held, so that whatever the
@@ -813,9 +816,20 @@ pub fn move_to<A: Arm>(
         if arrived && g == gripper {
             return Ok(());
         }
-        if clock.now().duration_since(start) > Duration::from_secs(20) {
+        if clock.now().duration_since(start) > Duration::from_secs(HOMING_LIMIT_S) {
             let _ = guarded.stop();
-            return Err(HardwareError::Timeout("homing".into(), 20_000));
+            let short: Vec<String> = s
+                .positions
+                .iter()
+                .zip(target)
+                .zip(&s.loads)
+                .enumerate()
+                .filter(|(_, ((m, t), _))| (*m - *t).abs() >= 0.01)
+                .map(|(j, ((m, t), l))| format!("joint {j} at {m:.3} rad, target {t:.3}, load {l:.2}"))
+                .collect();
+            let detail =
+                if short.is_empty() { format!("the gripper at {g:.3}, target {gripper:.3}") } else { short.join("; ") };
+            return Err(HardwareError::NotReached { what: "homing".into(), seconds: HOMING_LIMIT_S, detail });
         }
         let gripper_step = gripper_speed * period.as_secs_f64();
         if g != gripper {
