@@ -53,8 +53,8 @@ pub enum Start {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectView {
-    /// Dead reckoning ([`ObjectEstimate`]): where it was placed, then carried with the tool
-    /// while the fingers touch it; a desktop arm without a camera (`hw validate`).
+    /// Dead reckoning ([`ObjectEstimate`]): where it was placed, kept between the pads, and
+    /// carried with the tool only while clamped; a desktop arm without a camera (`hw validate`).
     Estimate,
     /// The twin's true object pose (an ideal tracking camera), as the simulator observes it.
     Camera,

@@ -53,10 +53,11 @@ pub struct RunConfig {
     pub after_lift_s: f64,
     /// The arm is stopped when its tool has been blocked this long (s): the tool where the sent
     /// joint targets put it at least [`STALL_LEAD_FRACTION`] of the action's `max_target_lead`
-    /// ahead of the measured tool, or turned at least [`STALL_ANGLE_LEAD_RAD`] from it, while the
-    /// tool moved less than [`STALL_MOTION_FRACTION`] of that lead and turned less than
-    /// [`STALL_ANGLE_MOTION_RAD`]: the motion asked for against the motion made, which the servos alone cannot judge
-    /// (a blocked joint and a joint holding a load look the same to them).
+    /// ahead of the measured tool while it moves less than [`STALL_MOTION_FRACTION`] of that
+    /// lead, or turned at least [`STALL_ANGLE_LEAD_RAD`] from it while it turns less than
+    /// [`STALL_ANGLE_MOTION_RAD`]: the motion asked for against the motion made, which the
+    /// servos alone cannot judge (a blocked joint and a joint holding a load look the same to
+    /// them).
     pub stall_s: f64,
 }
 
@@ -343,9 +344,9 @@ struct Blocked<T> {
 }
 
 impl<T: Copy> Blocked<T> {
-    /// Updates at time `t` (s): `held_back` whether the target leads by the threshold, `moved`
-    /// how far the quantity went since the value kept (same unit as the threshold given with
-    /// it). Returns how long it has been blocked (s).
+    /// Updates at time `t` (s) with the quantity's value `now`: `held_back` whether its target
+    /// leads it by the threshold, `moved` whether it went far enough from the value kept to
+    /// count as following. Returns how long it has been blocked (s).
     fn update(&mut self, t: f64, now: T, held_back: bool, moved: impl Fn(&T) -> bool) -> f64 {
         if !held_back {
             self.since = None;
@@ -369,6 +370,8 @@ struct StallWatch {
     orientation: Blocked<UnitQuaternion<f64>>,
     /// Longest time blocked so far (s).
     longest_s: f64,
+    /// At the last update, how far the target led the tool (m) and turned from it (rad).
+    lead: (f64, f64),
 }
 
 impl StallWatch {
@@ -386,6 +389,7 @@ impl StallWatch {
         let in_orientation = self
             .orientation
             .update(t, r, lead_rad >= STALL_ANGLE_LEAD_RAD, |at| r.angle_to(at) >= STALL_ANGLE_MOTION_RAD);
+        self.lead = (lead_m, lead_rad);
         let blocked = in_position.max(in_orientation);
         self.longest_s = self.longest_s.max(blocked);
         blocked
@@ -705,8 +709,7 @@ pub fn run_episode<A: Arm>(
         on_tick(&TickRecord { tick: ticks, elapsed_s: t, commanded, measured, interventions: verdict.interventions });
         ticks += 1;
         if blocked_s >= cfg.stall_s {
-            let lead_m = asked.map_or(0.0, |a| (a.translation.vector - tool.translation.vector).norm());
-            let lead_rad = asked.map_or(0.0, |a| a.rotation.angle_to(&tool.rotation));
+            let (lead_m, lead_rad) = stall.lead;
             break StopReason::Stall { seconds: blocked_s, lead_m, lead_rad };
         }
     };
