@@ -379,6 +379,8 @@ impl Lockstep {
                     // After a watchdog hold or a safety stop.
                     self.core.borrow_mut().rearm()?;
                 }
+                // The last trial's object is taken away before the arm homes, as at a real arm.
+                self.twin.clear()?;
                 move_to_start(&mut self.guarded, &self.sim, scenario, run, &mut self.clock, &stop)?;
                 self.twin.place(scenario)?;
             }
@@ -582,6 +584,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("did not reach") && e.contains(&format!("joint {elbow} at")), "{e}");
+    }
+
+    /// Regression (session 27, the SO-101 champion over seeds 100–299): the twin left the last
+    /// trial's object on the table while the arm homed; one came to lie under the next ready
+    /// pose's jaws and the elbow could not get there. The twin now takes it away first, as the
+    /// operator of a real arm does.
+    #[test]
+    fn the_last_trials_object_is_taken_away_before_the_arm_homes() {
+        let (mut l, scenarios, _) = rig(LockstepConfig::default());
+        let next = scenarios[1];
+        let home = GraspEnv::new(Arc::clone(&l.arm), Arc::clone(&l.env))
+            .unwrap()
+            .start_configuration(&next, "scenario")
+            .unwrap();
+        let ready = l.arm.chain.fk(&home).translation;
+        // A tall box left standing right under the next ready pose's tool.
+        let mut left = next;
+        left.object.shape = regrasp_sim::scenario::Shape::Box { size: [0.04, 0.04, 0.12] };
+        (left.object.pose.x, left.object.pose.y, left.object.pose.lying) = (ready.x, ready.y, false);
+        l.twin().place(&left).unwrap();
+        let run = RunConfig { episode_s: 1e-3, ..RunConfig::for_task(&l.env) };
+        let t = l.trial(&mut Sway(0), &next, &run).unwrap();
+        assert_eq!(t.seed, next.seed);
+        let q = l.twin().truth().unwrap().q;
+        let worst = q.iter().zip(&home).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 0.03, "homed {worst} rad from the ready pose");
     }
 
     /// A policy that only turns the tool, at full speed for this many decisions, then holds.

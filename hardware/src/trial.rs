@@ -161,7 +161,7 @@ impl Station {
         let start = Instant::now();
         for (i, scenario) in scenarios.iter().enumerate() {
             let what = describe(scenario);
-            say(&format!("\nscenario {} of {}: place a {what}", i + 1, scenarios.len()));
+            say(&format!("\nscenario {} of {}: take the last object away and place a {what}", i + 1, scenarios.len()));
             // Show the set-up: the scene at rest with the object where it must go.
             let mut sim = GraspEnv::new(Arc::clone(&self.arm), Arc::clone(&self.env))?;
             sim.reset(scenario)?;
@@ -180,6 +180,7 @@ impl Station {
                     continue;
                 }
             }
+            operator.clear(&rig)?;
             rig.guarded().arm().rearm(self.nonce.wrapping_add(i as u32 + 1))?;
             move_to_start(rig.guarded(), &sim, scenario, &self.run, &mut WallClock, stop)?;
             operator.place(&rig, scenario)?;
@@ -269,6 +270,10 @@ pub trait Operator {
     /// goes, in words): set it up, or skip, or quit.
     fn set_up(&mut self, trial: usize, of: usize, what: &str) -> Result<SetUp>;
 
+    /// Before the arm homes for a trial that will run: the last trial's object is gone from the
+    /// table and the gripper (a person did that at the set-up; a twin does it now).
+    fn clear(&mut self, rig: &Rig) -> Result<()>;
+
     /// The arm waits at the scenario's ready pose: the object goes where the scenario puts it
     /// (a person did that before confirming the set-up; a twin does it now).
     fn place(&mut self, rig: &Rig, scenario: &Scenario) -> Result<()>;
@@ -285,6 +290,10 @@ pub struct TwinOperator;
 impl Operator for TwinOperator {
     fn set_up(&mut self, _trial: usize, _of: usize, _what: &str) -> Result<SetUp> {
         Ok(SetUp::Run)
+    }
+
+    fn clear(&mut self, rig: &Rig) -> Result<()> {
+        rig.twin().ok_or_else(|| HardwareError::Config("the twin operator needs an emulated rig".into()))?.clear()
     }
 
     fn place(&mut self, rig: &Rig, scenario: &Scenario) -> Result<()> {
@@ -329,6 +338,10 @@ impl<R: BufRead, W: Write> Operator for KeyboardOperator<R, W> {
             Some("s") => SetUp::Skip,
             Some(_) => SetUp::Run,
         })
+    }
+
+    fn clear(&mut self, _rig: &Rig) -> Result<()> {
+        Ok(())
     }
 
     fn place(&mut self, _rig: &Rig, _scenario: &Scenario) -> Result<()> {

@@ -101,6 +101,13 @@ impl Twin {
         Ok(())
     }
 
+    /// The operator takes the last trial's object away (off the table, or out of the gripper)
+    /// before the arm homes for the next trial, as a person at a physical arm clears the table;
+    /// the arm stays where it is and the outcome decided so far stands.
+    pub fn clear(&self) -> Result<()> {
+        self.lock().env.take_object_away().map_err(|e| HardwareError::Config(format!("sim twin: {e}")))
+    }
+
     /// Puts the arm back at `scenario`'s start pose, at rest, with its object placed, as the
     /// simulator's own reset does (the pre-flight's start). A physical arm cannot be put
     /// anywhere; only the lockstep harness ([`crate::lockstep`]) uses this, to measure what

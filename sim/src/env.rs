@@ -111,6 +111,8 @@ struct Episode {
     /// Height of the object's centre at the start (m).
     start_z: f64,
     safety: EpisodeSafety,
+    /// The operator took the object away ([`GraspEnv::take_object_away`]): nothing more is judged.
+    object_away: bool,
 }
 
 /// The grasping environment.
@@ -196,6 +198,16 @@ impl GraspEnv {
     pub fn push_object(&mut self, impulse: Vector3<f64>) -> Result<()> {
         let ep = self.ep.as_mut().ok_or(SimError::NotRunning("no episode to push"))?;
         ep.world.push_object(impulse)
+    }
+
+    /// The operator takes the object away after its trial (the sim twin, between trials; see
+    /// [`SimWorld::take_object_away`]); the arm stays where it is and goes on running. The
+    /// outcome decided so far stands, and none is decided after it.
+    pub fn take_object_away(&mut self) -> Result<()> {
+        let ep = self.ep.as_mut().ok_or(SimError::NotRunning("no episode to take the object from"))?;
+        ep.world.take_object_away();
+        ep.object_away = true;
+        Ok(())
     }
 
     /// Body poses and active contacts after the last physics step (for recorders).
@@ -291,6 +303,7 @@ impl GraspEnv {
             steps: 0,
             classifier,
             outcome: None,
+            object_away: false,
             contacts: ContactReadings::default(),
             grip_force: 0.0,
             potential: 0.0,
@@ -440,7 +453,8 @@ impl GraspEnv {
             joint_at_limit,
         };
         // The sim twin keeps running after the outcome is decided; the first decision stands.
-        let outcome = if ep.outcome.is_none() { ep.classifier.update(&signals) } else { None };
+        // Nothing is judged once the operator has taken the object away.
+        let outcome = if ep.outcome.is_none() && !ep.object_away { ep.classifier.update(&signals) } else { None };
         let distance = (tool.translation.vector - obj.translation.vector).norm();
         let held = Classifier::held(&signals);
         let lift = signals.object_pos[2] - ep.start_z;

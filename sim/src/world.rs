@@ -51,6 +51,9 @@ pub const TABLE_HALF_EXTENTS: [f32; 3] = [0.45, 0.55, 0.02];
 pub const TABLE_CENTER: [f32; 3] = [0.15, 0.0, -0.02];
 /// The largest impulse [`SimWorld::push_object`] applies (N·s).
 pub const MAX_PUSH_IMPULSE: f64 = 1.0;
+/// Where an object taken off the table is kept (m, world): 10 m below the table top, out of
+/// reach of every other collider ([`SimWorld::take_object_away`]).
+pub const OBJECT_AWAY: [f32; 3] = [0.0, 0.0, -10.0];
 
 fn groups(member: Group, filter: Group) -> InteractionGroups {
     InteractionGroups::new(member, filter, InteractionTestMode::And)
@@ -440,6 +443,16 @@ impl SimWorld {
             b.apply_impulse(Vector::new(impulse.x as Real, impulse.y as Real, impulse.z as Real), true);
         }
         Ok(())
+    }
+
+    /// The operator takes the object away once its trial is over (off the table, or out of the
+    /// gripper): its body is fixed at [`OBJECT_AWAY`], where nothing touches it, until the next
+    /// reset builds a new world. Not a grasp outcome: nothing is judged after it.
+    pub fn take_object_away(&mut self) {
+        if let Some(b) = self.physics.bodies.get_mut(self.object) {
+            b.set_body_type(RigidBodyType::Fixed, false);
+            b.set_translation(Vector::new(OBJECT_AWAY[0], OBJECT_AWAY[1], OBJECT_AWAY[2]), false);
+        }
     }
 
     /// The object's linear velocity (m/s).

@@ -378,3 +378,30 @@ fn a_push_moves_the_object_through_physics_and_bad_pushes_are_refused() {
     let moved = env.world().unwrap().object_pose().translation.x - x0;
     assert!(moved > 1e-3, "the object slid {moved} m along +x");
 }
+
+/// The sim twin's operator clears the table between trials: the object leaves the scene and no
+/// outcome is decided after it, where the same episode left alone times out.
+#[test]
+fn an_object_taken_away_is_out_of_reach_and_nothing_is_judged_after() {
+    let s = ScenarioDistribution::default().sample(5);
+    let run = |take_away: bool| {
+        let mut env = env();
+        assert!(matches!(env.take_object_away(), Err(SimError::NotRunning(_))));
+        env.reset(&s).unwrap();
+        let q = env.privileged().unwrap().q;
+        let open = env.arm().gripper.open;
+        if take_away {
+            env.take_object_away().unwrap();
+        }
+        for _ in 0..env.config().max_steps() + 5 {
+            env.step_targets(&q, open, true).unwrap();
+        }
+        (env.outcome().map(|o| o.kind), env.privileged().unwrap().object.translation)
+    };
+    let (left, _) = run(false);
+    assert_eq!(left, Some(OutcomeKind::Timeout));
+    let (taken, at) = run(true);
+    assert_eq!(taken, None);
+    let away = regrasp_sim::world::OBJECT_AWAY;
+    assert_eq!([at.x as f32, at.y as f32, at.z as f32], away, "the object stays where it was put");
+}
