@@ -55,9 +55,10 @@ pub struct RunConfig {
     /// joint targets put it at least [`STALL_LEAD_FRACTION`] of the action's `max_target_lead`
     /// ahead of the measured tool while it moves less than [`STALL_MOTION_FRACTION`] of that
     /// lead, or turned at least [`STALL_ANGLE_LEAD_RAD`] from it while it turns less than
-    /// [`STALL_ANGLE_MOTION_RAD`]: the motion asked for against the motion made, which the
-    /// servos alone cannot judge (a blocked joint and a joint holding a load look the same to
-    /// them).
+    /// [`STALL_ANGLE_MOTION_RAD`], or a joint's target at least [`STALL_JOINT_LEAD_RAD`] from it
+    /// while it moves less than [`STALL_JOINT_MOTION_RAD`]: the motion asked for against the
+    /// motion made, which the servos alone cannot judge (a blocked joint and a joint holding a
+    /// load look the same to them).
     pub stall_s: f64,
 }
 
@@ -335,8 +336,15 @@ pub const STALL_ANGLE_LEAD_RAD: f64 = 0.35;
 /// ... and blocked when, meanwhile, it turned less than this (rad, about 3°).
 pub const STALL_ANGLE_MOTION_RAD: f64 = 0.05;
 
-/// How long one quantity (the tool's position, or its orientation) has been blocked: its target
-/// pinned ahead while it does not follow.
+/// A joint counts as held back when its sent target leads its measured position by at least
+/// this (rad, about 9°) ...
+pub const STALL_JOINT_LEAD_RAD: f64 = 0.15;
+
+/// ... and blocked when, meanwhile, it moved less than this (rad, about 2°).
+pub const STALL_JOINT_MOTION_RAD: f64 = 0.03;
+
+/// How long one quantity (the tool's position or orientation, or one joint) has been blocked:
+/// its target pinned ahead while it does not follow.
 #[derive(Clone, Copy, Debug, Default)]
 struct Blocked<T> {
     /// Since when (s), and the quantity's value then.
@@ -361,24 +369,36 @@ impl<T: Copy> Blocked<T> {
     }
 }
 
-/// How long the tool has been blocked: in position (its target pinned ahead while it does not
-/// move) or in orientation (its target turned away while it does not turn), each watched on its
-/// own, so a wrist that still turns does not hide an arm that no longer moves.
+/// How long the arm has been blocked: the tool in position (its target pinned ahead while it
+/// does not move) or in orientation (its target turned away while it does not turn), or any one
+/// joint (its target led away while it does not move), each watched on its own, so a wrist that
+/// still turns does not hide an arm that no longer moves, and joints that make up a stalled
+/// one's loss in the tool's pose do not hide it.
 #[derive(Clone, Debug, Default)]
 struct StallWatch {
     position: Blocked<Vector3<f64>>,
     orientation: Blocked<UnitQuaternion<f64>>,
+    joints: Vec<Blocked<f64>>,
     /// Longest time blocked so far (s).
     longest_s: f64,
     /// At the last update, how far the target led the tool (m) and turned from it (rad).
     lead: (f64, f64),
+    /// At the last update, the joint whose target led it furthest, and by how much (rad).
+    joint_lead: (usize, f64),
 }
 
 impl StallWatch {
-    /// Updates at time `t` (s) with where the sent targets put the tool and where it is (world
-    /// poses, m); `max_lead` is the action's `max_target_lead` (m). Returns how long the tool
-    /// has been blocked (s), in position or in orientation, whichever is longer.
-    fn update(&mut self, t: f64, target: &Isometry3<f64>, tool: &Isometry3<f64>, max_lead: f64) -> f64 {
+    /// Updates at time `t` (s) with the sent joint targets `sent` and the measured joints
+    /// `measured` (rad), and where each puts the tool (`target`, `tool`: world poses, m);
+    /// `max_lead` is the action's `max_target_lead` (m). Returns how long the arm has been
+    /// blocked (s): the longest of the tool's position, its orientation and each joint.
+    fn update(
+        &mut self,
+        t: f64,
+        (sent, target): (&[f64], &Isometry3<f64>),
+        (measured, tool): (&[f64], &Isometry3<f64>),
+        max_lead: f64,
+    ) -> f64 {
         let p = tool.translation.vector;
         let lead_m = (target.translation.vector - p).norm();
         let in_position = self.position.update(t, p, lead_m >= STALL_LEAD_FRACTION * max_lead, |at| {
@@ -389,8 +409,19 @@ impl StallWatch {
         let in_orientation = self
             .orientation
             .update(t, r, lead_rad >= STALL_ANGLE_LEAD_RAD, |at| r.angle_to(at) >= STALL_ANGLE_MOTION_RAD);
+        self.joints.resize_with(measured.len(), Blocked::default);
+        let mut in_joint: f64 = 0.0;
+        self.joint_lead = (0, 0.0);
+        for (j, ((blocked, &q), &q_sent)) in self.joints.iter_mut().zip(measured).zip(sent).enumerate() {
+            let lead = (q_sent - q).abs();
+            in_joint = in_joint
+                .max(blocked.update(t, q, lead >= STALL_JOINT_LEAD_RAD, |at| (q - at).abs() >= STALL_JOINT_MOTION_RAD));
+            if lead > self.joint_lead.1 {
+                self.joint_lead = (j, lead);
+            }
+        }
         self.lead = (lead_m, lead_rad);
-        let blocked = in_position.max(in_orientation);
+        let blocked = in_position.max(in_orientation).max(in_joint);
         self.longest_s = self.longest_s.max(blocked);
         blocked
     }
@@ -445,6 +476,12 @@ pub enum StopReason {
         /// How far the tool target's orientation led the measured tool's when stopped (rad).
         #[serde(default)]
         lead_rad: f64,
+        /// The joint whose target led its measured position furthest when stopped (0-based).
+        #[serde(default)]
+        joint: usize,
+        /// How far that joint's target led it (rad).
+        #[serde(default)]
+        joint_lead_rad: f64,
     },
 }
 
@@ -704,13 +741,15 @@ pub fn run_episode<A: Arm>(
         measured.push(state.gripper);
         // The motion asked of the arm (where the sent targets put the tool) against the motion
         // it made.
-        let asked = verdict.command.as_ref().map(|c| model.chain.fk(&c.positions));
-        let blocked_s = asked.map_or(0.0, |a| stall.update(t, &a, &tool, env.action.max_target_lead));
+        let blocked_s = verdict.command.as_ref().map_or(0.0, |c| {
+            let asked = model.chain.fk(&c.positions);
+            stall.update(t, (&c.positions, &asked), (&state.positions, &tool), env.action.max_target_lead)
+        });
         on_tick(&TickRecord { tick: ticks, elapsed_s: t, commanded, measured, interventions: verdict.interventions });
         ticks += 1;
         if blocked_s >= cfg.stall_s {
-            let (lead_m, lead_rad) = stall.lead;
-            break StopReason::Stall { seconds: blocked_s, lead_m, lead_rad };
+            let ((lead_m, lead_rad), (joint, joint_lead_rad)) = (stall.lead, stall.joint_lead);
+            break StopReason::Stall { seconds: blocked_s, lead_m, lead_rad, joint, joint_lead_rad };
         }
     };
     if reason.is_safety_stop() {
@@ -916,5 +955,41 @@ mod tests {
         let tool = Translation3::new(0.0, 0.0005, 0.0) * tool_around(&model, rest.translation.vector, wide);
         let seen = est.object_pose(&tool, true, wide);
         assert!((seen.translation.vector - rest.translation.vector).norm() < 1e-9);
+    }
+
+    /// The stall watch over 2 s at 50 Hz: the tool's target and measured pose are the same
+    /// throughout (the other joints made up the loss); joint 1's target moves from 0 by
+    /// `target_rate` (rad/s) while the joint itself moves by `joint_rate` (rad/s), lagging
+    /// `lag_s` (s) behind. Returns the longest block (s) and the watch.
+    fn watch_joint(target_rate: f64, joint_rate: f64, lag_s: f64) -> (f64, StallWatch) {
+        let mut w = StallWatch::default();
+        let pose = Isometry3::translation(0.2, 0.0, 0.1);
+        for k in 0..100 {
+            let t = k as f64 * 0.02;
+            let sent = [0.1, target_rate * t, -0.2];
+            let measured = [0.1, joint_rate * (t - lag_s).max(0.0), -0.2];
+            w.update(t, (&sent, &pose), (&measured, &pose), 0.03);
+        }
+        (w.longest_s, w)
+    }
+
+    #[test]
+    fn a_joint_whose_target_runs_away_while_it_stays_put_is_blocked_though_the_tool_is_where_it_should_be() {
+        let (blocked, w) = watch_joint(0.5, 0.0, 0.0);
+        // Held back from 0.3 s on (0.15 rad at 0.5 rad/s), never moved: blocked from then on.
+        assert!((blocked - 1.68).abs() < 0.03, "blocked for {blocked} s");
+        assert_eq!(w.joint_lead.0, 1);
+        assert!((w.joint_lead.1 - 0.99).abs() < 1e-9, "{:?}", w.joint_lead);
+    }
+
+    #[test]
+    fn a_joint_that_follows_its_target_late_or_slowly_is_not_blocked() {
+        // 0.4 s behind a target at 0.5 rad/s: 0.2 rad of lead all along, but it moves (blocked
+        // only until it starts, 0.1 s after the lead reached 0.15 rad, and 0.06 s more).
+        let (blocked, _) = watch_joint(0.5, 0.5, 0.4);
+        assert!(blocked < 0.2, "blocked for {blocked} s");
+        // A target 0.14 rad ahead, held: below the lead that counts.
+        let (blocked, _) = watch_joint(0.07, 0.0, 0.0);
+        assert_eq!(blocked, 0.0);
     }
 }
