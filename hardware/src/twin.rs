@@ -57,6 +57,11 @@ struct State {
     error: Option<String>,
 }
 
+/// A simulation error of the twin, as the hardware path reports it.
+fn sim_error(e: regrasp_sim::SimError) -> HardwareError {
+    HardwareError::Config(format!("sim twin: {e}"))
+}
+
 /// A handle on the sim twin.
 #[derive(Clone)]
 pub struct Twin {
@@ -70,15 +75,14 @@ impl Twin {
     /// physics rate the next whole multiple of it at or above `cfg`'s (250 Hz for 50 Hz ticks
     /// and 240 Hz physics); contacts, motors and the outcome thresholds are `cfg`'s.
     pub fn new(arm: Arc<ArmModel>, cfg: &EnvConfig, scenario: &Scenario, tick_s: f64) -> Result<Self> {
-        let sim = |e: regrasp_sim::SimError| HardwareError::Config(format!("sim twin: {e}"));
         if !(tick_s > 0.0 && tick_s <= 1.0) {
             return Err(HardwareError::Config(format!("sim twin: tick of {tick_s} s is not in (0, 1] s")));
         }
         let control_hz = 1.0 / tick_s;
         let twin_cfg =
             EnvConfig { control_hz, physics_hz: control_hz * (cfg.physics_hz / control_hz).ceil(), ..cfg.clone() };
-        let mut env = GraspEnv::new(Arc::clone(&arm), Arc::new(twin_cfg)).map_err(sim)?;
-        env.reset(scenario).map_err(sim)?;
+        let mut env = GraspEnv::new(Arc::clone(&arm), Arc::new(twin_cfg)).map_err(sim_error)?;
+        env.reset(scenario).map_err(sim_error)?;
         let q = env.privileged().map(|p| p.q).unwrap_or_default();
         let gripper = env.privileged().map_or(0.0, |p| p.gripper_opening);
         let state =
@@ -96,7 +100,7 @@ impl Twin {
     pub fn place(&self, scenario: &Scenario) -> Result<()> {
         let mut s = self.lock();
         let q = s.env.world().map(|w| w.arm_positions()).unwrap_or_default();
-        s.env.reset_at(scenario, q).map_err(|e| HardwareError::Config(format!("sim twin: {e}")))?;
+        s.env.reset_at(scenario, q).map_err(sim_error)?;
         s.steps = 0;
         Ok(())
     }
@@ -105,7 +109,7 @@ impl Twin {
     /// before the arm homes for the next trial, as a person at a physical arm clears the table;
     /// the arm stays where it is and the outcome decided so far stands.
     pub fn clear(&self) -> Result<()> {
-        self.lock().env.take_object_away().map_err(|e| HardwareError::Config(format!("sim twin: {e}")))
+        self.lock().env.take_object_away().map_err(sim_error)
     }
 
     /// Puts the arm back at `scenario`'s start pose, at rest, with its object placed, as the
@@ -114,7 +118,7 @@ impl Twin {
     /// the homed start of the hardware path changes. The servos hold the new pose.
     pub fn reset(&self, scenario: &Scenario) -> Result<()> {
         let mut s = self.lock();
-        s.env.reset(scenario).map_err(|e| HardwareError::Config(format!("sim twin: {e}")))?;
+        s.env.reset(scenario).map_err(sim_error)?;
         if let Some(p) = s.env.privileged() {
             s.gripper = self.arm.gripper.servo_reading(&p.gripper_positions);
             s.targets = p.q;
