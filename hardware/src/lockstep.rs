@@ -110,9 +110,9 @@ pub struct LockstepConfig {
     pub object: ObjectView,
     /// A servo fault: this joint's servo stalls (holds where it is, whatever it is told) from
     /// this long after each episode's start (s) until that episode ends, so every trial of a
-    /// run meets the same fault from a working arm. It reports no load of
-    /// its own, so the core, which watches loads, cannot see it: what the host's stall check
-    /// ([`RunConfig::stall_s`]) is for.
+    /// run meets the same fault from a working arm. It reports no load of its own, so the core,
+    /// which watches loads, cannot see it: what the host's stall check ([`RunConfig::stall_s`])
+    /// is for.
     pub stall: Option<(usize, f64)>,
 }
 
@@ -594,10 +594,7 @@ mod tests {
     fn the_last_trials_object_is_taken_away_before_the_arm_homes() {
         let (mut l, scenarios, _) = rig(LockstepConfig::default());
         let next = scenarios[1];
-        let home = GraspEnv::new(Arc::clone(&l.arm), Arc::clone(&l.env))
-            .unwrap()
-            .start_configuration(&next, "scenario")
-            .unwrap();
+        let home = home_of(&l, &next);
         let ready = l.arm.chain.fk(&home).translation;
         // A tall box left standing right under the next ready pose's tool.
         let mut left = next;
@@ -677,6 +674,14 @@ mod tests {
         assert!(tool > 0.1, "the tool went only to y = {tool} m");
     }
 
+    /// The joints (rad) of `scenario`'s start pose: where homing takes the arm.
+    fn home_of(l: &Lockstep, scenario: &Scenario) -> Vec<f64> {
+        GraspEnv::new(Arc::clone(&l.arm), Arc::clone(&l.env))
+            .unwrap()
+            .start_configuration(scenario, "scenario")
+            .unwrap()
+    }
+
     fn rig(cfg: LockstepConfig) -> (Lockstep, Vec<Scenario>, RunConfig) {
         let arm = Arc::new(ArmModel::named("so101").unwrap());
         let env = Arc::new(arm.task.env.clone());
@@ -716,10 +721,7 @@ mod tests {
     fn a_placed_start_puts_the_arm_at_the_scenarios_start_pose_and_a_homed_one_drives_it_there() {
         for start in [Start::Placed, Start::Homed] {
             let (mut l, scenarios, _) = rig(LockstepConfig { start, ..LockstepConfig::default() });
-            let home = GraspEnv::new(Arc::clone(&l.arm), Arc::clone(&l.env))
-                .unwrap()
-                .start_configuration(&scenarios[1], "scenario")
-                .unwrap();
+            let home = home_of(&l, &scenarios[1]);
             // The episode time is zero ticks long: the trial ends where it started.
             let run = RunConfig { episode_s: 1e-3, ..RunConfig::for_task(&l.env) };
             l.trial(&mut Sway(0), &scenarios[1], &run).unwrap();

@@ -803,13 +803,16 @@ pub const HOMING_SPEED: f64 = 0.5;
 /// Homing gives up after this long without arriving (s).
 pub const HOMING_LIMIT_S: u64 = 20;
 
+/// A joint has arrived when it is within this of its homing target (rad or m).
+pub const HOMING_TOLERANCE: f64 = 0.01;
+
 /// Moves the arm to `target` (rad or m) with the gripper at `gripper` (servo units: m or rad)
 /// at the loop's rate and through the envelope: the ready pose before an episode. The gripper
 /// goes first, at `gripper_speed` (servo units/s) with the arm held, so that whatever the
 /// last episode left in it is let go where it is rather than carried home (a carried object
 /// pressed into the table blocks the arm); then the joints, at [`HOMING_SPEED`]. Returns once
-/// every joint is within 0.01 rad of its target; a stop, a fault or 20 s without arriving is an
-/// error.
+/// every joint is within [`HOMING_TOLERANCE`] of its target; a stop, a fault or
+/// [`HOMING_LIMIT_S`] without arriving is an error.
 pub fn move_to<A: Arm>(
     guarded: &mut Guarded<A>,
     target: &[f64],
@@ -854,7 +857,7 @@ pub fn move_to<A: Arm>(
                 ),
             });
         }
-        let arrived = s.positions.iter().zip(target).all(|(m, t)| (m - t).abs() < 0.01);
+        let arrived = s.positions.iter().zip(target).all(|(m, t)| (m - t).abs() < HOMING_TOLERANCE);
         if arrived && g == gripper {
             return Ok(());
         }
@@ -866,7 +869,7 @@ pub fn move_to<A: Arm>(
                 .zip(target)
                 .zip(&s.loads)
                 .enumerate()
-                .filter(|(_, ((m, t), _))| (*m - *t).abs() >= 0.01)
+                .filter(|(_, ((m, t), _))| (*m - *t).abs() >= HOMING_TOLERANCE)
                 .map(|(j, ((m, t), l))| format!("joint {j} at {m:.3} rad, target {t:.3}, load {l:.2}"))
                 .collect();
             let detail =

@@ -287,24 +287,29 @@ pub trait Operator {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TwinOperator;
 
+impl TwinOperator {
+    /// The twin behind `rig`; only an emulated rig has one.
+    fn twin(rig: &Rig) -> Result<&crate::twin::Twin> {
+        rig.twin().ok_or_else(|| HardwareError::Config("the twin operator needs an emulated rig".into()))
+    }
+}
+
 impl Operator for TwinOperator {
     fn set_up(&mut self, _trial: usize, _of: usize, _what: &str) -> Result<SetUp> {
         Ok(SetUp::Run)
     }
 
     fn clear(&mut self, rig: &Rig) -> Result<()> {
-        rig.twin().ok_or_else(|| HardwareError::Config("the twin operator needs an emulated rig".into()))?.clear()
+        Self::twin(rig)?.clear()
     }
 
     fn place(&mut self, rig: &Rig, scenario: &Scenario) -> Result<()> {
-        rig.twin()
-            .ok_or_else(|| HardwareError::Config("the twin operator needs an emulated rig".into()))?
-            .place(scenario)
+        Self::twin(rig)?.place(scenario)
     }
 
     fn verdict(&mut self, rig: &Rig, _report: &EpisodeReport) -> Result<Option<OutcomeKind>> {
-        let twin = rig.twin().ok_or_else(|| HardwareError::Config("the twin operator needs an emulated rig".into()))?;
-        Ok(Some(twin.truth().and_then(|t| t.outcome).map_or(OutcomeKind::Timeout, |o| o.kind)))
+        let truth = Self::twin(rig)?.truth();
+        Ok(Some(truth.and_then(|t| t.outcome).map_or(OutcomeKind::Timeout, |o| o.kind)))
     }
 }
 
