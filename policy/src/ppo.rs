@@ -72,6 +72,47 @@ fn shard_gradients(
     (GradientsParams::from_grads(loss.backward(), model), pl, vl)
 }
 
+/// The gradients of a minibatch of `total` samples, with two losses, computed by `shard` over
+/// `shards` contiguous ranges of it, each on its own thread with its own copy of the model
+/// (forked: fresh autodiff leaves, so the shards' graphs stay apart), and summed in shard order.
+/// `shard` weights each range's loss by its share of `total`, so the sum is the minibatch's
+/// gradient up to floating-point rounding; the result depends on `shards`, never on the machine's
+/// core count. One shard runs on the calling thread with `model` itself.
+pub(crate) fn sharded_gradients<F>(
+    model: &ActorCritic,
+    dev: &Device,
+    total: usize,
+    shards: usize,
+    shard: F,
+) -> (GradientsParams, f64, f64)
+where
+    F: Fn(&ActorCritic, std::ops::Range<usize>) -> (GradientsParams, f64, f64) + Sync,
+{
+    if shards <= 1 {
+        return shard(model, 0..total);
+    }
+    let bounds: Vec<_> = (0..shards).map(|k| (k * total / shards, (k + 1) * total / shards)).collect();
+    let shard = &shard;
+    let parts: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .iter()
+            .filter(|(lo, hi)| hi > lo)
+            .map(|&(lo, hi)| scope.spawn(move || shard(&model.clone().fork(dev), lo..hi)))
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    let mut acc = GradientsAccumulator::<ActorCritic>::new();
+    let (mut l1, mut l2) = (0.0, 0.0);
+    for part in parts {
+        // A shard's panic is the learner's, as on one thread.
+        let (g, a, b) = part.unwrap_or_else(|e| std::panic::resume_unwind(e));
+        acc.accumulate(model, g);
+        l1 += a;
+        l2 += b;
+    }
+    (acc.grads(), l1, l2)
+}
+
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Progress {
@@ -417,39 +458,9 @@ impl<E: Environment> Trainer<E> {
                 let s = (ad.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / bsz as f32).sqrt().max(1e-6);
                 ad.iter_mut().for_each(|x| *x = (*x - m) / s);
                 let batch = Minibatch { obs: &o, act: &a, logp: &lp, adv: &ad, ret: &rt, obs_dim: d };
-                let (grads, pl, vl) = if p.learner_shards <= 1 {
-                    shard_gradients(&self.model, &batch, 0..bsz, bsz, &p, &self.device)
-                } else {
-                    // Contiguous shards, each on its own thread with its own copy of the model
-                    // (forked: fresh autodiff leaves, so the shards' graphs stay apart), summed
-                    // in shard order.
-                    let bounds: Vec<_> = (0..p.learner_shards)
-                        .map(|k| (k * bsz / p.learner_shards, (k + 1) * bsz / p.learner_shards))
-                        .collect();
-                    let (model, dev, batch, p) = (&self.model, &self.device, &batch, &p);
-                    let parts: Vec<_> = std::thread::scope(|scope| {
-                        let handles: Vec<_> = bounds
-                            .iter()
-                            .filter(|(lo, hi)| hi > lo)
-                            .map(|&(lo, hi)| {
-                                scope.spawn(move || {
-                                    shard_gradients(&model.clone().fork(dev), batch, lo..hi, bsz, p, dev)
-                                })
-                            })
-                            .collect();
-                        handles.into_iter().map(|h| h.join()).collect()
-                    });
-                    let mut acc = GradientsAccumulator::<ActorCritic>::new();
-                    let (mut pl, mut vl) = (0.0, 0.0);
-                    for part in parts {
-                        // A shard's panic is the learner's, as on one thread.
-                        let (g, spl, svl) = part.unwrap_or_else(|e| std::panic::resume_unwind(e));
-                        acc.accumulate(&self.model, g);
-                        pl += spl;
-                        vl += svl;
-                    }
-                    (acc.grads(), pl, vl)
-                };
+                let (grads, pl, vl) = sharded_gradients(&self.model, &self.device, bsz, p.learner_shards, |m, r| {
+                    shard_gradients(m, &batch, r, bsz, &p, &self.device)
+                });
                 pl_sum += pl;
                 vl_sum += vl;
                 batches += 1;
@@ -495,4 +506,81 @@ pub fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
 /// The single value of a `[1]` tensor.
 pub fn scalar(t: Tensor<1>) -> f64 {
     t.into_data().try_to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN) as f64
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::inference::PolicyNet;
+    use burn::optim::SgdConfig;
+
+    /// A small trainable model and a random minibatch of `n` samples with `d`-long observations:
+    /// observations, actions in (−1, 1), old log-probabilities, advantages and returns.
+    pub(crate) fn model_and_batch(n: usize, d: usize) -> (ActorCritic, [Vec<f32>; 5]) {
+        let dev = crate::device::learner_device();
+        let model = ActorCriticConfig::new(d, ACTION_DIM).with_hidden(24).init(4, &dev);
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let mut draw =
+            |len: usize, lo: f32, hi: f32| -> Vec<f32> { (0..len).map(|_| rng.random_range(lo..hi)).collect() };
+        let batch = [
+            draw(n * d, -2.0, 2.0),
+            draw(n * ACTION_DIM, -0.9, 0.9),
+            draw(n, -6.0, -2.0),
+            draw(n, -1.5, 1.5),
+            draw(n, -1.0, 3.0),
+        ];
+        (model, batch)
+    }
+
+    /// The weights after one plain gradient step with `grads`: where two gradients differ, so
+    /// do these.
+    pub(crate) fn stepped(model: &ActorCritic, grads: GradientsParams) -> PolicyNet {
+        let mut sgd = SgdConfig::new().init();
+        sgd.step(1.0, model.clone(), grads).valid().to_inference()
+    }
+
+    /// The largest absolute difference between two nets' weights, and the largest weight.
+    pub(crate) fn weight_gap(a: &PolicyNet, b: &PolicyNet) -> (f32, f32) {
+        let flat = |n: &PolicyNet| -> Vec<f32> {
+            n.actor
+                .iter()
+                .chain(&n.critic)
+                .flat_map(|l| l.w.iter().chain(&l.b).copied())
+                .chain(n.log_std.clone())
+                .collect()
+        };
+        let (fa, fb) = (flat(a), flat(b));
+        assert_eq!(fa.len(), fb.len());
+        let gap = fa.iter().zip(&fb).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        (gap, fa.iter().map(|x| x.abs()).fold(0.0, f32::max))
+    }
+
+    #[test]
+    fn ppo_gradients_in_shards_sum_to_the_minibatchs_gradient() {
+        let (n, d) = (37, 9);
+        let (model, [obs, act, logp, adv, ret]) = model_and_batch(n, d);
+        let batch = Minibatch { obs: &obs, act: &act, logp: &logp, adv: &adv, ret: &ret, obs_dim: d };
+        let p = crate::config::PpoConfig { entropy_coef: 0.01, ..Default::default() };
+        let dev = crate::device::learner_device();
+        let run =
+            |shards| sharded_gradients(&model, &dev, n, shards, |m, r| shard_gradients(m, &batch, r, n, &p, &dev));
+        let (g1, pl1, vl1) = run(1);
+        let one = stepped(&model, g1);
+        let before = model.valid().to_inference();
+        let (moved, _) = weight_gap(&one, &before);
+        assert!(moved > 1e-4, "the step must move the weights for the comparison to mean anything: {moved}");
+        for shards in [2, 3, 5] {
+            let (g, pl, vl) = run(shards);
+            let (gap, _) = weight_gap(&stepped(&model, g), &one);
+            assert!(gap < 1e-5, "{shards} shards: weights differ by {gap} from one shard's (the step moved {moved})");
+            assert!(
+                (pl - pl1).abs() < 1e-5 && (vl - vl1).abs() < 1e-4,
+                "{shards} shards: losses {pl}, {vl} vs {pl1}, {vl1}"
+            );
+            // The same shard count gives the same bits, run after run.
+            let (again, _, _) = run(shards);
+            let (g, _, _) = run(shards);
+            assert_eq!(stepped(&model, g), stepped(&model, again), "{shards} shards: not deterministic");
+        }
+    }
 }
