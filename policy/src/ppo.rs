@@ -72,8 +72,8 @@ fn shard_gradients(
     (GradientsParams::from_grads(loss.backward(), model), pl, vl)
 }
 
-/// The gradients of a minibatch of `total` samples, with two losses, computed by `shard` over
-/// `shards` contiguous ranges of it, each on its own thread with its own copy of the model
+/// The gradients of a minibatch of `total` samples, and two of its losses, computed by `shard`
+/// over `shards` contiguous ranges of it, each on its own thread with its own copy of the model
 /// (forked: fresh autodiff leaves, so the shards' graphs stay apart), and summed in shard order.
 /// `shard` weights each range's loss by its share of `total`, so the sum is the minibatch's
 /// gradient up to floating-point rounding; the result depends on `shards`, never on the machine's
@@ -509,14 +509,14 @@ pub fn scalar(t: Tensor<1>) -> f64 {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::inference::PolicyNet;
     use burn::optim::SgdConfig;
 
     /// A small trainable model and a random minibatch of `n` samples with `d`-long observations:
     /// observations, actions in (−1, 1), old log-probabilities, advantages and returns.
-    pub(crate) fn model_and_batch(n: usize, d: usize) -> (ActorCritic, [Vec<f32>; 5]) {
+    fn model_and_batch(n: usize, d: usize) -> (ActorCritic, [Vec<f32>; 5]) {
         let dev = crate::device::learner_device();
         let model = ActorCriticConfig::new(d, ACTION_DIM).with_hidden(24).init(4, &dev);
         let mut rng = ChaCha8Rng::seed_from_u64(21);
@@ -534,13 +534,13 @@ pub(crate) mod tests {
 
     /// The weights after one plain gradient step with `grads`: where two gradients differ, so
     /// do these.
-    pub(crate) fn stepped(model: &ActorCritic, grads: GradientsParams) -> PolicyNet {
+    fn stepped(model: &ActorCritic, grads: GradientsParams) -> PolicyNet {
         let mut sgd = SgdConfig::new().init();
         sgd.step(1.0, model.clone(), grads).valid().to_inference()
     }
 
-    /// The largest absolute difference between two nets' weights, and the largest weight.
-    pub(crate) fn weight_gap(a: &PolicyNet, b: &PolicyNet) -> (f32, f32) {
+    /// The largest absolute difference between two nets' weights.
+    fn weight_gap(a: &PolicyNet, b: &PolicyNet) -> f32 {
         let flat = |n: &PolicyNet| -> Vec<f32> {
             n.actor
                 .iter()
@@ -551,8 +551,7 @@ pub(crate) mod tests {
         };
         let (fa, fb) = (flat(a), flat(b));
         assert_eq!(fa.len(), fb.len());
-        let gap = fa.iter().zip(&fb).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
-        (gap, fa.iter().map(|x| x.abs()).fold(0.0, f32::max))
+        fa.iter().zip(&fb).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
     #[test]
@@ -567,11 +566,11 @@ pub(crate) mod tests {
         let (g1, pl1, vl1) = run(1);
         let one = stepped(&model, g1);
         let before = model.valid().to_inference();
-        let (moved, _) = weight_gap(&one, &before);
+        let moved = weight_gap(&one, &before);
         assert!(moved > 1e-4, "the step must move the weights for the comparison to mean anything: {moved}");
         for shards in [2, 3, 5] {
             let (g, pl, vl) = run(shards);
-            let (gap, _) = weight_gap(&stepped(&model, g), &one);
+            let gap = weight_gap(&stepped(&model, g), &one);
             assert!(gap < 1e-5, "{shards} shards: weights differ by {gap} from one shard's (the step moved {moved})");
             assert!(
                 (pl - pl1).abs() < 1e-5 && (vl - vl1).abs() < 1e-4,
