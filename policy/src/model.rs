@@ -175,7 +175,7 @@ mod tests {
         let worst = xs.iter().zip(&y).map(|(x, y)| (x.tanh() - y).abs()).fold(0.0f32, f32::max);
         assert!(worst <= LEARNER_TANH_MAX_ERROR, "worst |Δ| {worst} > {LEARNER_TANH_MAX_ERROR}");
         assert!(y.iter().all(|v| (-1.0..=1.0).contains(v)), "outside [−1, 1]");
-        // Odd up to rounding, and monotone: what an activation needs.
+        // Monotone over the dense sweep, as an activation must be.
         assert!(y.windows(2).take(400_000).all(|w| w[1] >= w[0]), "not monotone on the dense sweep");
     }
 
