@@ -78,7 +78,7 @@ fn shard_gradients(
 /// `shard` weights each range's loss by its share of `total`, so the sum is the minibatch's
 /// gradient up to floating-point rounding; the result depends on `shards`, never on the machine's
 /// core count. One shard runs on the calling thread with `model` itself.
-pub(crate) fn sharded_gradients<F>(
+fn sharded_gradients<F>(
     model: &ActorCritic,
     dev: &Device,
     total: usize,
