@@ -18,6 +18,7 @@ use regrasp_sim::{ACTION_DIM, Action, ArmModel, EnvConfig, GraspEnv, ScenarioDis
 use serde::Serialize;
 
 use crate::config::BcConfig;
+use crate::envs::expert_action;
 use crate::error::{PolicyError, Result};
 use crate::inference::{PolicyNet, Scratch};
 use crate::model::ActorCritic;
@@ -31,7 +32,8 @@ pub struct Demos {
     pub obs_dim: usize,
     /// Observations, `[samples × obs_dim]`.
     pub obs: Vec<f32>,
-    /// Normalised actions, `[samples × 5]`, clipped to ±0.97 so `tanh` can reach them.
+    /// Normalised actions, `[samples × 5]`, clamped to ±[`crate::envs::LABEL_BOUND`] (0.97) so
+    /// `tanh` can reach them.
     pub actions: Vec<f32>,
     /// Discounted returns from each sample.
     pub returns: Vec<f32>,
@@ -95,17 +97,16 @@ pub fn collect_labels(
             let mut scratch = Scratch::default();
             let (mut o, mut a, mut r) = (Vec::new(), Vec::new(), Vec::new());
             loop {
-                let p = env.privileged().ok_or(regrasp_sim::SimError::NotRunning("no episode"))?;
-                let label = expert.act(&scenario, &p, &limits).clipped(&limits);
+                let (expert_act, label) = expert_action(&expert, &env)?;
                 let executed = match learner {
                     Some(l) if mix.random::<f64>() >= l.beta => {
                         Action::from_normalized(&l.net.act(l.norm, &obs, &mut scratch), &limits)
                     }
-                    _ => label,
+                    _ => expert_act,
                 };
                 let step = env.step(&executed)?;
                 o.push(obs);
-                a.push(label.to_normalized(&limits).map(|v| v.clamp(-0.97, 0.97)));
+                a.push(label);
                 r.push(step.reward as f32);
                 obs = step.obs;
                 if let Some(out) = step.outcome {
