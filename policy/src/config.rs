@@ -43,34 +43,10 @@ pub struct PpoConfig {
     /// checkpoint's config only when not 1, so checkpoints from before it keep their hashes.
     #[serde(skip_serializing_if = "is_one")]
     pub learner_shards: usize,
-    /// Weight of the expert loss at the start of the budget (0: none): the mean squared
-    /// difference, in normalised action units, between the action mean and the grasp expert's
-    /// action in every state the rollout visited, added to PPO's loss (DAgger's loss inside
-    /// the update, as in kickstarting). Written to a checkpoint's config only when not 0, so
-    /// checkpoints from before it keep their hashes.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub expert_coef: f64,
-    /// Weight of the expert loss at the end of the budget (linear schedule from `expert_coef`,
-    /// as the learning rate's). Written only when not 0.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub final_expert_coef: f64,
 }
 
 fn is_one(v: &usize) -> bool {
     *v == 1
-}
-
-fn is_zero(v: &f64) -> bool {
-    *v == 0.0
-}
-
-impl PpoConfig {
-    /// The learning rate and the expert loss's weight once `frac` (in [0, 1]) of the step budget
-    /// is spent: both linear from their start to their final value.
-    pub fn schedule(&self, frac: f64) -> (f64, f64) {
-        let lerp = |a: f64, b: f64| a + (b - a) * frac;
-        (lerp(self.learning_rate, self.final_learning_rate), lerp(self.expert_coef, self.final_expert_coef))
-    }
 }
 
 impl Default for PpoConfig {
@@ -88,8 +64,6 @@ impl Default for PpoConfig {
             max_grad_norm: 0.5,
             update_normalizer: true,
             learner_shards: 1,
-            expert_coef: 0.0,
-            final_expert_coef: 0.0,
         }
     }
 }
@@ -271,8 +245,6 @@ impl TrainConfig {
             ("ppo.value_coef", p.value_coef, 0.0, 100.0),
             ("ppo.entropy_coef", p.entropy_coef, 0.0, 1.0),
             ("ppo.max_grad_norm", p.max_grad_norm, 0.0, 1e6),
-            ("ppo.expert_coef", p.expert_coef, 0.0, 1e3),
-            ("ppo.final_expert_coef", p.final_expert_coef, 0.0, 1e3),
             ("bc.learning_rate", self.bc.learning_rate, 0.0, 1.0),
             ("bc.dagger_beta", self.bc.dagger_beta, 0.0, 1.0),
         ] {
@@ -289,44 +261,5 @@ impl TrainConfig {
         self.env.validate(src)?;
         self.distribution.validate(src)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_expert_loss_is_off_by_default_and_absent_from_a_written_config() {
-        let c = TrainConfig::default();
-        assert_eq!((c.ppo.expert_coef, c.ppo.final_expert_coef), (0.0, 0.0));
-        // Absent when 0, so the configs (and content hashes) of earlier checkpoints are unchanged.
-        let text = toml::to_string(&c).unwrap();
-        assert!(!text.contains("expert_coef"), "{text}");
-        let on = TrainConfig::parse("[ppo]\nexpert_coef = 2.0\n", "test").unwrap();
-        assert!(toml::to_string(&on).unwrap().contains("expert_coef = 2.0"));
-    }
-
-    #[test]
-    fn the_expert_loss_weight_falls_linearly_like_the_learning_rate() {
-        let p = PpoConfig {
-            learning_rate: 4e-4,
-            final_learning_rate: 2e-4,
-            expert_coef: 3.0,
-            final_expert_coef: 1.0,
-            ..Default::default()
-        };
-        assert_eq!(p.schedule(0.0), (4e-4, 3.0));
-        assert_eq!(p.schedule(1.0), (2e-4, 1.0));
-        let (lr, coef) = p.schedule(0.5);
-        assert!((lr - 3e-4).abs() < 1e-12 && (coef - 2.0).abs() < 1e-12, "{lr} {coef}");
-    }
-
-    #[test]
-    fn a_negative_or_infinite_expert_weight_is_refused_by_name() {
-        for text in ["[ppo]\nexpert_coef = -1.0\n", "[ppo]\nfinal_expert_coef = inf\n"] {
-            let e = TrainConfig::parse(text, "cfg.toml").unwrap_err().to_string();
-            assert!(e.contains("expert_coef") && e.contains("cfg.toml"), "{e}");
-        }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use regrasp_sim::outcome::OutcomeKind;
-use regrasp_sim::scripted::{Expert, ScriptedParams};
+use regrasp_sim::scripted::Expert;
 use regrasp_sim::{ACTION_DIM, Action, ArmModel, EnvConfig, GraspEnv, ScenarioSource, SimError};
 
 use crate::error::Result;
@@ -15,8 +15,7 @@ pub const LABEL_BOUND: f32 = 0.97;
 
 /// The state-driven grasp expert's action in the current state of `env`'s episode: the action
 /// to execute (clipped to the action limits) and the label a learner regresses onto (the same,
-/// normalised and clamped to ±[`LABEL_BOUND`]). Behaviour cloning, DAgger and PPO's expert loss
-/// all label through here.
+/// normalised and clamped to ±[`LABEL_BOUND`]). Behaviour cloning and DAgger label through here.
 pub fn expert_action(expert: &Expert, env: &GraspEnv) -> Result<(Action, [f32; ACTION_DIM])> {
     let (Some(scenario), Some(p)) = (env.scenario(), env.privileged()) else {
         return Err(SimError::NotRunning("no episode to label").into());
@@ -50,11 +49,6 @@ pub trait Environment: Send {
     fn reset(&mut self, seed: u64) -> Result<Vec<f32>>;
     /// Applies a normalised action.
     fn step(&mut self, action: &[f32; ACTION_DIM]) -> Result<Transition>;
-    /// An expert's normalised action in the current state (what PPO's expert loss regresses
-    /// onto), or `None` for a task without an expert.
-    fn expert_label(&self) -> Result<Option<[f32; ACTION_DIM]>> {
-        Ok(None)
-    }
 }
 
 /// The grasping task: scenarios drawn by seed from a source (the training distribution, or a
@@ -62,14 +56,12 @@ pub trait Environment: Send {
 pub struct GraspTask {
     env: GraspEnv,
     source: Arc<dyn ScenarioSource>,
-    /// The grasp expert of the current episode's scenario.
-    expert: Option<Expert>,
 }
 
 impl GraspTask {
     /// A task over a new `GraspEnv`.
     pub fn new(arm: Arc<ArmModel>, cfg: Arc<EnvConfig>, source: Arc<dyn ScenarioSource>) -> Result<Self> {
-        Ok(Self { env: GraspEnv::new(arm, cfg)?, source, expert: None })
+        Ok(Self { env: GraspEnv::new(arm, cfg)?, source })
     }
 
     /// The underlying env.
@@ -84,10 +76,7 @@ impl Environment for GraspTask {
     }
 
     fn reset(&mut self, seed: u64) -> Result<Vec<f32>> {
-        let scenario = self.source.scenario(seed);
-        let obs = self.env.reset(&scenario)?;
-        self.expert = Some(Expert::new(&scenario, self.env.arm(), ScriptedParams::default()));
-        Ok(obs)
+        Ok(self.env.reset(&self.source.scenario(seed))?)
     }
 
     fn step(&mut self, action: &[f32; ACTION_DIM]) -> Result<Transition> {
@@ -101,11 +90,6 @@ impl Environment for GraspTask {
             truncated: kind == Some(OutcomeKind::Timeout),
             success: kind == Some(OutcomeKind::Success),
         })
-    }
-
-    fn expert_label(&self) -> Result<Option<[f32; ACTION_DIM]>> {
-        let expert = self.expert.as_ref().ok_or(SimError::NotRunning("no episode to label"))?;
-        Ok(Some(expert_action(expert, &self.env)?.1))
     }
 }
 

@@ -102,12 +102,7 @@ impl ActorCritic {
 
     /// Log-density of `actions` `[batch, action_dim]` under the policy at `obs`, `[batch]`.
     pub fn log_prob(&self, obs: Tensor<2>, actions: Tensor<2>) -> Tensor<1> {
-        self.log_prob_at(self.mean(obs), actions)
-    }
-
-    /// Log-density of `actions` `[batch, action_dim]` under the policy whose action mean is
-    /// `mean` (from [`Self::mean`], for a caller that uses the mean again), `[batch]`.
-    pub fn log_prob_at(&self, mean: Tensor<2>, actions: Tensor<2>) -> Tensor<1> {
+        let mean = self.mean(obs);
         let [batch, dim] = mean.dims();
         let log_std = self.log_std().unsqueeze_dim::<2>(0).expand([batch, dim]);
         let z = (actions - mean) / log_std.clone().exp();

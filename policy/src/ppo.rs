@@ -29,40 +29,19 @@ use crate::model::{ActorCritic, ActorCriticConfig};
 use crate::normalizer::RunningNorm;
 
 /// One minibatch, gathered: observations (`obs_dim` per sample), actions, old log-probabilities,
-/// normalised advantages, returns, and the expert's normalised actions with the weight of the
-/// loss that pulls the mean towards them (empty and 0 when the run has none).
+/// normalised advantages and returns.
 struct Minibatch<'a> {
     obs: &'a [f32],
     act: &'a [f32],
     logp: &'a [f32],
     adv: &'a [f32],
     ret: &'a [f32],
-    label: &'a [f32],
-    expert_coef: f64,
     obs_dim: usize,
-}
-
-/// A minibatch's (or a shard's share of its) losses: the clipped surrogate, the value loss and
-/// the expert loss (mean squared difference between the action mean and the expert's action,
-/// normalised units; 0 when the run has none).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Losses {
-    policy: f64,
-    value: f64,
-    expert: f64,
-}
-
-impl std::ops::AddAssign for Losses {
-    fn add_assign(&mut self, o: Self) {
-        self.policy += o.policy;
-        self.value += o.value;
-        self.expert += o.expert;
-    }
 }
 
 /// The gradients of the PPO loss over the samples `range` of `batch`, weighted by their share of
 /// the `total` samples of the minibatch (so that shards' gradients sum to the minibatch's), with
-/// the shard's losses, weighted likewise.
+/// the shard's policy and value losses, weighted likewise.
 fn shard_gradients(
     model: &ActorCritic,
     batch: &Minibatch<'_>,
@@ -70,7 +49,7 @@ fn shard_gradients(
     total: usize,
     p: &crate::config::PpoConfig,
     dev: &Device,
-) -> (GradientsParams, Losses) {
+) -> (GradientsParams, f64, f64) {
     let (d, n) = (batch.obs_dim, range.len());
     let w = n as f64 / total as f64;
     let obs = batch.obs[range.start * d..range.end * d].to_vec();
@@ -79,33 +58,21 @@ fn shard_gradients(
     let act_t = Tensor::<2>::from_data(TensorData::new(act, [n, ACTION_DIM]), dev);
     let old_lp = Tensor::<1>::from_data(TensorData::new(batch.logp[range.clone()].to_vec(), [n]), dev);
     let adv_t = Tensor::<1>::from_data(TensorData::new(batch.adv[range.clone()].to_vec(), [n]), dev);
-    let ret_t = Tensor::<1>::from_data(TensorData::new(batch.ret[range.clone()].to_vec(), [n]), dev);
-    // The expert loss, when the run has one: the action mean regressed onto the expert's
-    // actions in the states the policy visited (DAgger's loss, inside PPO's update).
-    let mean = model.mean(obs_t.clone());
-    let expert_loss = (batch.expert_coef > 0.0).then(|| {
-        let label = batch.label[range.start * ACTION_DIM..range.end * ACTION_DIM].to_vec();
-        let label_t = Tensor::<2>::from_data(TensorData::new(label, [n, ACTION_DIM]), dev);
-        (mean.clone() - label_t).powi_scalar(2).mean()
-    });
-    let ratio = (model.log_prob_at(mean, act_t) - old_lp).exp();
+    let ret_t = Tensor::<1>::from_data(TensorData::new(batch.ret[range].to_vec(), [n]), dev);
+    let ratio = (model.log_prob(obs_t.clone(), act_t) - old_lp).exp();
     let s1 = ratio.clone() * adv_t.clone();
     let s2 = ratio.clamp(1.0 - p.clip, 1.0 + p.clip) * adv_t;
     let policy_loss = s1.min_pair(s2).mean().neg();
     let value_loss = (model.value(obs_t) - ret_t).powi_scalar(2).mean();
     let loss =
         policy_loss.clone() + value_loss.clone().mul_scalar(p.value_coef) - model.entropy().mul_scalar(p.entropy_coef);
-    let (loss, expert) = match expert_loss {
-        Some(e) => (loss + e.clone().mul_scalar(batch.expert_coef), w * scalar(e)),
-        None => (loss, 0.0),
-    };
     // One shard is the whole minibatch: no weighting, so the single-thread path is unchanged.
     let loss = if n == total { loss } else { loss.mul_scalar(w) };
-    let losses = Losses { policy: w * scalar(policy_loss), value: w * scalar(value_loss), expert };
-    (GradientsParams::from_grads(loss.backward(), model), losses)
+    let (pl, vl) = (w * scalar(policy_loss), w * scalar(value_loss));
+    (GradientsParams::from_grads(loss.backward(), model), pl, vl)
 }
 
-/// The gradients of a minibatch of `total` samples, and its losses, computed by `shard`
+/// The gradients of a minibatch of `total` samples, and two of its losses, computed by `shard`
 /// over `shards` contiguous ranges of it, each on its own thread with its own copy of the model
 /// (forked: fresh autodiff leaves, so the shards' graphs stay apart), and summed in shard order.
 /// `shard` weights each range's loss by its share of `total`, so the sum is the minibatch's
@@ -117,9 +84,9 @@ fn sharded_gradients<F>(
     total: usize,
     shards: usize,
     shard: F,
-) -> (GradientsParams, Losses)
+) -> (GradientsParams, f64, f64)
 where
-    F: Fn(&ActorCritic, std::ops::Range<usize>) -> (GradientsParams, Losses) + Sync,
+    F: Fn(&ActorCritic, std::ops::Range<usize>) -> (GradientsParams, f64, f64) + Sync,
 {
     if shards <= 1 {
         return shard(model, 0..total);
@@ -135,14 +102,15 @@ where
         handles.into_iter().map(|h| h.join()).collect()
     });
     let mut acc = GradientsAccumulator::<ActorCritic>::new();
-    let mut losses = Losses::default();
+    let (mut l1, mut l2) = (0.0, 0.0);
     for part in parts {
         // A shard's panic is the learner's, as on one thread.
-        let (g, l) = part.unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let (g, a, b) = part.unwrap_or_else(|e| std::panic::resume_unwind(e));
         acc.accumulate(model, g);
-        losses += l;
+        l1 += a;
+        l2 += b;
     }
-    (acc.grads(), losses)
+    (acc.grads(), l1, l2)
 }
 
 /// Where a run stands.
@@ -173,10 +141,6 @@ pub struct IterationStats {
     pub policy_loss: f64,
     /// Mean value loss.
     pub value_loss: f64,
-    /// Mean expert loss (normalised action units squared; 0 when the run has none).
-    pub expert_loss: f64,
-    /// Weight of the expert loss used.
-    pub expert_coef: f64,
     /// Policy entropy (nats).
     pub entropy: f64,
     /// Learning rate used.
@@ -338,10 +302,6 @@ impl<E: Environment> Trainer<E> {
         let mut b_val = vec![0.0f32; total];
         let mut b_rew = vec![0.0f32; total];
         let mut b_done = vec![false; total];
-        // The expert's actions, when the loss uses them (from the start of the budget on: a run
-        // whose weight reaches 0 keeps labelling, so its rollouts cost the same throughout).
-        let labelled = self.cfg.ppo.expert_coef > 0.0 || self.cfg.ppo.final_expert_coef > 0.0;
-        let mut b_label = if labelled { vec![0.0f32; total * ACTION_DIM] } else { Vec::new() };
         let mut raw_obs: Vec<Vec<f32>> = Vec::with_capacity(total);
         let mut ep_ret = vec![0.0f64; n];
         // Per env: the seed and first step of its current episode; ended episodes as
@@ -365,16 +325,6 @@ impl<E: Environment> Trainer<E> {
                     let mut mean = [0.0f32; ACTION_DIM];
                     net.mean_into(&x, &mut s, &mut mean);
                     let v = net.value(&x, &mut s);
-                    let label = if labelled {
-                        env.expert_label()?.ok_or(PolicyError::Config {
-                            source_name: "ppo.expert_coef".into(),
-                            message: "the task has no expert to label its states; set ppo.expert_coef and \
-                                      ppo.final_expert_coef to 0"
-                                .into(),
-                        })?
-                    } else {
-                        [0.0; ACTION_DIM]
-                    };
                     let mut a = [0.0f32; ACTION_DIM];
                     let mut logp = 0.0f32;
                     for k in 0..ACTION_DIM {
@@ -391,16 +341,13 @@ impl<E: Environment> Trainer<E> {
                     } else {
                         0.0
                     };
-                    Ok((x, a, logp, v, tr, boot, label))
+                    Ok((x, a, logp, v, tr, boot))
                 })
                 .collect::<Result<_>>()?;
             let mut to_reset = Vec::new();
-            for (i, (x, a, logp, v, tr, boot, label)) in results.into_iter().enumerate() {
+            for (i, (x, a, logp, v, tr, boot)) in results.into_iter().enumerate() {
                 let k = t * n + i;
                 b_obs[k * d..(k + 1) * d].copy_from_slice(&x);
-                if labelled {
-                    b_label[k * ACTION_DIM..(k + 1) * ACTION_DIM].copy_from_slice(&label);
-                }
                 b_act[k * ACTION_DIM..(k + 1) * ACTION_DIM].copy_from_slice(&a);
                 b_logp[k] = logp;
                 b_val[k] = v;
@@ -484,11 +431,11 @@ impl<E: Environment> Trainer<E> {
 
         // The update.
         let frac = (self.progress.env_steps as f64 / self.cfg.total_env_steps.max(1) as f64).min(1.0);
-        let (lr, expert_coef) = self.cfg.ppo.schedule(frac);
+        let lr = self.cfg.ppo.learning_rate + (self.cfg.ppo.final_learning_rate - self.cfg.ppo.learning_rate) * frac;
         let update_start = Instant::now();
         let mut shuffle = ChaCha8Rng::seed_from_u64(stream_seed(seed, 3 + it, 0));
         let mut idx: Vec<usize> = (0..total).collect();
-        let (mut loss_sum, mut batches) = (Losses::default(), 0usize);
+        let (mut pl_sum, mut vl_sum, mut batches) = (0.0f64, 0.0f64, 0usize);
         let p = self.cfg.ppo.clone();
         for _ in 0..p.epochs {
             for i in (1..idx.len()).rev() {
@@ -498,15 +445,11 @@ impl<E: Environment> Trainer<E> {
                 let bsz = mb.len();
                 let mut o = Vec::with_capacity(bsz * d);
                 let mut a = Vec::with_capacity(bsz * ACTION_DIM);
-                let mut lb = Vec::with_capacity(if labelled { bsz * ACTION_DIM } else { 0 });
                 let (mut lp, mut ad, mut rt) =
                     (Vec::with_capacity(bsz), Vec::with_capacity(bsz), Vec::with_capacity(bsz));
                 for &k in mb {
                     o.extend_from_slice(&b_obs[k * d..(k + 1) * d]);
                     a.extend_from_slice(&b_act[k * ACTION_DIM..(k + 1) * ACTION_DIM]);
-                    if labelled {
-                        lb.extend_from_slice(&b_label[k * ACTION_DIM..(k + 1) * ACTION_DIM]);
-                    }
                     lp.push(b_logp[k]);
                     ad.push(adv[k]);
                     rt.push(returns[k]);
@@ -514,20 +457,12 @@ impl<E: Environment> Trainer<E> {
                 let m = ad.iter().sum::<f32>() / bsz as f32;
                 let s = (ad.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / bsz as f32).sqrt().max(1e-6);
                 ad.iter_mut().for_each(|x| *x = (*x - m) / s);
-                let batch = Minibatch {
-                    obs: &o,
-                    act: &a,
-                    logp: &lp,
-                    adv: &ad,
-                    ret: &rt,
-                    label: &lb,
-                    expert_coef: if labelled { expert_coef } else { 0.0 },
-                    obs_dim: d,
-                };
-                let (grads, losses) = sharded_gradients(&self.model, &self.device, bsz, p.learner_shards, |m, r| {
+                let batch = Minibatch { obs: &o, act: &a, logp: &lp, adv: &ad, ret: &rt, obs_dim: d };
+                let (grads, pl, vl) = sharded_gradients(&self.model, &self.device, bsz, p.learner_shards, |m, r| {
                     shard_gradients(m, &batch, r, bsz, &p, &self.device)
                 });
-                loss_sum += losses;
+                pl_sum += pl;
+                vl_sum += vl;
                 batches += 1;
                 self.model = self.optim.step(lr, self.model.clone(), grads);
             }
@@ -544,10 +479,8 @@ impl<E: Environment> Trainer<E> {
             episodes,
             successes: self.episodes.iter().filter(|e| e.success).count() as u64,
             mean_return: if episodes > 0 { ret_sum / episodes as f64 } else { 0.0 },
-            policy_loss: loss_sum.policy / batches.max(1) as f64,
-            value_loss: loss_sum.value / batches.max(1) as f64,
-            expert_loss: loss_sum.expert / batches.max(1) as f64,
-            expert_coef,
+            policy_loss: pl_sum / batches.max(1) as f64,
+            value_loss: vl_sum / batches.max(1) as f64,
             entropy,
             learning_rate: lr,
             env_steps_per_s: total as f64 / rollout_s,
@@ -625,40 +558,27 @@ mod tests {
     fn ppo_gradients_in_shards_sum_to_the_minibatchs_gradient() {
         let (n, d) = (37, 9);
         let (model, [obs, act, logp, adv, ret]) = model_and_batch(n, d);
-        let label: Vec<f32> = act.iter().map(|a| (0.7 * a).clamp(-0.5, 0.5)).collect();
-        let batch = Minibatch {
-            obs: &obs,
-            act: &act,
-            logp: &logp,
-            adv: &adv,
-            ret: &ret,
-            label: &label,
-            expert_coef: 0.3,
-            obs_dim: d,
-        };
+        let batch = Minibatch { obs: &obs, act: &act, logp: &logp, adv: &adv, ret: &ret, obs_dim: d };
         let p = crate::config::PpoConfig { entropy_coef: 0.01, ..Default::default() };
         let dev = crate::device::learner_device();
         let run =
             |shards| sharded_gradients(&model, &dev, n, shards, |m, r| shard_gradients(m, &batch, r, n, &p, &dev));
-        let (g1, l1) = run(1);
-        assert!(l1.expert > 0.0, "the expert loss must take part: {l1:?}");
+        let (g1, pl1, vl1) = run(1);
         let one = stepped(&model, g1);
         let before = model.valid().to_inference();
         let moved = weight_gap(&one, &before);
         assert!(moved > 1e-4, "the step must move the weights for the comparison to mean anything: {moved}");
         for shards in [2, 3, 5] {
-            let (g, l) = run(shards);
+            let (g, pl, vl) = run(shards);
             let gap = weight_gap(&stepped(&model, g), &one);
             assert!(gap < 1e-5, "{shards} shards: weights differ by {gap} from one shard's (the step moved {moved})");
             assert!(
-                (l.policy - l1.policy).abs() < 1e-5
-                    && (l.value - l1.value).abs() < 1e-4
-                    && (l.expert - l1.expert).abs() < 1e-5,
-                "{shards} shards: losses {l:?} vs {l1:?}"
+                (pl - pl1).abs() < 1e-5 && (vl - vl1).abs() < 1e-4,
+                "{shards} shards: losses {pl}, {vl} vs {pl1}, {vl1}"
             );
             // The same shard count gives the same bits, run after run.
-            let (again, _) = run(shards);
-            let (g, _) = run(shards);
+            let (again, _, _) = run(shards);
+            let (g, _, _) = run(shards);
             assert_eq!(stepped(&model, g), stepped(&model, again), "{shards} shards: not deterministic");
         }
     }
