@@ -212,7 +212,7 @@ impl Default for ImproveConfig {
         train.ppo.learning_rate = 3e-5;
         train.ppo.final_learning_rate = 1e-5;
         train.ppo.clip = 0.1;
-        train.bc.finetune_log_std = -2.0;
+        train.bc.finetune_log_std = regrasp_policy::config::LogStd::Uniform(-2.0);
         Self {
             seed: 0,
             curriculum: CurriculumMode::Targeted,

@@ -89,8 +89,9 @@ pub struct BcConfig {
     /// Probability that the expert acts in the first round; it falls linearly to 0 by the last.
     pub dagger_beta: f64,
     /// Action log-std PPO fine-tuning starts from after the warm start (normalised units):
-    /// small, so exploration does not wreck the cloned policy.
-    pub finetune_log_std: f32,
+    /// small, so exploration does not wreck the cloned policy. One value for every dimension, or
+    /// one per dimension `[dx, dy, dz, dyaw, gripper]`.
+    pub finetune_log_std: LogStd,
 }
 
 impl Default for BcConfig {
@@ -104,7 +105,30 @@ impl Default for BcConfig {
             dagger_episodes: 150,
             dagger_epochs: 8,
             dagger_beta: 0.5,
-            finetune_log_std: -1.6,
+            finetune_log_std: LogStd::Uniform(-1.6),
+        }
+    }
+}
+
+/// An action log standard deviation (normalised units): one value for every action dimension, or
+/// one per dimension `[dx, dy, dz, dyaw, gripper]` (TOML: a number or an array of 5). One value
+/// is written as a number, as before per-dimension values existed, so earlier checkpoints keep
+/// their hashes.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum LogStd {
+    /// The same in every dimension.
+    Uniform(f32),
+    /// Per dimension, in the order of `regrasp_sim::ACTION_NAMES`.
+    PerDimension([f32; regrasp_sim::ACTION_DIM]),
+}
+
+impl LogStd {
+    /// The value of each dimension.
+    pub fn values(&self) -> [f32; regrasp_sim::ACTION_DIM] {
+        match *self {
+            LogStd::Uniform(v) => [v; regrasp_sim::ACTION_DIM],
+            LogStd::PerDimension(v) => v,
         }
     }
 }
@@ -229,8 +253,8 @@ impl TrainConfig {
         if !(4..=4096).contains(&self.model.hidden) {
             return bad("model.hidden", "[4, 4096]", self.model.hidden.to_string());
         }
-        if !in_range(self.bc.finetune_log_std as f64, -5.0, 2.0) {
-            return bad("bc.finetune_log_std", "[-5, 2]", self.bc.finetune_log_std.to_string());
+        if let Some(v) = self.bc.finetune_log_std.values().into_iter().find(|v| !in_range(*v as f64, -5.0, 2.0)) {
+            return bad("bc.finetune_log_std", "[-5, 2] in every dimension", v.to_string());
         }
         if !in_range(self.model.init_log_std as f64, -5.0, 2.0) {
             return bad("model.init_log_std", "[-5, 2]", self.model.init_log_std.to_string());
@@ -261,5 +285,35 @@ impl TrainConfig {
         self.env.validate(src)?;
         self.distribution.validate(src)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_exploration_log_std_is_written_as_a_number_and_five_as_an_array() {
+        let one = TrainConfig::parse("[bc]\nfinetune_log_std = -2.0\n", "test").unwrap();
+        assert_eq!(one.bc.finetune_log_std.values(), [-2.0; 5]);
+        // A number, as before per-dimension values existed: earlier checkpoints keep their hashes.
+        assert!(toml::to_string(&one).unwrap().contains("finetune_log_std = -2.0\n"));
+        let five = TrainConfig::parse("[bc]\nfinetune_log_std = [-2.0, -2.0, -2.0, -2.0, -0.5]\n", "test").unwrap();
+        assert_eq!(five.bc.finetune_log_std.values(), [-2.0, -2.0, -2.0, -2.0, -0.5]);
+        let again = TrainConfig::parse(&toml::to_string(&five).unwrap(), "again").unwrap();
+        assert_eq!(again, five);
+    }
+
+    #[test]
+    fn an_exploration_log_std_out_of_range_or_of_the_wrong_length_is_refused_by_name() {
+        for text in [
+            "[bc]\nfinetune_log_std = [-2.0, -2.0, -2.0, -2.0, 3.0]\n",
+            "[bc]\nfinetune_log_std = -9.0\n",
+            "[bc]\nfinetune_log_std = [-2.0, -2.0]\n",
+            "[bc]\nfinetune_log_std = \"wide\"\n",
+        ] {
+            let e = TrainConfig::parse(text, "cfg.toml").unwrap_err().to_string();
+            assert!(e.contains("cfg.toml") && e.contains("finetune_log_std"), "{text}: {e}");
+        }
     }
 }

@@ -118,12 +118,12 @@ impl ActorCritic {
         self.log_std().sum().add_scalar((HALF_LN_2PI + 0.5) * dim as f32)
     }
 
-    /// This model with its action log-std set to `log_std` in every dimension (the exploration
-    /// noise PPO starts from after a warm start).
-    pub fn with_log_std(mut self, log_std: f32) -> Self {
-        let dims = self.log_std.val().dims();
+    /// This model with its action log-std set to `log_std`, one value per action dimension (the
+    /// exploration noise PPO starts from after a warm start).
+    pub fn with_log_std(mut self, log_std: [f32; regrasp_sim::ACTION_DIM]) -> Self {
         let device = self.log_std.val().device();
-        self.log_std = Param::from_tensor(Tensor::full(dims, log_std, &device));
+        self.log_std =
+            Param::from_tensor(Tensor::from_data(TensorData::new(log_std.to_vec(), [log_std.len()]), &device));
         self
     }
 

@@ -201,7 +201,7 @@ pub fn train(
                     stats,
                 })?;
             }
-            t.set_model(model.with_log_std(cfg.bc.finetune_log_std), norm);
+            t.set_model(model.with_log_std(cfg.bc.finetune_log_std.values()), norm);
             // The cloned policy keeps the normalisation it was fitted with (stored in the
             // checkpoint's config, so a resumed run keeps it too).
             t.cfg.ppo.update_normalizer = false;
