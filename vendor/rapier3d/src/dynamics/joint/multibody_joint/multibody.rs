@@ -96,6 +96,10 @@ pub struct Multibody {
     // TODO: use sparse matrices?
     augmented_mass: DMatrix<Real>,
     inv_augmented_mass: LU<Real, Dyn, Dyn>,
+    // PERF: the columns of `M⁻¹` (`inv_augmented_mass` applied to each unit vector), solved once
+    //       per factorisation; empty when kinematic DoFs make the factorisation smaller than
+    //       `ndofs`. See `solve_unit_dof_mut`.
+    inv_augmented_mass_columns: DMatrix<Real>,
     // The indexing sequence for moving all kinematics degrees of
     // freedoms to the end of the generalized coordinates vector.
     augmented_mass_indices: IndexSequence,
@@ -143,6 +147,7 @@ impl Multibody {
             body_jacobians: Vec::new(),
             augmented_mass: DMatrix::zeros(0, 0),
             inv_augmented_mass: LU::new(DMatrix::zeros(0, 0)),
+            inv_augmented_mass_columns: DMatrix::zeros(0, 0),
             acc_augmented_mass: DMatrix::zeros(0, 0),
             acc_inv_augmented_mass: LU::new(DMatrix::zeros(0, 0)),
             augmented_mass_indices: IndexSequence::new(),
@@ -1136,6 +1141,36 @@ impl Multibody {
         };
         self.acc_inv_augmented_mass = LU::new(leading_block(&self.acc_augmented_mass));
         self.inv_augmented_mass = LU::new(leading_block(&self.augmented_mass));
+
+        // PERF: a joint's motor, limit and friction constraints need `M⁻¹ e_i` for their DoF `i`,
+        //       and they are rebuilt at every solver substep from this one factorisation. Solve
+        //       each column once here, with the same `solve_mut` on the same unit vector, so that
+        //       the constraints copy bit-identical values instead of solving again.
+        if effective_dim == self.ndofs {
+            let n = self.ndofs;
+            if self.inv_augmented_mass_columns.shape() != (n, n) {
+                self.inv_augmented_mass_columns = DMatrix::zeros(n, n);
+            } else {
+                self.inv_augmented_mass_columns.fill(0.0);
+            }
+            for i in 0..n {
+                let mut column = self.inv_augmented_mass_columns.column_mut(i);
+                column[i] = 1.0;
+                self.inv_augmented_mass.solve_mut(&mut column);
+            }
+        } else {
+            self.inv_augmented_mass_columns = DMatrix::zeros(0, 0);
+        }
+    }
+
+    /// Overwrites `out`, which must hold the unit vector `e_dof` (length `ndofs`), with
+    /// `M⁻¹ e_dof`: the column solved at the last factorisation when there is one, else a solve.
+    pub(crate) fn solve_unit_dof_mut(&self, dof: usize, out: &mut DVectorViewMut<'_, Real>) {
+        if self.inv_augmented_mass_columns.ncols() == self.ndofs && dof < self.ndofs {
+            out.copy_from(&self.inv_augmented_mass_columns.column(dof));
+        } else {
+            self.inv_augmented_mass.solve_mut(out);
+        }
     }
 
     /// Per-DoF inverse joint-space inertia `diag(M⁻¹)` at the current configuration, where `M`

@@ -64,9 +64,11 @@ pub fn unit_joint_limit_constraint(
     jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
-    multibody
-        .inv_augmented_mass()
-        .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    // PERF: `M⁻¹ e_i` is a column solved once per factorisation (`Multibody::solve_unit_dof_mut`).
+    multibody.solve_unit_dof_mut(
+        dof_id + link.assembly_id,
+        &mut jacobians.rows_mut(*j_id + ndofs, ndofs),
+    );
 
     let lhs = jacobians[dof_j_id + ndofs]; // = J^t * M^-1 J
     let impulse_bounds = [
@@ -127,9 +129,11 @@ pub fn unit_joint_friction_constraint(
     jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
-    multibody
-        .inv_augmented_mass()
-        .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    // PERF: `M⁻¹ e_i` is a column solved once per factorisation (`Multibody::solve_unit_dof_mut`).
+    multibody.solve_unit_dof_mut(
+        dof_id + link.assembly_id,
+        &mut jacobians.rows_mut(*j_id + ndofs, ndofs),
+    );
 
     let lhs = jacobians[dof_j_id + ndofs]; // = J^t * M^-1 J
     let max_impulse = friction * params.dt;
@@ -184,9 +188,11 @@ pub fn unit_joint_motor_constraint(
     jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
-    multibody
-        .inv_augmented_mass()
-        .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    // PERF: `M⁻¹ e_i` is a column solved once per factorisation (`Multibody::solve_unit_dof_mut`).
+    multibody.solve_unit_dof_mut(
+        dof_id + link.assembly_id,
+        &mut jacobians.rows_mut(*j_id + ndofs, ndofs),
+    );
 
     let lhs = jacobians[dof_j_id + ndofs]; // = J^t * M^-1 J
     let impulse_bounds = [-motor_params.max_impulse, motor_params.max_impulse];
