@@ -187,3 +187,14 @@ fn shipped_finetune_config_is_valid() {
     assert!(c.ppo.learning_rate < TrainConfig::default().ppo.learning_rate);
     assert_eq!(c.rollout_steps, 256);
 }
+
+#[test]
+fn shipped_so101_finetune_config_differs_only_in_its_noise() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
+    let arm5 = TrainConfig::from_path(&Path::new(dir).join("finetune.toml")).unwrap();
+    let mut so101 = TrainConfig::from_path(&Path::new(dir).join("finetune-so101.toml")).unwrap();
+    assert_eq!(so101.bc.finetune_log_std.values(), [-2.0; 5]);
+    assert_ne!(arm5.bc.finetune_log_std, so101.bc.finetune_log_std);
+    so101.bc.finetune_log_std = arm5.bc.finetune_log_std.clone();
+    assert_eq!(toml::to_string(&so101).unwrap(), toml::to_string(&arm5).unwrap());
+}
