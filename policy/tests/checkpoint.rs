@@ -195,6 +195,6 @@ fn shipped_so101_finetune_config_differs_only_in_its_noise() {
     let mut so101 = TrainConfig::from_path(&Path::new(dir).join("finetune-so101.toml")).unwrap();
     assert_eq!(so101.bc.finetune_log_std.values(), [-2.0; 5]);
     assert_ne!(arm5.bc.finetune_log_std, so101.bc.finetune_log_std);
-    so101.bc.finetune_log_std = arm5.bc.finetune_log_std.clone();
+    so101.bc.finetune_log_std = arm5.bc.finetune_log_std;
     assert_eq!(toml::to_string(&so101).unwrap(), toml::to_string(&arm5).unwrap());
 }
