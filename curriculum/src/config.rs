@@ -212,8 +212,8 @@ impl Default for ImproveConfig {
         train.ppo.learning_rate = 3e-5;
         train.ppo.final_learning_rate = 1e-5;
         train.ppo.clip = 0.1;
-        // std 0.14 on motion, 0.61 on the gripper (PREREGISTRATION.md, session 30).
-        train.bc.finetune_log_std = regrasp_policy::config::LogStd::PerDimension([-2.0, -2.0, -2.0, -2.0, -0.5]);
+        // The default arm's (regrasp-arm5's) exploration noise; `defaults_for` takes an arm's own.
+        train.bc.finetune_log_std = Task::default().exploration.finetune_log_std;
         Self {
             seed: 0,
             curriculum: CurriculumMode::Targeted,
@@ -244,11 +244,13 @@ impl ImproveConfig {
         Self::parse_over(text, source_name, &Self::default())
     }
 
-    /// The defaults for an arm with `task`: its env config and training distribution.
+    /// The defaults for an arm with `task`: its env config, training distribution and fine-tuning
+    /// exploration noise (`[task.exploration]`).
     pub fn defaults_for(task: &Task) -> Self {
         let mut c = Self::default();
         c.train.env = task.env.clone();
         c.train.distribution = task.distribution.clone();
+        c.train.bc.finetune_log_std = task.exploration.finetune_log_std;
         c
     }
 
@@ -373,6 +375,22 @@ mod tests {
         let c = ImproveConfig::default();
         c.validate("default").unwrap();
         assert_eq!(ImproveConfig::parse(&c.to_toml(), "rt").unwrap(), c);
+    }
+
+    #[test]
+    fn each_arm_fine_tunes_with_its_profiles_exploration_noise_unless_the_config_sets_one() {
+        let so101 = regrasp_sim::ArmModel::named("so101").unwrap().task;
+        let own = so101.exploration.finetune_log_std;
+        assert_ne!(own, Task::default().exploration.finetune_log_std, "the SO-101 has its own noise");
+        assert_eq!(ImproveConfig::defaults_for(&so101).train.bc.finetune_log_std, own);
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/improve.toml"));
+        assert_eq!(ImproveConfig::from_path_for(path, &so101).unwrap().train.bc.finetune_log_std, own);
+        let set = ImproveConfig::parse_over(
+            "[train.bc]\nfinetune_log_std = -1.0\n",
+            "s",
+            &ImproveConfig::defaults_for(&so101),
+        );
+        assert_eq!(set.unwrap().train.bc.finetune_log_std.values(), [-1.0; 5]);
     }
 
     #[test]

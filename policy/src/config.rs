@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+/// The action log-std type of `bc.finetune_log_std` (owned by the arm task, whose profile gives
+/// each arm its default).
+pub use regrasp_sim::LogStd;
 use regrasp_sim::{EnvConfig, ScenarioDistribution};
 use serde::{Deserialize, Serialize};
 
@@ -110,29 +113,6 @@ impl Default for BcConfig {
     }
 }
 
-/// An action log standard deviation (normalised units): one value for every action dimension, or
-/// one per dimension `[dx, dy, dz, dyaw, gripper]` (TOML: a number or an array of 5). One value
-/// is written as a number, as before per-dimension values existed, so earlier checkpoints keep
-/// their hashes.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum LogStd {
-    /// The same in every dimension.
-    Uniform(f32),
-    /// Per dimension, in the order of `regrasp_sim::ACTION_NAMES`.
-    PerDimension([f32; regrasp_sim::ACTION_DIM]),
-}
-
-impl LogStd {
-    /// The value of each dimension.
-    pub fn values(&self) -> [f32; regrasp_sim::ACTION_DIM] {
-        match *self {
-            LogStd::Uniform(v) => [v; regrasp_sim::ACTION_DIM],
-            LogStd::PerDimension(v) => v,
-        }
-    }
-}
-
 /// Model shape.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -200,9 +180,12 @@ impl TrainConfig {
         Self::parse(&text, &path.display().to_string())
     }
 
-    /// The defaults for an arm with `task`: its env config and training distribution.
+    /// The defaults for an arm with `task`: its env config, training distribution and fine-tuning
+    /// exploration noise (`[task.exploration]`).
     pub fn defaults_for(task: &regrasp_sim::Task) -> Self {
-        Self { env: task.env.clone(), distribution: task.distribution.clone(), ..Self::default() }
+        let mut c = Self { env: task.env.clone(), distribution: task.distribution.clone(), ..Self::default() };
+        c.bc.finetune_log_std = task.exploration.finetune_log_std;
+        c
     }
 
     /// Loads and validates a TOML file for an arm with `task`: absent fields, however deep,

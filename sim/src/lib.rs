@@ -39,5 +39,5 @@ pub use observation::ObsLayout;
 pub use outcome::{Outcome, OutcomeKind};
 pub use scenario::{Scenario, ScenarioDistribution, ScenarioSource};
 pub use scripted::ScriptedGrasp;
-pub use task::Task;
+pub use task::{Exploration, LogStd, Task};
 pub use vec_env::{EpisodeSummary, VecEnv};

@@ -1,5 +1,6 @@
-//! An arm's task: the scenario distribution it trains on, the env config it runs under and the
-//! frozen suites it is judged on, so that each arm is judged on objects it can grasp.
+//! An arm's task: the scenario distribution it trains on, the env config it runs under, the
+//! frozen suites it is judged on, and how its expert demonstrates and its policy explores, so
+//! that each arm is trained and judged on objects it can grasp.
 //!
 //! One mechanism, layered TOML: an arm profile's `[task]` table holds *overrides* of the global
 //! defaults (`[task.distribution]`, `[task.env]`), and every file a user passes for that arm
@@ -34,6 +35,61 @@ pub struct TaskSpec {
     /// How the grasp expert behaves for this arm.
     #[serde(default)]
     pub expert: ExpertSettings,
+    /// How a policy for this arm explores while it fine-tunes.
+    #[serde(default)]
+    pub exploration: Exploration,
+}
+
+/// An action log standard deviation (normalised action units): one value for every action
+/// dimension, or one per dimension `[dx, dy, dz, dyaw, gripper]` (TOML: a number or an array of
+/// 5). One value is written as a number, as before per-dimension values existed, so checkpoints
+/// whose config holds one keep their hashes.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum LogStd {
+    /// The same in every dimension.
+    Uniform(f32),
+    /// Per dimension, in the order of [`crate::action::ACTION_NAMES`].
+    PerDimension([f32; crate::ACTION_DIM]),
+}
+
+impl LogStd {
+    /// The value of each dimension.
+    pub fn values(&self) -> [f32; crate::ACTION_DIM] {
+        match *self {
+            LogStd::Uniform(v) => [v; crate::ACTION_DIM],
+            LogStd::PerDimension(v) => v,
+        }
+    }
+
+    /// Checks that every dimension lies in [-5, 2] (std 0.007–7.4 normalised units); `field`
+    /// names the value in the error.
+    pub fn validate(&self, src: &str, field: &str) -> Result<()> {
+        match self.values().into_iter().find(|v| !(v.is_finite() && (-5.0..=2.0).contains(v))) {
+            Some(v) => {
+                Err(SimError::invalid(src, field, format!("{v} is out of range; allowed [-5, 2] in every dimension")))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a policy for an arm explores while PPO fine-tunes it after the warm start (the
+/// `[task.exploration]` table of an arm profile; omitted = regrasp-arm5's). A training or loop
+/// config that sets `bc.finetune_log_std` overrides it.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Exploration {
+    /// Action log-std fine-tuning starts from (normalised units). regrasp-arm5's: std 0.14 on
+    /// motion and 0.61 on the gripper (`[-2, -2, -2, -2, -0.5]`; +4.6 points on `train` over 8
+    /// seeds, PREREGISTRATION.md, session 30).
+    pub finetune_log_std: LogStd,
+}
+
+impl Default for Exploration {
+    fn default() -> Self {
+        Self { finetune_log_std: LogStd::PerDimension([-2.0, -2.0, -2.0, -2.0, -0.5]) }
+    }
 }
 
 /// An arm's resolved task.
@@ -47,6 +103,8 @@ pub struct Task {
     pub suites: Option<String>,
     /// How the grasp expert behaves for this arm.
     pub expert: ExpertSettings,
+    /// How a policy for this arm explores while it fine-tunes.
+    pub exploration: Exploration,
 }
 
 impl Default for Task {
@@ -57,6 +115,7 @@ impl Default for Task {
             env: EnvConfig::default(),
             suites: None,
             expert: ExpertSettings::default(),
+            exploration: Exploration::default(),
         }
     }
 }
@@ -82,7 +141,8 @@ impl Task {
                 ),
             ));
         }
-        Ok(Self { distribution, env, suites: spec.suites.clone(), expert: spec.expert })
+        spec.exploration.finetune_log_std.validate(src, "task.exploration.finetune_log_std")?;
+        Ok(Self { distribution, env, suites: spec.suites.clone(), expert: spec.expert, exploration: spec.exploration })
     }
 
     /// The env config: the arm's, or `path`'s fields over it (validated).

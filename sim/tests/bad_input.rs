@@ -99,6 +99,18 @@ fn profile_errors_name_the_field() {
     assert!(e.contains("arm.toml") && e.contains("wait_for_yew"), "{e}");
     let e = err_text(load(DEFAULT_URDF, &format!("{DEFAULT_PROFILE}\n[task.expert]\nwait_for_yaw = 1\n")));
     assert!(e.contains("arm.toml") && e.contains("wait_for_yaw"), "{e}");
+    // Exploration noise: out of range, the wrong length, or a typo, each named.
+    for (bad, named) in [
+        ("finetune_log_std = 3.0", "task.exploration.finetune_log_std"),
+        ("finetune_log_std = [-2.0, -2.0, -2.0, -2.0, nan]", "task.exploration.finetune_log_std"),
+        ("finetune_log_std = [-2.0, -2.0]", "finetune_log_std"),
+        ("finetune_log_sd = -2.0", "finetune_log_sd"),
+    ] {
+        let e = err_text(load(DEFAULT_URDF, &format!("{DEFAULT_PROFILE}\n[task.exploration]\n{bad}\n")));
+        assert!(e.contains("arm.toml") && e.contains(named), "{bad}: {e}");
+    }
+    let ok = load(DEFAULT_URDF, &format!("{DEFAULT_PROFILE}\n[task.exploration]\nfinetune_log_std = -1.5\n")).unwrap();
+    assert_eq!(ok.task.exploration.finetune_log_std.values(), [-1.5; 5]);
 }
 
 #[test]
