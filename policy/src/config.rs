@@ -236,8 +236,8 @@ impl TrainConfig {
         if !(4..=4096).contains(&self.model.hidden) {
             return bad("model.hidden", "[4, 4096]", self.model.hidden.to_string());
         }
-        if let Some(v) = self.bc.finetune_log_std.values().into_iter().find(|v| !in_range(*v as f64, -5.0, 2.0)) {
-            return bad("bc.finetune_log_std", "[-5, 2] in every dimension", v.to_string());
+        if let Some(v) = self.bc.finetune_log_std.out_of_range() {
+            return bad("bc.finetune_log_std", LogStd::ALLOWED, v.to_string());
         }
         if !in_range(self.model.init_log_std as f64, -5.0, 2.0) {
             return bad("model.init_log_std", "[-5, 2]", self.model.init_log_std.to_string());

@@ -62,13 +62,18 @@ impl LogStd {
         }
     }
 
-    /// Checks that every dimension lies in [-5, 2] (std 0.007–7.4 normalised units); `field`
-    /// names the value in the error.
+    /// The allowed range of every dimension, as written in errors (std 0.007–7.4 normalised units).
+    pub const ALLOWED: &'static str = "[-5, 2] in every dimension";
+
+    /// The first dimension's value outside [`Self::ALLOWED`] (or not finite), if any.
+    pub fn out_of_range(&self) -> Option<f32> {
+        self.values().into_iter().find(|v| !(v.is_finite() && (-5.0..=2.0).contains(v)))
+    }
+
+    /// Checks every dimension against [`Self::ALLOWED`]; `field` names the value in the error.
     pub fn validate(&self, src: &str, field: &str) -> Result<()> {
-        match self.values().into_iter().find(|v| !(v.is_finite() && (-5.0..=2.0).contains(v))) {
-            Some(v) => {
-                Err(SimError::invalid(src, field, format!("{v} is out of range; allowed [-5, 2] in every dimension")))
-            }
+        match self.out_of_range() {
+            Some(v) => Err(SimError::invalid(src, field, format!("{v} is out of range; allowed {}", Self::ALLOWED))),
             None => Ok(()),
         }
     }
