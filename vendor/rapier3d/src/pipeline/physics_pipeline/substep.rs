@@ -433,10 +433,11 @@ impl PhysicsPipeline {
         soft_bodies.island_events = sb_events;
         self.counters.stages.user_changes.pause();
 
-        // TODO: do this only on user-change.
         // TODO: do we want some kind of automatic inverse kinematics?
+        // PERF: skipped for a multibody when nothing it reads changed since the forward
+        //       kinematics of the last step's last substep (`forward_kinematics_if_changed`).
         for multibody in &mut multibody_joints.multibodies {
-            multibody.1.forward_kinematics(bodies, true);
+            multibody.1.forward_kinematics_if_changed(bodies, true);
             multibody
                 .1
                 .update_rigid_bodies_internal(bodies, true, false, false);

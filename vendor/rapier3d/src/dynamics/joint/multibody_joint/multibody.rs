@@ -123,6 +123,92 @@ pub struct Multibody {
     coriolis_v: Vec<OMatrix<Real, Dim, Dyn>>,
     coriolis_w: Vec<OMatrix<Real, AngDim, Dyn>>,
     i_coriolis_dt: Jacobian<Real>,
+    // PERF: what the stored forward kinematics (links' poses, shifts, body jacobians) was computed
+    //       from, one entry per link, compared bit for bit. Recorded after a step's last
+    //       solver substep (`record_kinematics_inputs`), emptied by every `forward_kinematics`,
+    //       so that the next step's first forward kinematics, which would recompute the same
+    //       values, is skipped while nothing it reads has changed (`forward_kinematics_if_changed`).
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    kinematics_inputs: Vec<LinkKinematicsInputs>,
+    // PERF: `ndofs` and the number of body jacobians when `kinematics_inputs` was recorded.
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    kinematics_shape: [usize; 2],
+}
+
+/// PERF: how many real numbers of a link [`Multibody::forward_kinematics`] reads: its joint's
+/// coordinates and rotation, both joint frames, and its rigid body's local center of mass.
+#[cfg(feature = "dim3")]
+const LINK_KINEMATICS_REALS: usize = 6 + 4 + 2 * (4 + 3) + 3;
+#[cfg(feature = "dim2")]
+const LINK_KINEMATICS_REALS: usize = 3 + 2 + 2 * (2 + 2) + 2;
+
+/// PERF: what [`Multibody::forward_kinematics`] reads of one link once the root's type is
+/// settled; compared bit for bit (`same_bits`) to skip a forward kinematics that would compute
+/// the values already stored.
+#[derive(Copy, Clone, Debug)]
+struct LinkKinematicsInputs {
+    /// The rigid body's handle (index, generation), the parent's internal id, the first degree
+    /// of freedom's index, and the joint's locked axes.
+    ids: [u64; 4],
+    reals: [Real; LINK_KINEMATICS_REALS],
+}
+
+impl LinkKinematicsInputs {
+    /// `None` when the link's rigid body is missing or, for a link other than the root
+    /// (`link_id` 0), not dynamic: `forward_kinematics` must then run, and fail as it would have.
+    fn of(link_id: usize, link: &MultibodyLink, bodies: &RigidBodySet) -> Option<Self> {
+        let rb = bodies.get(link.rigid_body)?;
+        if link_id != 0 && rb.body_type != RigidBodyType::Dynamic {
+            return None;
+        }
+        let (index, generation) = link.rigid_body.into_raw_parts();
+        let joint = &link.joint;
+        let mut reals = [0.0; LINK_KINEMATICS_REALS];
+        let mut len = 0;
+        let mut put = |values: &[Real]| {
+            reals[len..len + values.len()].copy_from_slice(values);
+            len += values.len();
+        };
+        #[cfg(feature = "dim3")]
+        {
+            put(&joint.coords);
+            put(&joint.joint_rot.to_array());
+            for frame in [&joint.data.local_frame1, &joint.data.local_frame2] {
+                put(&frame.rotation.to_array());
+                put(&frame.translation.to_array());
+            }
+        }
+        #[cfg(feature = "dim2")]
+        {
+            put(&joint.coords.to_array());
+            put(&[joint.joint_rot.re, joint.joint_rot.im]);
+            for frame in [&joint.data.local_frame1, &joint.data.local_frame2] {
+                put(&[frame.rotation.re, frame.rotation.im]);
+                put(&frame.translation.to_array());
+            }
+        }
+        put(&rb.mprops.local_mprops.local_com.to_array());
+        Some(Self {
+            ids: [
+                index as u64 | (generation as u64) << 32,
+                link.parent_internal_id as u64,
+                link.assembly_id as u64,
+                joint.data.locked_axes.bits() as u64,
+            ],
+            reals,
+        })
+    }
+
+    /// Equal ids and, bit for bit, equal reals (`-0.0` differs from `0.0`, a NaN from itself
+    /// only if its bits differ).
+    fn same_bits(&self, other: &Self) -> bool {
+        self.ids == other.ids
+            && self
+                .reals
+                .iter()
+                .zip(&other.reals)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
 }
 impl Default for Multibody {
     fn default() -> Self {
@@ -157,6 +243,8 @@ impl Multibody {
             coriolis_v: Vec::new(),
             coriolis_w: Vec::new(),
             i_coriolis_dt: Jacobian::zeros(0),
+            kinematics_inputs: Vec::new(),
+            kinematics_shape: [0, 0],
             root_is_dynamic: false,
             self_contacts_enabled,
             couplings: Vec::new(),
@@ -520,7 +608,8 @@ impl Multibody {
             return; // Nothing to do.
         }
 
-        self.accelerations.fill(0.0);
+        // PERF: a slice fill (a memset) rather than nalgebra's element-wise `fill`.
+        self.accelerations.as_mut_slice().fill(0.0);
 
         // If there is significant movement, the semi-implicit coriolis term
         // occasionally cause instabilities due to the matrix being near singular.
@@ -773,7 +862,8 @@ impl Multibody {
 
                 let parent_dofs_end = parent_link.dofs_end();
                 let (link_j, parent_j) = self.body_jacobians.index_mut_const(i, parent_id);
-                link_j.copy_from(parent_j);
+                // PERF: a slice copy (a memcpy) rather than nalgebra's element-wise `copy_from`.
+                link_j.as_mut_slice().copy_from_slice(parent_j.as_slice());
 
                 {
                     // PERF: the columns from `parent_dofs_end` on are zero in both jacobians.
@@ -786,7 +876,8 @@ impl Multibody {
                     small_gemm(&mut link_j_v, 1.0, &shift_tr, &parent_j_w, 1.0);
                 }
             } else {
-                self.body_jacobians[i].fill(0.0);
+                // PERF: a slice fill (a memset) rather than nalgebra's element-wise `fill`.
+                self.body_jacobians[i].as_mut_slice().fill(0.0);
                 parent_to_world = Pose::IDENTITY;
             }
 
@@ -828,8 +919,9 @@ impl Multibody {
             self.augmented_mass = DMatrix::zeros(self.ndofs, self.ndofs);
             self.acc_augmented_mass = DMatrix::zeros(self.ndofs, self.ndofs);
         } else {
-            self.augmented_mass.fill(0.0);
-            self.acc_augmented_mass.fill(0.0);
+            // PERF: slice fills (memset) rather than nalgebra's element-wise `fill`.
+            self.augmented_mass.as_mut_slice().fill(0.0);
+            self.acc_augmented_mass.as_mut_slice().fill(0.0);
         }
 
         self.augmented_mass_indices.clear();
@@ -941,8 +1033,9 @@ impl Multibody {
                 let (coriolis_v, parent_coriolis_v) = self.coriolis_v.index_mut2(i, parent_id);
                 let (coriolis_w, parent_coriolis_w) = self.coriolis_w.index_mut2(i, parent_id);
 
-                coriolis_v.copy_from(parent_coriolis_v);
-                coriolis_w.copy_from(parent_coriolis_w);
+                // PERF: slice copies (memcpy) rather than nalgebra's element-wise `copy_from`.
+                coriolis_v.as_mut_slice().copy_from_slice(parent_coriolis_v.as_slice());
+                coriolis_w.as_mut_slice().copy_from_slice(parent_coriolis_w.as_slice());
                 let mut coriolis_v_p = coriolis_v.columns_range_mut(..parent_dofs_end);
                 let mut coriolis_w_p = coriolis_w.columns_range_mut(..parent_dofs_end);
                 let parent_coriolis_w = parent_coriolis_w.columns_range(..parent_dofs_end);
@@ -1009,8 +1102,9 @@ impl Multibody {
                     }
                 }
             } else {
-                self.coriolis_v[i].fill(0.0);
-                self.coriolis_w[i].fill(0.0);
+                // PERF: slice fills (memset) rather than nalgebra's element-wise `fill`.
+                self.coriolis_v[i].as_mut_slice().fill(0.0);
+                self.coriolis_w[i].as_mut_slice().fill(0.0);
             }
 
             let mut coriolis_v = self.coriolis_v[i].columns_range_mut(..dofs_end);
@@ -1167,7 +1261,9 @@ impl Multibody {
     /// `M⁻¹ e_dof`: the column solved at the last factorisation when there is one, else a solve.
     pub(crate) fn solve_unit_dof_mut(&self, dof: usize, out: &mut DVectorViewMut<'_, Real>) {
         if self.inv_augmented_mass_columns.ncols() == self.ndofs && dof < self.ndofs {
-            out.copy_from(&self.inv_augmented_mass_columns.column(dof));
+            // PERF: a slice copy rather than nalgebra's element-wise `copy_from`.
+            out.as_mut_slice()
+                .copy_from_slice(self.inv_augmented_mass_columns.column(dof).as_slice());
         } else {
             self.inv_augmented_mass.solve_mut(out);
         }
@@ -1515,6 +1611,9 @@ impl Multibody {
         bodies: &RigidBodySet,
         read_root_pose_from_rigid_body: bool,
     ) {
+        // PERF: what is stored from here on is no longer what `kinematics_inputs` describes.
+        self.kinematics_inputs.clear();
+
         // Be sure the degrees of freedom match and take the root position if needed.
         self.update_root_type(bodies, read_root_pose_from_rigid_body);
 
@@ -1554,6 +1653,59 @@ impl Multibody {
          * Compute body jacobians.
          */
         self.update_body_jacobians();
+    }
+
+    /// [`Self::forward_kinematics`], skipped when everything it reads (after the root's type and
+    /// pose are taken from its rigid body) is bit for bit what the stored kinematics was computed
+    /// from, so that it would recompute the same values.
+    ///
+    /// PERF: the physics pipeline calls this at the start of each step, which otherwise repeats
+    /// the forward kinematics of the previous step's last solver substep.
+    pub(crate) fn forward_kinematics_if_changed(
+        &mut self,
+        bodies: &RigidBodySet,
+        read_root_pose_from_rigid_body: bool,
+    ) {
+        self.update_root_type(bodies, read_root_pose_from_rigid_body);
+        if self.kinematics_inputs_unchanged(bodies) {
+            return;
+        }
+        self.forward_kinematics(bodies, read_root_pose_from_rigid_body);
+    }
+
+    /// Records what the stored forward kinematics was computed from; called right after
+    /// [`Self::forward_kinematics`] with the same `bodies`.
+    pub(crate) fn record_kinematics_inputs(&mut self, bodies: &RigidBodySet) {
+        let mut inputs = core::mem::take(&mut self.kinematics_inputs);
+        inputs.clear();
+        for (i, link) in self.links.iter().enumerate() {
+            match LinkKinematicsInputs::of(i, link, bodies) {
+                Some(link_inputs) => inputs.push(link_inputs),
+                None => {
+                    inputs.clear();
+                    break;
+                }
+            }
+        }
+        self.kinematics_inputs = inputs;
+        self.kinematics_shape = [self.ndofs, self.body_jacobians.len()];
+    }
+
+    /// Whether [`Self::forward_kinematics`] would read exactly what `record_kinematics_inputs`
+    /// last recorded (false when nothing is recorded).
+    fn kinematics_inputs_unchanged(&self, bodies: &RigidBodySet) -> bool {
+        !self.kinematics_inputs.is_empty()
+            && self.kinematics_inputs.len() == self.links.len()
+            && self.kinematics_shape == [self.ndofs, self.body_jacobians.len()]
+            && self
+                .links
+                .iter()
+                .zip(&self.kinematics_inputs)
+                .enumerate()
+                .all(|(i, (link, recorded))| {
+                    LinkKinematicsInputs::of(i, link, bodies)
+                        .is_some_and(|current| current.same_bits(recorded))
+                })
     }
 
     /// Computes the ids of all the links between the root and the link identified by `link_id`.

@@ -61,7 +61,8 @@ pub fn unit_joint_limit_constraint(
     }
 
     let dof_j_id = *j_id + dof_id + link.assembly_id;
-    jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
+    // PERF: a slice fill (a memset) rather than nalgebra's element-wise `fill`.
+    jacobians.as_mut_slice()[*j_id..*j_id + ndofs * 2].fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
     // PERF: `M⁻¹ e_i` is a column solved once per factorisation (`Multibody::solve_unit_dof_mut`).
@@ -126,7 +127,8 @@ pub fn unit_joint_friction_constraint(
     let cfm_coeff = softness.cfm_coeff(params.dt);
 
     let dof_j_id = *j_id + dof_id + link.assembly_id;
-    jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
+    // PERF: a slice fill (a memset) rather than nalgebra's element-wise `fill`.
+    jacobians.as_mut_slice()[*j_id..*j_id + ndofs * 2].fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
     // PERF: `M⁻¹ e_i` is a column solved once per factorisation (`Multibody::solve_unit_dof_mut`).
@@ -185,7 +187,8 @@ pub fn unit_joint_motor_constraint(
     let motor_params = motor.motor_params(params.dt);
 
     let dof_j_id = *j_id + dof_id + link.assembly_id;
-    jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
+    // PERF: a slice fill (a memset) rather than nalgebra's element-wise `fill`.
+    jacobians.as_mut_slice()[*j_id..*j_id + ndofs * 2].fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
     // PERF: `M⁻¹ e_i` is a column solved once per factorisation (`Multibody::solve_unit_dof_mut`).

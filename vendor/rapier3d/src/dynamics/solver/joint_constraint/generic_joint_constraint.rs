@@ -277,6 +277,18 @@ impl GenericJointConstraint {
         solver_vels: &mut SolverBodies,
         generic_solver_vels: &mut DVector,
     ) {
+        // PERF: a constraint with no degrees of freedom on either side, an impulse of +0 and the
+        //       bounds `[+0, +0]` (an inactive multibody joint limit) moves no velocity and its
+        //       clamped impulse stays +0, bit for bit: nothing to compute.
+        if self.ndofs1 == 0
+            && self.ndofs2 == 0
+            && self.impulse.to_bits() == 0
+            && self.impulse_bounds[0].to_bits() == 0
+            && self.impulse_bounds[1].to_bits() == 0
+        {
+            return;
+        }
+
         let jacobians = jacobians.as_slice();
 
         let solver_vel1 = self.solver_vel1(solver_vels, generic_solver_vels);

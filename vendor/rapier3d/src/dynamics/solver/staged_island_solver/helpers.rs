@@ -140,6 +140,11 @@ impl VelocitySolver {
             multibody.velocities.copy_from(&solver_vels);
             multibody.integrate(params.dt);
             multibody.forward_kinematics(bodies, false);
+            if is_last_substep {
+                // PERF: lets the next step's first forward kinematics be skipped if nothing
+                //       changes in between (`Multibody::forward_kinematics_if_changed`).
+                multibody.record_kinematics_inputs(bodies);
+            }
             multibody.update_rigid_bodies_internal(bodies, !is_last_substep, true, false);
 
             if !is_last_substep {
