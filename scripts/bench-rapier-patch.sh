@@ -6,7 +6,8 @@
 #      arms, with each build and prints the successes and the digest of the final state hashes.
 #      The digests differ by design since session 27: the patch's change 4 (ARCHITECTURE.md,
 #      "The rapier patch") builds the multibody's mass matrix once per physics step; changes
-#      1-3 alone are bit-identical (session 24), and so is change 5 (session 32) against 1-4.
+#      1-3 alone are bit-identical (session 24), and so are changes 5-8 (sessions 32, 34)
+#      against the build before each.
 #      The success counts are what must not get worse;
 #   2. alternates `bench sim --single-thread --json` between the two binaries for ROUNDS rounds
 #      and prints each round's physics steps/s and the ratio (patched / released).
