@@ -2,7 +2,8 @@
 # regrasp's physics beside MuJoCo's on the same arm URDF, rates and grasp, one thread each,
 # alternating in one run (scripts/bench_vs_mujoco.py says what each side runs). Installs the
 # pinned MuJoCo from PyPI into .venv-bench/ (once) and builds regrasp in release. Arguments go
-# to the Python script: --rounds N, --steps N (control steps per round and side), --json.
+# to the Python script: --rounds N, --steps N (control steps per round and side), --json, --cpu N
+# (both sides pinned to CPU N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-bench

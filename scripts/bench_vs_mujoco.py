@@ -208,7 +208,19 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=2000, help="control steps per round and side")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="run both sides on this one CPU (Linux; regrasp inherits the affinity): the two then "
+        "share a core's caches and clock instead of whichever cores the scheduler picks",
+    )
     a = p.parse_args()
+    if a.cpu is not None:
+        try:
+            os.sched_setaffinity(0, {a.cpu})
+        except (AttributeError, OSError) as e:
+            sys.exit(f"--cpu {a.cpu}: cannot pin to that CPU ({e}); give one of {sorted(os.sched_getaffinity(0))} or leave --cpu out")
     if a.arm != "regrasp-arm5":
         sys.exit("only regrasp-arm5 is set up on MuJoCo's side (its motor and tool values are in this script)")
     urdf = os.path.join(ROOT, "sim", "assets", "regrasp_arm5.urdf")
@@ -240,6 +252,7 @@ def main():
         "control_hz": control_hz,
         "mujoco_version": mujoco.__version__,
         "rounds": rounds,
+        "cpu": a.cpu,
         "ratio_median": statistics.median(ratio),
         "ratio_range": [min(ratio), max(ratio)],
         "ratio_physics_only_median": statistics.median(ratio_physics),
