@@ -1611,11 +1611,15 @@ impl Multibody {
         bodies: &RigidBodySet,
         read_root_pose_from_rigid_body: bool,
     ) {
-        // PERF: what is stored from here on is no longer what `kinematics_inputs` describes.
-        self.kinematics_inputs.clear();
-
         // Be sure the degrees of freedom match and take the root position if needed.
         self.update_root_type(bodies, read_root_pose_from_rigid_body);
+        self.forward_kinematics_of_settled_root(bodies);
+    }
+
+    /// [`Self::forward_kinematics`] once `update_root_type` has run.
+    fn forward_kinematics_of_settled_root(&mut self, bodies: &RigidBodySet) {
+        // PERF: what is stored from here on is no longer what `kinematics_inputs` describes.
+        self.kinematics_inputs.clear();
 
         // Special case for the root, which has no parent.
         {
@@ -1667,10 +1671,9 @@ impl Multibody {
         read_root_pose_from_rigid_body: bool,
     ) {
         self.update_root_type(bodies, read_root_pose_from_rigid_body);
-        if self.kinematics_inputs_unchanged(bodies) {
-            return;
+        if !self.kinematics_inputs_unchanged(bodies) {
+            self.forward_kinematics_of_settled_root(bodies);
         }
-        self.forward_kinematics(bodies, read_root_pose_from_rigid_body);
     }
 
     /// Records what the stored forward kinematics was computed from; called right after
