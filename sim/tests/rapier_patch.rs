@@ -1,8 +1,10 @@
 //! The vendored rapier patch's exact changes where they could go wrong (ARCHITECTURE.md, "The
 //! rapier patch"): change 6 skips a physics step's first forward kinematics only while nothing
-//! it reads has changed since the previous step's last substep.
+//! it reads has changed since the previous step's last substep; change 9's `MultibodyLu` solves
+//! bit for bit as nalgebra's `LU` does.
 
-use rapier3d::prelude::MultibodyLinkId;
+use rapier3d::na::{DMatrix, DVector, LU};
+use rapier3d::prelude::{MultibodyLinkId, MultibodyLu};
 use regrasp_sim::scenario::ScenarioDistribution;
 use regrasp_sim::world::SimWorld;
 use regrasp_sim::{EnvConfig, NamedArm};
@@ -79,4 +81,69 @@ fn a_change_between_steps_is_seen_by_the_next_step_as_if_forward_kinematics_had_
             );
         }
     }
+}
+
+/// A deterministic pseudo-random `n × n` matrix with entries in [-1, 1) (xorshift from `seed`).
+fn test_matrix(n: usize, seed: u32) -> DMatrix<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    DMatrix::from_fn(n, n, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state % 20_000) as f32 / 10_000.0 - 1.0
+    })
+}
+
+/// Solves `a·x = rhs` with `MultibodyLu` factorising the leading `dim × dim` block of `a`, and
+/// with nalgebra's `LU` on a copy of that block: (ours, theirs), each with its success flag.
+fn both_solves(a: &DMatrix<f32>, dim: usize, rhs: &DVector<f32>) -> ((bool, Vec<u32>), (bool, Vec<u32>)) {
+    let mut ours = MultibodyLu::new();
+    // A larger factorisation first: its buffers are reused, and must leave nothing behind.
+    ours.factorize(&test_matrix(dim + 3, 99), dim + 3);
+    ours.factorize(a, dim);
+    assert_eq!(ours.dim(), dim);
+    let mut x = rhs.clone();
+    let ours_ok = ours.solve_mut(x.as_mut_slice());
+
+    let mut y = rhs.clone();
+    let theirs_ok = LU::new(a.view((0, 0), (dim, dim)).into_owned()).solve_mut(&mut y);
+    let bits = |v: &DVector<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    ((ours_ok, bits(&x)), (theirs_ok, bits(&y)))
+}
+
+#[test]
+fn the_multibody_lu_solves_bit_for_bit_as_nalgebra_lu() {
+    // Orders 1–8 take the unrolled paths, 9–11 the general one; a 9 × 9 matrix's leading blocks
+    // stand for a factorisation that leaves kinematic DoFs out.
+    for n in 1..12 {
+        for seed in 0..25 {
+            let a = test_matrix(n, seed);
+            let rhs = test_matrix(n, seed + 1000).column(0).into_owned();
+            let (ours, theirs) = both_solves(&a, n, &rhs);
+            assert!(ours.0, "order {n}, seed {seed}: a random matrix is regular");
+            assert_eq!(ours, theirs, "order {n}, seed {seed}");
+        }
+    }
+    let big = test_matrix(9, 7);
+    for dim in 1..9 {
+        let rhs = DVector::from_fn(dim, |i, _| i as f32 - 2.5);
+        let (ours, theirs) = both_solves(&big, dim, &rhs);
+        assert_eq!(ours, theirs, "leading {dim} × {dim} block");
+    }
+}
+
+#[test]
+fn the_multibody_lu_fails_on_a_singular_matrix_as_nalgebra_lu_does() {
+    for n in [2, 5, 7, 10] {
+        // A zero column: its pivot is zero, so `U` has a zero on its diagonal.
+        let mut a = test_matrix(n, 11);
+        a.column_mut(1).fill(0.0);
+        let rhs = DVector::from_fn(n, |i, _| 1.0 + i as f32);
+        let (ours, theirs) = both_solves(&a, n, &rhs);
+        assert!(!ours.0, "order {n}: a singular matrix must not solve");
+        assert_eq!(ours, theirs, "order {n}");
+    }
+    let mut empty = MultibodyLu::new();
+    empty.factorize(&DMatrix::zeros(3, 3), 0);
+    assert!(empty.solve_mut(&mut []));
 }

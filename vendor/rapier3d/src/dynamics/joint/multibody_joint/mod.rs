@@ -12,6 +12,8 @@ pub use self::multibody_joint_set::{MultibodyJointSet, MultibodyLinkId};
 #[cfg(feature = "alloc")]
 pub use self::multibody_link::MultibodyLink;
 #[cfg(feature = "alloc")]
+pub use self::multibody_lu::MultibodyLu;
+#[cfg(feature = "alloc")]
 pub use self::unit_multibody_joint::{
     unit_joint_friction_constraint, unit_joint_limit_constraint, unit_joint_motor_constraint,
 };
@@ -23,6 +25,8 @@ mod multibody_joint_handle;
 mod multibody_joint_set;
 #[cfg(feature = "alloc")]
 mod multibody_link;
+#[cfg(feature = "alloc")]
+mod multibody_lu;
 #[cfg(feature = "alloc")]
 mod multibody_workspace;
 

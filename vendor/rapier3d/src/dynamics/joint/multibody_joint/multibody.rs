@@ -1,4 +1,5 @@
 use super::multibody_link::{MultibodyLink, MultibodyLinkVec};
+use super::multibody_lu::MultibodyLu;
 use super::multibody_workspace::MultibodyWorkspace;
 use crate::alloc_prelude::*;
 use crate::dynamics::integration_parameters::SpringCoefficients;
@@ -14,9 +15,7 @@ use crate::prelude::MultibodyJoint;
 #[cfg(feature = "dim3")]
 use crate::utils::mat_to_na;
 use crate::utils::{AngularInertiaOps, CrossProduct, CrossProductMatrix, IndexMut2, vect_to_na};
-use na::{
-    self, DMatrix, DVectorView, DVectorViewMut, Dyn, LU, OMatrix, SMatrix, SVector, StorageMut,
-};
+use na::{self, DMatrix, DVectorView, DVectorViewMut, Dyn, OMatrix, SMatrix, SVector, StorageMut};
 
 #[cfg(doc)]
 use crate::prelude::{GenericJoint, RigidBody};
@@ -95,7 +94,8 @@ pub struct Multibody {
     //       move dofs from/to a format that matches the augmented mass.
     // TODO: use sparse matrices?
     augmented_mass: DMatrix<Real>,
-    inv_augmented_mass: LU<Real, Dyn, Dyn>,
+    // PERF: `MultibodyLu` rather than nalgebra's `LU`: the same operations on reused buffers.
+    inv_augmented_mass: MultibodyLu,
     // PERF: the columns of `M⁻¹` (`inv_augmented_mass` applied to each unit vector), solved once
     //       per factorisation; empty when kinematic DoFs make the factorisation smaller than
     //       `ndofs`. See `solve_unit_dof_mut`.
@@ -105,7 +105,7 @@ pub struct Multibody {
     augmented_mass_indices: IndexSequence,
 
     acc_augmented_mass: DMatrix<Real>,
-    acc_inv_augmented_mass: LU<Real, Dyn, Dyn>,
+    acc_inv_augmented_mass: MultibodyLu,
 
     ndofs: usize,
     pub(crate) root_is_dynamic: bool,
@@ -232,10 +232,10 @@ impl Multibody {
             accelerations: DVector::zeros(0),
             body_jacobians: Vec::new(),
             augmented_mass: DMatrix::zeros(0, 0),
-            inv_augmented_mass: LU::new(DMatrix::zeros(0, 0)),
+            inv_augmented_mass: MultibodyLu::new(),
             inv_augmented_mass_columns: DMatrix::zeros(0, 0),
             acc_augmented_mass: DMatrix::zeros(0, 0),
-            acc_inv_augmented_mass: LU::new(DMatrix::zeros(0, 0)),
+            acc_inv_augmented_mass: MultibodyLu::new(),
             augmented_mass_indices: IndexSequence::new(),
             ndofs: 0,
             solver_id: 0,
@@ -441,7 +441,7 @@ impl Multibody {
     }
 
     /// The inverse augmented mass matrix of this multibody.
-    pub fn inv_augmented_mass(&self) -> &LU<Real, Dyn, Dyn> {
+    pub fn inv_augmented_mass(&self) -> &MultibodyLu {
         &self.inv_augmented_mass
     }
 
@@ -732,7 +732,7 @@ impl Multibody {
 
         self.augmented_mass_indices
             .with_rearranged_rows_mut(&mut self.accelerations, |accs| {
-                self.acc_inv_augmented_mass.solve_mut(accs);
+                self.acc_inv_augmented_mass.solve_mut(accs.as_mut_slice());
             });
 
         if check_implicit_coriolis_divergence {
@@ -795,7 +795,7 @@ impl Multibody {
                 self.augmented_mass_indices.with_rearranged_rows_mut(
                     &mut self.accelerations,
                     |accs| {
-                        self.inv_augmented_mass.solve_mut(accs);
+                        self.inv_augmented_mass.solve_mut(accs.as_mut_slice());
                     },
                 );
 
@@ -1034,8 +1034,12 @@ impl Multibody {
                 let (coriolis_w, parent_coriolis_w) = self.coriolis_w.index_mut2(i, parent_id);
 
                 // PERF: slice copies (memcpy) rather than nalgebra's element-wise `copy_from`.
-                coriolis_v.as_mut_slice().copy_from_slice(parent_coriolis_v.as_slice());
-                coriolis_w.as_mut_slice().copy_from_slice(parent_coriolis_w.as_slice());
+                coriolis_v
+                    .as_mut_slice()
+                    .copy_from_slice(parent_coriolis_v.as_slice());
+                coriolis_w
+                    .as_mut_slice()
+                    .copy_from_slice(parent_coriolis_w.as_slice());
                 let mut coriolis_v_p = coriolis_v.columns_range_mut(..parent_dofs_end);
                 let mut coriolis_w_p = coriolis_w.columns_range_mut(..parent_dofs_end);
                 let parent_coriolis_w = parent_coriolis_w.columns_range(..parent_dofs_end);
@@ -1222,19 +1226,12 @@ impl Multibody {
         self.augmented_mass_indices
             .rearrange_rows(&mut self.augmented_mass, true);
 
-        // TODO: avoid allocation inside LU at each timestep.
-        // PERF: without kinematic dofs the whole matrix is factorised: a plain clone copies it
-        //       at once where `into_owned` walks the view element by element.
-        let leading_block = |mass: &DMatrix<Real>| {
-            if effective_dim == mass.nrows() {
-                mass.clone()
-            } else {
-                mass.view((0, 0), (effective_dim, effective_dim))
-                    .into_owned()
-            }
-        };
-        self.acc_inv_augmented_mass = LU::new(leading_block(&self.acc_augmented_mass));
-        self.inv_augmented_mass = LU::new(leading_block(&self.augmented_mass));
+        // PERF: the leading `effective_dim` block is factorised in place of the previous
+        //       factorisation: no copy of the matrix is allocated (see `MultibodyLu`).
+        self.acc_inv_augmented_mass
+            .factorize(&self.acc_augmented_mass, effective_dim);
+        self.inv_augmented_mass
+            .factorize(&self.augmented_mass, effective_dim);
 
         // PERF: a joint's motor, limit and friction constraints need `M⁻¹ e_i` for their DoF `i`,
         //       and they are rebuilt at every solver substep from this one factorisation. Solve
@@ -1250,7 +1247,7 @@ impl Multibody {
             for i in 0..n {
                 let mut column = self.inv_augmented_mass_columns.column_mut(i);
                 column[i] = 1.0;
-                self.inv_augmented_mass.solve_mut(&mut column);
+                self.inv_augmented_mass.solve_mut(column.as_mut_slice());
             }
         } else {
             self.inv_augmented_mass_columns = DMatrix::zeros(0, 0);
@@ -1265,7 +1262,7 @@ impl Multibody {
             out.as_mut_slice()
                 .copy_from_slice(self.inv_augmented_mass_columns.column(dof).as_slice());
         } else {
-            self.inv_augmented_mass.solve_mut(out);
+            self.inv_augmented_mass.solve_mut(out.as_mut_slice());
         }
     }
 
@@ -1295,7 +1292,7 @@ impl Multibody {
             e[i] = 1.0;
             self.augmented_mass_indices
                 .with_rearranged_rows_mut(&mut e, |b| {
-                    self.inv_augmented_mass.solve_mut(b);
+                    self.inv_augmented_mass.solve_mut(b.as_mut_slice());
                 });
             out[i] = e[i];
         }
@@ -1386,7 +1383,7 @@ impl Multibody {
                 jacobians[j_id + ndofs + k] = jacobians[j_id + k];
             }
             self.inv_augmented_mass
-                .solve_mut(&mut jacobians.rows_mut(j_id + ndofs, ndofs));
+                .solve_mut(&mut jacobians.as_mut_slice()[j_id + ndofs..j_id + 2 * ndofs]);
 
             // lhs = Jᵀ M⁻¹ J = Σ J[k]·WJ[k]; only g1/g2 entries of J are nonzero.
             let lhs = jacobians[j_id + ndofs + g2] - c.coeff * jacobians[j_id + ndofs + g1];
@@ -1887,7 +1884,7 @@ impl Multibody {
             let mut out_invm_j = jacobians.rows_mut(wj_id, self.ndofs);
             self.augmented_mass_indices
                 .with_rearranged_rows_mut(&mut out_invm_j, |out_invm_j| {
-                    self.inv_augmented_mass.solve_mut(out_invm_j);
+                    self.inv_augmented_mass.solve_mut(out_invm_j.as_mut_slice());
                 });
         }
 
@@ -1960,7 +1957,7 @@ impl Multibody {
             let mut out_invm_j = jacobians.rows_mut(wj_id, self.ndofs);
             self.augmented_mass_indices
                 .with_rearranged_rows_mut(&mut out_invm_j, |out_invm_j| {
-                    self.inv_augmented_mass.solve_mut(out_invm_j);
+                    self.inv_augmented_mass.solve_mut(out_invm_j.as_mut_slice());
                 });
         }
 
