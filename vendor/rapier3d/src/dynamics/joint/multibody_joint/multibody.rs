@@ -1,6 +1,6 @@
 use super::multibody_link::{MultibodyLink, MultibodyLinkVec};
 use super::multibody_lu::MultibodyLu;
-use super::multibody_workspace::MultibodyWorkspace;
+use super::multibody_workspace::{EnergyGuardBuffers, MultibodyWorkspace};
 use crate::alloc_prelude::*;
 use crate::dynamics::integration_parameters::SpringCoefficients;
 use crate::dynamics::solver::{GenericJointConstraint, WritebackId};
@@ -616,13 +616,16 @@ impl Multibody {
         // To prevent that, we enable a check that verifies the result and fallbacks
         // to the explicit term if needed
         let check_implicit_coriolis_divergence = dt * self.velocities.amax() >= 1.0e-3;
-        // Generalized forces that derive from positions or external inputs
-        // (gravity, user forces, spring position terms).
-        let mut pos_forces = DVector::zeros(if check_implicit_coriolis_divergence {
-            self.ndofs
-        } else {
-            0
-        });
+        // PERF: the guard's vectors are kept in the workspace between substeps, not allocated
+        //       at each guarded substep; taken out here so that `self` can be borrowed freely.
+        let mut guard =
+            core::mem::replace(&mut self.workspace.energy_guard, EnergyGuardBuffers::new());
+        if check_implicit_coriolis_divergence {
+            guard.resize(self.ndofs);
+            // Generalized forces that derive from positions or external inputs
+            // (gravity, user forces, spring position terms).
+            guard.pos_forces.as_mut_slice().fill(0.0);
+        }
 
         // Eqn 42 to 45
         for i in 0..self.links.len() {
@@ -687,7 +690,7 @@ impl Multibody {
 
             if check_implicit_coriolis_divergence {
                 let applied_forces = Force::new(rb.forces.force, rb.forces.torque);
-                pos_forces.gemv_tr(
+                guard.pos_forces.gemv_tr(
                     1.0,
                     &self.body_jacobians[i],
                     applied_forces.as_vector(),
@@ -714,7 +717,7 @@ impl Multibody {
                         let spring_pos_force = -k * (q - rest);
                         self.accelerations[idx] += spring_pos_force - k * dt * self.velocities[idx];
                         if check_implicit_coriolis_divergence {
-                            pos_forces[idx] += spring_pos_force;
+                            guard.pos_forces[idx] += spring_pos_force;
                         }
                     }
                     idx += 1;
@@ -724,11 +727,12 @@ impl Multibody {
 
         // Snapshot the full generalized forces: the energy guard may need them
         // for a re-solve with the plain mass matrix.
-        let gen_forces = if check_implicit_coriolis_divergence {
-            self.accelerations.clone()
-        } else {
-            DVector::zeros(0)
-        };
+        if check_implicit_coriolis_divergence {
+            guard
+                .gen_forces
+                .as_mut_slice()
+                .copy_from_slice(self.accelerations.as_slice());
+        }
 
         self.augmented_mass_indices
             .with_rearranged_rows_mut(&mut self.accelerations, |accs| {
@@ -736,8 +740,9 @@ impl Multibody {
             });
 
         if check_implicit_coriolis_divergence {
-            self.free_velocity_energy_guard(dt, &gen_forces, &pos_forces);
+            self.free_velocity_energy_guard(dt, &mut guard);
         }
+        self.workspace.energy_guard = guard;
     }
 
     // If the semi-implicit coriolis solve introduces more energy than the external
@@ -749,49 +754,68 @@ impl Multibody {
     // (indicating undesired/unrealistic energy injection), we fall back to re-solving
     // the forces effect but using only the mass matrix without the implicit coriolis
     // terms.
-    fn free_velocity_energy_guard(&mut self, dt: Real, gen_forces: &DVector, pos_forces: &DVector) {
+    fn free_velocity_energy_guard(&mut self, dt: Real, guard: &mut EnergyGuardBuffers) {
         let eff_dim = self.augmented_mass_indices.dim_after_removal(self.ndofs);
         if eff_dim == 0 {
             return;
         }
+        let EnergyGuardBuffers {
+            pos_forces,
+            gen_forces,
+            v,
+            f,
+            f_pos,
+            a,
+            m_a,
+            m_v,
+        } = guard;
 
         // Move all quantities to the kinematic-reduced ordering of the
         // factorized matrices (no-op when there is no kinematic dof).
-        let mut v = self.velocities.clone();
-        let mut f = gen_forces.clone();
-        let mut f_pos = pos_forces.clone();
-        self.augmented_mass_indices.rearrange_rows(&mut v, true);
-        self.augmented_mass_indices.rearrange_rows(&mut f, true);
-        self.augmented_mass_indices.rearrange_rows(&mut f_pos, true);
+        // PERF: copies into the guard's kept buffers rather than clones (see `EnergyGuardBuffers`);
+        //       the products below are the same `gemv`s that `m * v` runs, into those buffers.
+        v.as_mut_slice().copy_from_slice(self.velocities.as_slice());
+        f.as_mut_slice().copy_from_slice(gen_forces.as_slice());
+        f_pos.as_mut_slice().copy_from_slice(pos_forces.as_slice());
+        self.augmented_mass_indices.rearrange_rows(v, true);
+        self.augmented_mass_indices.rearrange_rows(f, true);
+        self.augmented_mass_indices.rearrange_rows(f_pos, true);
 
         let m = self.augmented_mass.view((0, 0), (eff_dim, eff_dim));
         let v = v.rows(0, eff_dim);
         let f = f.rows(0, eff_dim);
         let f_pos = f_pos.rows(0, eff_dim);
 
-        let energy_delta_minus_work = |accelerations: &DVector| -> Option<Real> {
-            let mut a = accelerations.clone();
-            self.augmented_mass_indices.rearrange_rows(&mut a, true);
-            let a = a.rows(0, eff_dim).into_owned();
+        let energy_delta_minus_work = {
+            a.as_mut_slice()
+                .copy_from_slice(self.accelerations.as_slice());
+            self.augmented_mass_indices.rearrange_rows(a, true);
+            let a = a.rows(0, eff_dim);
             if !a.iter().all(|x| x.is_finite()) {
-                return None;
+                None
+            } else {
+                let mut m_a = m_a.rows_mut(0, eff_dim);
+                m_a.gemv(1.0, &m, &a, 0.0);
+                let energy_delta = dt * v.dot(&m_a) + 0.5 * dt * dt * a.dot(&m_a);
+                let work = dt * v.dot(&f) + 0.5 * dt * dt * a.dot(&f_pos);
+                // Margin: a small fraction of the current kinetic energy to absorb
+                // discretization error on healthy steps.
+                let mut m_v = m_v.rows_mut(0, eff_dim);
+                m_v.gemv(1.0, &m, &v, 0.0);
+                let kinetic_energy = 0.5 * v.dot(&m_v);
+                let energy_margin = 1.0e-2 * kinetic_energy + 1.0e-8;
+                Some(energy_delta - work - energy_margin)
             }
-            let m_a = m * &a;
-            let energy_delta = dt * v.dot(&m_a) + 0.5 * dt * dt * a.dot(&m_a);
-            let work = dt * v.dot(&f) + 0.5 * dt * dt * a.dot(&f_pos);
-            // Margin: a small fraction of the current kinetic energy to absorb
-            // discretization error on healthy steps.
-            let kinetic_energy = 0.5 * v.dot(&(m * v));
-            let energy_margin = 1.0e-2 * kinetic_energy + 1.0e-8;
-            Some(energy_delta - work - energy_margin)
         };
 
-        match energy_delta_minus_work(&self.accelerations) {
+        match energy_delta_minus_work {
             Some(excess) if excess <= 0.0 => (), // Implicit update didn’t introduce too much extra energy.
             _ => {
                 // The implicit solve injected energy (or produced non-finite
                 // values): fall back to the plain mass matrix.
-                self.accelerations.copy_from(gen_forces);
+                self.accelerations
+                    .as_mut_slice()
+                    .copy_from_slice(gen_forces.as_slice());
                 self.augmented_mass_indices.with_rearranged_rows_mut(
                     &mut self.accelerations,
                     |accs| {
