@@ -6,7 +6,7 @@
 #      arms, with each build and prints the successes and the digest of the final state hashes.
 #      The digests differ by design since session 27: the patch's change 4 (ARCHITECTURE.md,
 #      "The rapier patch") builds the multibody's mass matrix once per physics step; changes
-#      1-3 alone are bit-identical (session 24), and so are changes 5-8 (sessions 32, 34)
+#      1-3 alone are bit-identical (session 24), and so are changes 5-10 (sessions 32, 34, 35)
 #      against the build before each.
 #      The success counts are what must not get worse;
 #   2. alternates `bench sim --single-thread --json` between the two binaries for ROUNDS rounds
