@@ -617,10 +617,9 @@ impl Multibody {
         // to the explicit term if needed
         let check_implicit_coriolis_divergence = dt * self.velocities.amax() >= 1.0e-3;
         // PERF: the guard's vectors are kept in the workspace between substeps, not allocated
-        //       at each guarded substep; taken out here so that `self` can be borrowed freely.
-        let mut guard =
-            core::mem::replace(&mut self.workspace.energy_guard, EnergyGuardBuffers::new());
+        //       at each guarded substep.
         if check_implicit_coriolis_divergence {
+            let guard = &mut self.workspace.energy_guard;
             guard.resize(self.ndofs);
             // Generalized forces that derive from positions or external inputs
             // (gravity, user forces, spring position terms).
@@ -690,7 +689,7 @@ impl Multibody {
 
             if check_implicit_coriolis_divergence {
                 let applied_forces = Force::new(rb.forces.force, rb.forces.torque);
-                guard.pos_forces.gemv_tr(
+                self.workspace.energy_guard.pos_forces.gemv_tr(
                     1.0,
                     &self.body_jacobians[i],
                     applied_forces.as_vector(),
@@ -717,7 +716,7 @@ impl Multibody {
                         let spring_pos_force = -k * (q - rest);
                         self.accelerations[idx] += spring_pos_force - k * dt * self.velocities[idx];
                         if check_implicit_coriolis_divergence {
-                            guard.pos_forces[idx] += spring_pos_force;
+                            self.workspace.energy_guard.pos_forces[idx] += spring_pos_force;
                         }
                     }
                     idx += 1;
@@ -728,7 +727,8 @@ impl Multibody {
         // Snapshot the full generalized forces: the energy guard may need them
         // for a re-solve with the plain mass matrix.
         if check_implicit_coriolis_divergence {
-            guard
+            self.workspace
+                .energy_guard
                 .gen_forces
                 .as_mut_slice()
                 .copy_from_slice(self.accelerations.as_slice());
@@ -740,9 +740,8 @@ impl Multibody {
             });
 
         if check_implicit_coriolis_divergence {
-            self.free_velocity_energy_guard(dt, &mut guard);
+            self.free_velocity_energy_guard(dt);
         }
-        self.workspace.energy_guard = guard;
     }
 
     // If the semi-implicit coriolis solve introduces more energy than the external
@@ -754,7 +753,7 @@ impl Multibody {
     // (indicating undesired/unrealistic energy injection), we fall back to re-solving
     // the forces effect but using only the mass matrix without the implicit coriolis
     // terms.
-    fn free_velocity_energy_guard(&mut self, dt: Real, guard: &mut EnergyGuardBuffers) {
+    fn free_velocity_energy_guard(&mut self, dt: Real) {
         let eff_dim = self.augmented_mass_indices.dim_after_removal(self.ndofs);
         if eff_dim == 0 {
             return;
@@ -768,7 +767,7 @@ impl Multibody {
             a,
             m_a,
             m_v,
-        } = guard;
+        } = &mut self.workspace.energy_guard;
 
         // Move all quantities to the kinematic-reduced ordering of the
         // factorized matrices (no-op when there is no kinematic dof).
